@@ -1,0 +1,22 @@
+"""The ``qingshan`` command line (Typer): one group of commands per domain."""
+
+from __future__ import annotations
+
+import typer
+
+from qingshan import __version__
+from qingshan.commands import air
+
+app = typer.Typer(
+    name="qingshan",
+    help="青山 Qingshan — environmental monitoring, evaluation, carbon and GEP platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(air.app, name="air")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)

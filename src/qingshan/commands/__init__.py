@@ -1,0 +1,1 @@
+"""Command groups of the ``qingshan`` command line (registered in :mod:`qingshan.cli`)."""

@@ -1,0 +1,70 @@
+"""What every command shares: error reporting (exit code 2), ``--json`` output, progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from qingshan.services.tables import InputError
+
+EXIT_BAD_INPUT = 2
+stderr = Console(stderr=True)
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    """Print one JSON object on standard output (UTF-8, Chinese kept as is)."""
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False, default=str) + "\n")
+
+
+@contextmanager
+def reporting_input_errors(as_json: bool) -> Iterator[None]:
+    """Turn :class:`InputError` into a clear message and exit code 2."""
+    try:
+        yield
+    except InputError as error:
+        if as_json:
+            emit_json(
+                {
+                    "ok": False,
+                    "problems": [problem.as_dict() for problem in error.problems],
+                    "more_problems": error.more,
+                }
+            )
+        else:
+            stderr.print("[bold red]Input rejected; nothing was written.[/]")
+            stderr.print(error.summary(), markup=False, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+class Steps:
+    """A Rich progress bar over row counts, shown only for long jobs and never with --json."""
+
+    def __init__(self, progress: Progress | None, task: Any) -> None:
+        self._progress = progress
+        self._task = task
+
+    def advance(self, rows: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, rows)
+
+
+@contextmanager
+def progress_over_rows(total_rows: int, description: str, show: bool) -> Iterator[Steps]:
+    if not show:
+        yield Steps(None, None)
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=stderr, transient=False) as progress:
+        yield Steps(progress, progress.add_task(description, total=total_rows))

@@ -1,0 +1,29 @@
+"""Settings from environment variables with the ``QINGSHAN_`` prefix (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Platform settings; every field can be set as ``QINGSHAN_<FIELD>``.
+
+    ``QINGSHAN_DATA_DIR`` holds the embedded database and files; ``QINGSHAN_DATABASE_URL``
+    overrides the database (PostgreSQL in production).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="QINGSHAN_", extra="ignore")
+
+    data_dir: Path = Path("~/.local/share/qingshan").expanduser()
+    database_url: str | None = None
+    progress_threshold_rows: int = 100_000
+    """Inputs with more rows than this show a progress bar."""
+
+    chunk_rows: int = 100_000
+    """Rows processed per step of a long job (one step of the progress bar)."""
+
+
+def get_settings() -> Settings:
+    return Settings()
