@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,12 +17,12 @@ from qingshan.services.tables import write_table
 app = typer.Typer(help="Air quality: AQI (HJ 633—2012/2026) and evaluation (HJ 663, GB 3095).")
 
 
-class ReportChoice(str, Enum):
+class ReportChoice(StrEnum):
     hourly = "hourly"
     daily = "daily"
 
 
-class RulesChoice(str, Enum):
+class RulesChoice(StrEnum):
     r2012 = "2012"
     r2026 = "2026"
     auto = "auto"
@@ -41,7 +41,7 @@ def aqi_command(
     ] = RulesChoice.auto,
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Output file (.csv, .xlsx, .parquet); default: stdout CSV."),
+        typer.Option("-o", "--output", help="Output .csv, .xlsx or .parquet; default: stdout."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

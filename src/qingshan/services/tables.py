@@ -98,12 +98,10 @@ def read_table(path: str | Path) -> pl.DataFrame:
 def _problems_in(
     file: str, frame: pl.DataFrame, bad: pl.Series, column: str, message: str
 ) -> list[Problem]:
-    rows = frame.with_row_index("_row").filter(bad)
+    rows = frame.with_row_index("_row").filter(bad).head(MAX_REPORTED_PROBLEMS)
     return [
         Problem(file, int(index) + FIRST_DATA_ROW, column, message.format(value=value))
-        for index, value in zip(
-            rows["_row"].head(MAX_REPORTED_PROBLEMS), rows[column].head(MAX_REPORTED_PROBLEMS)
-        )
+        for index, value in zip(rows["_row"], rows[column], strict=True)
     ]
 
 

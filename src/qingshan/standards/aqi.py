@@ -26,9 +26,9 @@ Choices where the standards are silent (documented in ``docs/air.md``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -41,6 +41,7 @@ from qingshan.standards.rounding import round_micro_half_even, to_micro
 Edition = Literal["2012", "2026"]
 Rules = Literal["2012", "2026", "auto"]
 Report = Literal["hourly", "daily"]
+TableT = TypeVar("TableT")
 
 EDITIONS: tuple[Edition, ...] = ("2012", "2026")
 EDITION_2026_FROM = np.datetime64("2026-03-01T00:00:00", "us")
@@ -82,11 +83,15 @@ def edition_for(times: ArrayLike) -> NDArray[np.bool_]:
 
 @dataclass(frozen=True)
 class Breakpoints:
-    """One column of HJ 633 Table 1 (2012) / Table 3 (2026), on the micro-unit grid.
+    """One column of HJ 633—2012 Table 1 / HJ 633—2026 Table 3, on the micro-unit grid.
 
-    ``above`` says what happens above the last breakpoint: for a full column (last IAQI 500)
-    the IAQI is 500 and flagged; for the truncated SO2 1-h and O3 8-h columns it is the
-    edition's note — another indicator's IAQI (2012, ``use``) or a fixed IAQI (2026).
+    Formula (1) is stored per segment as ``IAQI = ceil((offset + rise × C) / width)`` with
+    ``width = BP_Hi − BP_Lo``, ``rise = IAQI_Hi − IAQI_Lo`` and
+    ``offset = IAQI_Lo × width − rise × BP_Lo``: integers, so the evaluation is exact.
+
+    ``use_instead`` and ``fixed_iaqi_above`` say what the edition's notes prescribe above the
+    last breakpoint of the truncated SO2 1-h and O3 8-h columns: another indicator's IAQI
+    (2012 notes 2–3) or a fixed IAQI (2026 notes b–c). A full column ends at IAQI 500.
     """
 
     indicator: str
@@ -99,6 +104,18 @@ class Breakpoints:
     @property
     def full(self) -> bool:
         return bool(self.iaqi[-1] == 500)
+
+    @cached_property
+    def width(self) -> NDArray[np.float64]:
+        return np.diff(self.concentration)
+
+    @cached_property
+    def rise(self) -> NDArray[np.float64]:
+        return np.diff(self.iaqi)
+
+    @cached_property
+    def offset(self) -> NDArray[np.float64]:
+        return self.iaqi[:-1] * self.width - self.rise * self.concentration[:-1]
 
 
 def _table_key(indicator: str) -> str:
@@ -168,6 +185,20 @@ def _input_decimals(indicator: str, edition: Edition) -> int | None:
 # --------------------------------------------------------------------------------------------
 
 
+def _segment(concentration: NDArray[np.float64], micro: NDArray[np.float64]) -> NDArray[np.intp]:
+    """Index of the segment holding each value (0 below the second breakpoint, last above).
+
+    Counting the inner breakpoints a value reaches is several times faster than
+    ``numpy.searchsorted`` on these eight-entry tables; a value equal to a breakpoint may take
+    either neighbouring segment, which give the same IAQI because the breakpoints are continuous.
+    """
+    inner = concentration[1:-1]
+    counts = np.zeros(micro.shape, dtype=np.int8)
+    for breakpoint in inner:
+        counts += (micro >= breakpoint).view(np.int8)
+    return counts.astype(np.intp)
+
+
 def _interpolate(table: Breakpoints, micro: NDArray[np.float64]) -> NDArray[np.float64]:
     """Formula (1) with the ceiling, exact on the micro-unit grid.
 
@@ -176,21 +207,19 @@ def _interpolate(table: Breakpoints, micro: NDArray[np.float64]) -> NDArray[np.f
 
     Numerator and denominator are integers below 2⁵³, so they are exact in float64, and a
     correctly rounded quotient of integers lands on an integer only when the exact quotient is
-    one: ``ceil`` never adds one by floating-point error.
+    one: ``ceil`` never adds one by floating-point error. Values above the table are replaced
+    by the caller.
     """
-    bp = table.concentration
-    segment = np.searchsorted(bp, micro, side="right") - 1
-    np.clip(segment, 0, len(bp) - 2, out=segment)
-    low = bp[:-1][segment]
-    width = np.diff(bp)[segment]
-    rise = np.diff(table.iaqi)[segment]
-    base = table.iaqi[:-1][segment]
-    return np.ceil((base * width + rise * (micro - low)) / width)
+    segment = _segment(table.concentration, micro)
+    numerator = np.take(table.rise, segment) * micro
+    numerator += np.take(table.offset, segment)
+    numerator /= np.take(table.width, segment)
+    return np.ceil(numerator, out=numerator)
 
 
 def _micro_input(indicator: str, values: ArrayLike, edition: Edition) -> NDArray[np.float64]:
     micro = to_micro(values)
-    if (micro < 0).any():
+    if micro.size and np.nanmin(micro, initial=0.0) < 0:
         raise ValueError(f"{indicator}: concentrations must not be negative")
     decimals = _input_decimals(indicator, edition)
     return micro if decimals is None else round_micro_half_even(micro, decimals)
@@ -198,7 +227,7 @@ def _micro_input(indicator: str, values: ArrayLike, edition: Edition) -> NDArray
 
 @dataclass(frozen=True)
 class IaqiResult:
-    """IAQI of one indicator with the rows where a special rule applied."""
+    """IAQI of one indicator with the rows where a rule for high values applied."""
 
     value: NDArray[np.float64]
     above_scale: NDArray[np.bool_]
@@ -212,11 +241,14 @@ def _iaqi_one_edition(indicator: str, values: ArrayLike, edition: Edition) -> Ia
     micro = _micro_input(indicator, values, edition)
     value = _interpolate(table, micro)
     above = micro > table.concentration[-1]
+    none_above = np.zeros_like(above)
+    if not above.any():
+        return IaqiResult(value, none_above, none_above)
     if table.full:
         value[above] = 500.0
-        return IaqiResult(value, above, np.zeros_like(above))
+        return IaqiResult(value, above, none_above)
     value[above] = np.nan if table.fixed_iaqi_above is None else table.fixed_iaqi_above
-    return IaqiResult(value, np.zeros_like(above), above)
+    return IaqiResult(value, none_above, above)
 
 
 def iaqi(
@@ -298,7 +330,7 @@ def categories(edition: Edition = "2026") -> tuple[Category, ...]:
             name=row["name"],
             name_en=row["name_en"],
             color=row["color"],
-            rgb=tuple(row["rgb"]),
+            rgb=(row["rgb"][0], row["rgb"][1], row["rgb"][2]),
             health_effect=row[f"health_{edition}"],
             advice=row[f"advice_{edition}"],
         )
@@ -318,109 +350,143 @@ def level(aqi_values: ArrayLike) -> NDArray[np.float64]:
 # The report over a table
 # --------------------------------------------------------------------------------------------
 
-
-@dataclass
-class _EditionResult:
-    """Per-edition outcome, over every row; the caller keeps the rows of the edition."""
-
-    iaqi: dict[str, NDArray[np.float64]]
-    aqi: NDArray[np.float64]
-    missing: dict[str, NDArray[np.bool_]]
-    above_scale: dict[str, NDArray[np.bool_]]
-    notes: dict[str, NDArray[np.bool_]]
+ADDED_COLUMNS = (
+    "aqi", "level", "category", "category_en", "color", "primary_pollutants",
+    "exceedance_pollutants", "rules", "missing_pollutants", "above_scale_pollutants", "notes",
+)
+"""Columns :func:`aqi_table` adds after the ``iaqi_<indicator>`` columns."""
 
 
-def _substitute_column(column: str, use_instead: str) -> str:
-    """Report column whose IAQI replaces ``column`` above a truncated 2012 column.
+def _bit(column: str) -> int:
+    return 1 << POLLUTANTS.index(pollutant_of(column))
 
-    ``o3_8h`` → ``o3_1h`` in the hourly report, ``o3_8h_max`` → ``o3_1h_max`` in the daily one.
+
+def _set_bits(bits: NDArray[np.uint8], bit: int, where: NDArray[np.bool_]) -> None:
+    np.bitwise_or(bits, np.uint8(bit), out=bits, where=where)
+
+
+def _coded(indices: NDArray[np.uint8], dictionary: Sequence[str | None]) -> pa.Array:
+    """A dictionary-encoded string column: ``dictionary[index]`` per row, null where None.
+
+    Dictionary encoding makes the text columns free to build; polars reads them as categoricals.
     """
-    return use_instead + column[len(_table_key(column)) :]
+    is_null = np.array([entry is None for entry in dictionary])[indices]
+    values = pa.array([entry or "" for entry in dictionary], pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(indices, pa.uint8(), mask=is_null), values)
+
+
+@cache
+def _pollutant_sets() -> tuple[str | None, ...]:
+    """Every subset of :data:`POLLUTANTS`, indexed by its bit mask, joined with ``;``."""
+    return tuple(
+        ";".join(p for i, p in enumerate(POLLUTANTS) if mask >> i & 1) or None
+        for mask in range(1 << len(POLLUTANTS))
+    )
+
+
+def _joined_notes(notes: dict[str, NDArray[np.bool_]], n: int) -> pa.Array:
+    """Per row, the codes of the notes that applied, joined with ``;`` (null when none)."""
+    codes = list(notes)
+    bits = np.zeros(n, dtype=np.uint8)
+    for position, code in enumerate(codes):
+        _set_bits(bits, 1 << position, notes[code])
+    lookup = [
+        ";".join(c for i, c in enumerate(codes) if mask >> i & 1) or None
+        for mask in range(1 << len(codes))
+    ]
+    return _coded(bits, lookup)
+
+
+def _integers(values: NDArray[np.float64]) -> pa.Array:
+    """Integer-valued floats as an Arrow int64 array with nulls where NaN."""
+    missing = np.isnan(values)
+    return pa.array(np.where(missing, 0.0, values).astype(np.int64), pa.int64(), mask=missing)
 
 
 def _edition_report(
-    columns: dict[str, NDArray[np.float64]], report: Report, edition: Edition
-) -> _EditionResult:
-    n = len(next(iter(columns.values())))
-    nan = np.full(n, np.nan)
-    result = _EditionResult(iaqi={}, aqi=nan.copy(), missing={}, above_scale={}, notes={})
+    columns: dict[str, NDArray[np.float64]], n: int, report: Report, edition: Edition
+) -> dict[str, pa.Array]:
+    """The report of ``edition`` for ``n`` rows: IAQI columns and the added columns."""
+    absent = np.full(n, np.nan)
+    iaqis: dict[str, NDArray[np.float64]] = {}
+    notes: dict[str, NDArray[np.bool_]] = {}
+    missing = np.zeros(n, dtype=np.uint8)
+    above_scale = np.zeros(n, dtype=np.uint8)
     for column in report_indicators(report, edition):
-        values = columns.get(column, nan)
-        one = _iaqi_one_edition(column, values, edition)
+        one = _iaqi_one_edition(column, columns.get(column, absent), edition)
         value = one.value
         if one.above_truncated.any():
             table = breakpoints(column, edition)
             if table.use_instead is not None:
-                other = _substitute_column(column, table.use_instead)
-                substitute = _iaqi_one_edition(other, columns.get(other, nan), edition).value
+                other = table.use_instead + column[len(_table_key(column)) :]
+                substitute = _iaqi_one_edition(other, columns.get(other, absent), edition).value
                 value = np.where(one.above_truncated, substitute, value)
-                result.notes[f"{column}>800→{other}"] = one.above_truncated
+                notes[f"{column}>800→{other}"] = one.above_truncated
             else:
-                result.notes[f"{column}>800→{table.fixed_iaqi_above:g}"] = one.above_truncated
-        result.iaqi[column] = value
-        result.missing[column] = np.isnan(value)
-        result.above_scale[column] = one.above_scale
-        result.aqi = np.fmax(result.aqi, value)
+                notes[f"{column}>800→{table.fixed_iaqi_above:g}"] = one.above_truncated
+        iaqis[column] = value
+        _set_bits(missing, _bit(column), np.isnan(value))
+        _set_bits(above_scale, _bit(column), one.above_scale)
+
+    aqi_values = np.fmax.reduce(list(iaqis.values()))
     if edition == "2026":
-        withheld = _withheld_2026(result)
-        result.aqi[withheld] = np.nan
-        result.notes["AQI NA (HJ 633—2026 §5.3.1)"] = withheld
-    return result
+        # HJ 633—2026 §5.3.1: an indicator missing and the AQI of the rest ≤ 100 → AQI NA.
+        withheld = (missing != 0) & ~(np.nan_to_num(aqi_values, nan=0.0) > 100)
+        aqi_values[withheld] = np.nan
+        notes["AQI NA (HJ 633—2026 §5.3.1)"] = withheld
 
-
-def _withheld_2026(result: _EditionResult) -> NDArray[np.bool_]:
-    """HJ 633—2026 §5.3.1: an indicator is missing and the AQI of the rest is ≤ 100 → AQI NA."""
-    any_missing = np.logical_or.reduce(list(result.missing.values()))
+    primary = np.zeros(n, dtype=np.uint8)
+    exceedance = np.zeros(n, dtype=np.uint8)
     with np.errstate(invalid="ignore"):
-        return any_missing & ~(result.aqi > 100)
+        polluted = aqi_values > 50
+        for column, value in iaqis.items():
+            _set_bits(primary, _bit(column), (value == aqi_values) & polluted)
+            if edition == "2012":  # HJ 633—2012 §3.4; HJ 633—2026 removed the definition
+                _set_bits(exceedance, _bit(column), value > 100)
+
+    levels = level(aqi_values)
+    has_level = ~np.isnan(levels)
+    level_index = np.where(has_level, levels, 0).astype(np.uint8)
+    cats = categories(edition)
+    out: dict[str, pa.Array] = {f"iaqi_{c}": _integers(v) for c, v in iaqis.items()}
+    out["aqi"] = _integers(aqi_values)
+    out["level"] = _integers(levels)
+    out["category"] = _coded(level_index, [None, *(c.name for c in cats)])
+    out["category_en"] = _coded(level_index, [None, *(c.name_en for c in cats)])
+    out["color"] = _coded(level_index, [None, *(c.color for c in cats)])
+    out["primary_pollutants"] = _coded(primary, _pollutant_sets())
+    out["exceedance_pollutants"] = _coded(exceedance, _pollutant_sets())
+    out["rules"] = _coded(np.zeros(n, dtype=np.uint8), [edition])
+    out["missing_pollutants"] = _coded(missing, _pollutant_sets())
+    out["above_scale_pollutants"] = _coded(above_scale, _pollutant_sets())
+    out["notes"] = _joined_notes(notes, n)
+    return out
 
 
-def _join(names: Sequence[str], masks: Sequence[NDArray[np.bool_]], n: int) -> NDArray[Any]:
-    """Per row, the ``names`` whose mask is true, joined with ``;`` (None when none are)."""
-    if not names:
-        return np.full(n, None, dtype=object)
-    bits = np.zeros(n, dtype=np.int64)
-    for position, mask in enumerate(masks):
-        bits |= mask.astype(np.int64) << position
-    lookup = np.array(
-        [
-            ";".join(name for position, name in enumerate(names) if combo >> position & 1) or None
-            for combo in range(1 << len(names))
-        ],
-        dtype=object,
-    )
-    return lookup[bits]
+def _output_schema(report: Report, editions: Sequence[Edition]) -> list[str]:
+    iaqi_columns = [
+        f"iaqi_{c}"
+        for c in report_columns(report)
+        if any(c in report_indicators(report, e) for e in editions)
+    ]
+    return [*iaqi_columns, *ADDED_COLUMNS]
 
 
-def _by_pollutant(masks: dict[str, NDArray[np.bool_]], n: int) -> NDArray[Any]:
-    names = [p for p in POLLUTANTS if p in masks]
-    return _join(names, [masks[p] for p in names], n)
-
-
-def _merge(
-    is_2026: NDArray[np.bool_], results: dict[Edition, _EditionResult], field: str
-) -> dict[str, NDArray[Any]]:
-    """Combine one per-name field of both editions row by row (absent name → False/NaN)."""
-    names: list[str] = []
-    for result in results.values():
-        names += [name for name in getattr(result, field) if name not in names]
-    merged: dict[str, NDArray[Any]] = {}
-    for name in names:
-        parts = {e: getattr(r, field).get(name) for e, r in results.items()}
-        older = parts.get("2012")
-        newer = parts.get("2026")
-        template = older if older is not None else newer
-        assert template is not None
-        blank = np.full(len(is_2026), np.nan if template.dtype.kind == "f" else False)
-        merged[name] = np.where(
-            is_2026,
-            newer if newer is not None else blank,
-            older if older is not None else blank,
-        )
-    return merged
-
-
-TableT = TypeVar("TableT")
+def _report_rows(
+    arrow: pa.Table, rows: NDArray[np.intp] | None, report: Report, edition: Edition,
+    schema: list[str],
+) -> pa.Table:
+    """The report of ``edition`` for the given rows (all rows when None), in ``schema``."""
+    columns = {
+        name: _float_column(arrow, name)
+        for name in report_columns(report)
+        if name in arrow.schema.names
+    }
+    if rows is not None:
+        columns = {name: values[rows] for name, values in columns.items()}
+    n = arrow.num_rows if rows is None else len(rows)
+    out = _edition_report(columns, n, report, edition)
+    return pa.table({name: out.get(name, pa.nulls(n, pa.int64())) for name in schema})
 
 
 def aqi_table(
@@ -447,106 +513,59 @@ def aqi_table(
     Returns
     -------
     Same type as ``table``, with columns added: ``iaqi_<indicator>`` for each indicator that
-    has an IAQI under an edition used, ``aqi``, ``level`` (1–6), ``category``, ``category_en``,
-    ``color``, ``primary_pollutants`` (AQI > 50, all tied: 2012 §4.4.2 / 2026 §4.3.1),
-    ``exceedance_pollutants`` (IAQI > 100, 2012 §3.4 only — 2026 removed it), ``rules``,
+    has an IAQI under an edition ``rules`` can select, ``aqi``, ``level`` (1–6), ``category``,
+    ``category_en``, ``color``, ``primary_pollutants`` (AQI > 50, all tied: 2012 §4.4.2 /
+    2026 §4.3.1), ``exceedance_pollutants`` (IAQI > 100: 2012 §3.4 only), ``rules``,
     ``missing_pollutants``, ``above_scale_pollutants`` and ``notes`` (special rules applied).
     """
     arrow, back = _to_arrow(table)
-    n = arrow.num_rows
-    columns = {
-        name: _float_column(arrow, name) for name in report_columns(report) if name in arrow.schema.names
-    }
-    if rules == "auto":
+    if rules not in (*EDITIONS, "auto"):
+        raise ValueError(f"rules must be '2012', '2026' or 'auto', got {rules!r}")
+    editions: tuple[Edition, ...] = EDITIONS if rules == "auto" else (rules,)
+    schema = _output_schema(report, editions)
+    clashing = [name for name in schema if name in arrow.schema.names]
+    if clashing:
+        raise ValueError(f"the input already has columns named {clashing}")
+    if rules != "auto":
+        added = _report_rows(arrow, None, report, editions[0], schema)
+    else:
         if time_column not in arrow.schema.names:
             raise ValueError(f"rules='auto' needs a {time_column!r} column")
         is_2026 = edition_for(arrow.column(time_column).to_numpy(zero_copy_only=False))
-    elif rules in EDITIONS:
-        is_2026 = np.full(n, rules == "2026")
-    else:
-        raise ValueError(f"rules must be '2012', '2026' or 'auto', got {rules!r}")
-
-    # Under "auto" both editions are evaluated so that the columns do not depend on the data.
-    used: tuple[Edition, ...] = EDITIONS if rules == "auto" else (rules,)
-    if not columns:
-        columns = {"_": np.full(n, np.nan)}
-    results = {edition: _edition_report(columns, report, edition) for edition in used}
-    aqi_values = np.full(n, np.nan)
-    for edition, result in results.items():
-        rows = is_2026 if edition == "2026" else ~is_2026
-        aqi_values[rows] = result.aqi[rows]
-    iaqis = _merge(is_2026, results, "iaqi")
-    missing = _any_by_pollutant(_merge(is_2026, results, "missing"))
-    above_scale = _any_by_pollutant(_merge(is_2026, results, "above_scale"))
-    notes = _merge(is_2026, results, "notes")
-
-    levels = level(aqi_values)
-    has_aqi = ~np.isnan(aqi_values)
-    with np.errstate(invalid="ignore"):
-        primary = _any_by_pollutant(
-            {c: (v == aqi_values) & (aqi_values > 50) for c, v in iaqis.items()}
-        )
-        exceeding = _any_by_pollutant({c: (v > 100) & ~is_2026 for c, v in iaqis.items()})
-
-    cats = categories("2026")
-    level_index = np.where(has_aqi, np.nan_to_num(levels, nan=1.0), 1.0).astype(np.int64) - 1
-
-    def by_level(values: list[str]) -> NDArray[Any]:
-        out = np.array(values, dtype=object)[level_index]
-        out[~has_aqi] = None
-        return out
-
-    added: dict[str, pa.Array] = {}
-    for column, values in iaqis.items():
-        added[f"iaqi_{column}"] = _int_array(values)
-    added["aqi"] = _int_array(aqi_values)
-    added["level"] = _int_array(levels)
-    added["category"] = pa.array(by_level([c.name for c in cats]), pa.string())
-    added["category_en"] = pa.array(by_level([c.name_en for c in cats]), pa.string())
-    added["color"] = pa.array(by_level([c.color for c in cats]), pa.string())
-    added["primary_pollutants"] = pa.array(_by_pollutant(primary, n), pa.string())
-    added["exceedance_pollutants"] = pa.array(_by_pollutant(exceeding, n), pa.string())
-    added["rules"] = pa.array(np.where(is_2026, "2026", "2012").astype(object), pa.string())
-    added["missing_pollutants"] = pa.array(_by_pollutant(missing, n), pa.string())
-    added["above_scale_pollutants"] = pa.array(_by_pollutant(above_scale, n), pa.string())
-    added["notes"] = pa.array(_join(list(notes), list(notes.values()), n), pa.string())
-    for name in added:
-        if name in arrow.schema.names:
-            raise ValueError(f"the input already has a column named {name!r}")
-    for name, array in added.items():
-        arrow = arrow.append_column(name, array)
-    return back(arrow)
-
-
-def _any_by_pollutant(masks: dict[str, NDArray[np.bool_]]) -> dict[str, NDArray[np.bool_]]:
-    """Combine indicator masks per pollutant (O3 has two indicators in the 2012 daily report)."""
-    combined: dict[str, NDArray[np.bool_]] = {}
-    for indicator, mask in masks.items():
-        pollutant = pollutant_of(indicator)
-        combined[pollutant] = combined[pollutant] | mask if pollutant in combined else mask
-    return combined
+        older, newer = np.flatnonzero(~is_2026), np.flatnonzero(is_2026)
+        if len(older) == 0 or len(newer) == 0:  # one edition only: no split and re-ordering
+            edition: Edition = "2026" if len(older) == 0 else "2012"
+            added = _report_rows(arrow, None, report, edition, schema)
+        else:
+            parts = pa.concat_tables(
+                [
+                    _report_rows(arrow, older, report, "2012", schema),
+                    _report_rows(arrow, newer, report, "2026", schema),
+                ]
+            )
+            order = np.argsort(np.concatenate([older, newer]), kind="stable")
+            added = parts.unify_dictionaries().take(pa.array(order))
+    for name in schema:
+        arrow = arrow.append_column(name, added.column(name))
+    result: TableT = back(arrow)
+    return result
 
 
 def _float_column(arrow: pa.Table, name: str) -> NDArray[np.float64]:
     column = arrow.column(name)
-    if not pa.types.is_floating(column.type) and not pa.types.is_integer(column.type):
-        if not pa.types.is_null(column.type):
-            raise ValueError(f"column {name!r} must be numeric, found {column.type}")
-    return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    kind = column.type
+    if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)):
+        raise ValueError(f"column {name!r} must be numeric, found {kind}")
+    values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype=np.float64)
 
 
-def _int_array(values: NDArray[np.float64]) -> pa.Array:
-    mask = np.isnan(values)
-    return pa.array(np.where(mask, 0, values).astype(np.int64), pa.int64(), mask=mask)
-
-
-def _to_arrow(table: Any) -> tuple[pa.Table, Any]:
+def _to_arrow(table: Any) -> tuple[pa.Table, Callable[[pa.Table], Any]]:
+    """Accept a pyarrow Table or a polars DataFrame; return it as Arrow and the way back."""
     if isinstance(table, pa.Table):
         return table, lambda result: result
-    try:
-        import polars as pl
-    except ImportError:  # pragma: no cover - polars is a dependency
-        pl = None
-    if pl is not None and isinstance(table, pl.DataFrame):
+    import polars as pl
+
+    if isinstance(table, pl.DataFrame):
         return table.to_arrow(), pl.from_arrow
     raise TypeError(f"expected a pyarrow.Table or polars.DataFrame, got {type(table).__name__}")
