@@ -39,7 +39,7 @@ def reporting_input_errors(as_json: bool) -> Iterator[None]:
             )
         else:
             stderr.print("[bold red]Input rejected; nothing was written.[/]")
-            stderr.print(error.summary(), markup=False, highlight=False)
+            stderr.print(error.summary(), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 

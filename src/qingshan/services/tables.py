@@ -92,7 +92,8 @@ def read_table(path: str | Path) -> pl.DataFrame:
             return pl.read_excel(path, infer_schema_length=0)
         return pl.read_parquet(path)
     except Exception as error:  # the readers raise many types; all mean "unreadable"
-        raise InputError.single(path, f"cannot read the file: {error}") from error
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+        raise InputError.single(path, f"cannot read the file: {first_line}") from error
 
 
 def _problems_in(

@@ -19,23 +19,20 @@ from numpy.typing import ArrayLike, NDArray
 MICRO = 1_000_000.0
 """Grid of the exact representation: 1 micro-unit = 10⁻⁶ of the value's unit."""
 
-_LARGEST_EXACT = 2.0**53 / MICRO / 1_000
-"""Values above this are clipped before scaling so products stay exact (they are far above
-every breakpoint and every limit, so clipping changes no result)."""
-
-
 def to_micro(values: ArrayLike) -> NDArray[np.float64]:
     """Return ``values`` as integer counts of micro-units (float64 holding integers).
 
-    A decimal with at most six decimals maps to its exact count; NaN stays NaN.
+    A decimal with at most six decimals maps to its exact count; NaN stays NaN. Counts stay
+    exact integers up to 2⁵³ micro-units (9 × 10⁹ units), far above every breakpoint and
+    limit; larger values are only ever compared with those, never interpolated.
 
     Parameters
     ----------
     values : array-like
         Concentrations. [unit of the indicator]
     """
-    array = np.asarray(values, dtype=np.float64)
-    return np.rint(np.minimum(array, _LARGEST_EXACT) * MICRO)
+    micro = np.multiply(np.asarray(values, dtype=np.float64), MICRO)
+    return np.rint(micro, out=micro)
 
 
 def from_micro(micro: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -49,12 +46,14 @@ def round_micro_half_even(micro: NDArray[np.float64], decimals: int) -> NDArray[
     The division by the step is exact to the half (a tie ``k + 0.5`` is representable), and
     ``numpy.rint`` rounds ties to even, which is GB/T 8170 §3.3.
 
-    Returns micro-unit counts on the coarser grid.
+    Returns micro-unit counts on the coarser grid (a new array).
     """
     if not 0 <= decimals <= 6:
         raise ValueError(f"decimals must be between 0 and 6, got {decimals}")
     step = 10.0 ** (6 - decimals)
-    return np.rint(micro / step) * step
+    rounded = np.divide(micro, step)
+    np.rint(rounded, out=rounded)
+    return np.multiply(rounded, step, out=rounded)
 
 
 def round_half_even(values: ArrayLike, decimals: int) -> NDArray[np.float64]:
