@@ -350,6 +350,7 @@ class Category:
     advice: str
 
 
+@cache
 def categories(edition: Edition = "2026") -> tuple[Category, ...]:
     """The six AQI categories with the health effects and advice of ``edition``."""
     return tuple(
@@ -415,8 +416,13 @@ def _coded(indices: NDArray[np.uint8], dictionary: Sequence[str | None]) -> pa.A
     categoricals, and CSV/XLSX writers spell them out.
     """
     mask = indices == 0 if dictionary[0] is None else None
-    values = pa.array([entry or "" for entry in dictionary], pa.string())
+    values = _dictionary(tuple(dictionary))
     return pa.DictionaryArray.from_arrays(pa.array(indices, pa.uint8(), mask=mask), values)
+
+
+@cache
+def _dictionary(entries: tuple[str | None, ...]) -> pa.Array:
+    return pa.array([entry or "" for entry in entries], pa.string())
 
 
 @cache
