@@ -80,23 +80,27 @@ def _levels(
 
 
 def _repeated(
-    frame: pl.DataFrame, keys: tuple[str, str], column: str, what: str,
+    frame: pl.DataFrame, keys: tuple[str, str], column: str, what: pl.Expr,
     problems: ProblemCollector,
 ) -> None:
-    """Record every row whose ``keys`` repeat another row's, naming all the rows involved."""
+    """Record every row whose ``keys`` repeat another row's, naming all the rows involved.
+
+    ``what`` describes the repeated key in the message (``point A, hour 2025-01-01 22:00``).
+    """
     keyed = frame.select(*keys).with_row_index("_row")
     repeats = (
         keyed.group_by(*keys)
-        .agg((pl.col("_row") + FIRST_DATA_ROW).cast(pl.String).str.join(", ").alias("_rows"),
-             pl.len().alias("_n"))
+        .agg(
+            (pl.col("_row") + FIRST_DATA_ROW).sort().cast(pl.String).str.join(", ").alias("_rows"),
+            pl.len().alias("_n"),
+        )
         .filter(pl.col("_n") > 1)
     )
     if repeats.is_empty():
         return
     marked = keyed.join(repeats, on=list(keys), how="left", maintain_order="left")
     report = marked.select(
-        pl.format(f"{what} {{}} appears more than once (rows {{}})", pl.col(keys[1]),
-                  pl.col("_rows")).alias(column)
+        pl.format("{} appears more than once (rows {})", what, pl.col("_rows")).alias(column)
     )
     problems.check(report, marked["_rows"].is_not_null(), column, "{value}")
 
@@ -136,34 +140,42 @@ def load_hourly(path: str | Path) -> pl.DataFrame:
     )
     if "lmax" not in parsed.columns:
         parsed = parsed.with_columns(pl.lit(None, dtype=pl.Float64).alias("lmax"))
-    problems.raise_if_any()
-
-    problems.check(
-        frame, parsed["time"].dt.truncate("1h") != parsed["time"], "time",
-        "{value!r} is not the start of an hour",
-    )
+    off_hour = (parsed["time"].dt.truncate("1h") != parsed["time"]).fill_null(False)
+    problems.check(frame, off_hour, "time", "{value!r} is not the start of an hour")
     below = (parsed["lmax"] < parsed["leq"]).fill_null(False)
     problems.check(frame, below, "lmax", "Lmax {value} is below the hour's Leq")
-    _repeated(parsed, ("point", "time"), "time", "hour", problems)
     problems.raise_if_any()
-    _check_one_zone_per_date(frame, parsed, problems)
+
+    hour = pl.format("point {}, hour {}", "point", pl.col("time").dt.strftime("%Y-%m-%d %H:%M"))
+    _repeated(parsed, ("point", "time"), "time", hour, problems)
+    problems.raise_if_any()
+    _check_one_zone_per_date(parsed, problems)
     problems.raise_if_any()
     return parsed.select(HOURLY_COLUMNS)
 
 
-def _check_one_zone_per_date(
-    frame: pl.DataFrame, parsed: pl.DataFrame, problems: ProblemCollector
-) -> None:
+def _check_one_zone_per_date(parsed: pl.DataFrame, problems: ProblemCollector) -> None:
     """A point keeps one zone through each evaluation date (its day and the night after it)."""
     dates, _ = noise.hour_periods(parsed["time"].to_numpy())
-    zone_first = parsed.with_columns(pl.Series("_date", dates)).select(
-        pl.col("zone").first().over("point", "_date")
-    ).to_series()
-    problems.check(
-        frame, parsed["zone"] != zone_first, "zone",
-        "zone {value!r} differs from the point's zone earlier on the same evaluation date "
-        "(06:00 to 06:00 of the next day)",
+    group = ("point", "_date")
+    first = (
+        parsed.with_columns(pl.Series("_date", dates))
+        .with_row_index("_row")
+        .select(
+            pl.col("zone"),
+            pl.col("zone").first().over(group).alias("_zone"),
+            (pl.col("_row").first().over(group) + FIRST_DATA_ROW).alias("_first_row"),
+            pl.col("_date"),
+        )
     )
+    report = first.select(
+        pl.format(
+            "zone {} differs from zone {} of the same point in row {} "
+            "(same evaluation date {}, 06:00 to 06:00)",
+            "zone", "_zone", "_first_row", "_date",
+        ).alias("zone")
+    )
+    problems.check(report, first["zone"] != first["_zone"], "zone", "{value}")
 
 
 def _point_chunks(frame: pl.DataFrame, chunk_rows: int) -> Iterator[pl.DataFrame]:
@@ -286,7 +298,7 @@ def load_grade_input(path: str | Path, kind: noise.GradeKind) -> pl.DataFrame:
     parsed = _levels(frame, ("leq",), problems)
     problems.check(frame, parsed["leq"].is_null(), "leq", "a level is required")
     if kind == "traffic":
-        parsed = parse_numbers(parsed, ("length",), problems, what="length")
+        parsed = parse_numbers(parsed, ("length",), problems, minimum=None, what="length")
         not_positive = (parsed["length"] <= 0).fill_null(True)
         problems.check(frame, not_positive, "length", "length {value!r} must be positive")
     period_text = _require_text(frame, "period", problems)
@@ -299,7 +311,8 @@ def load_grade_input(path: str | Path, kind: noise.GradeKind) -> pl.DataFrame:
     )
     parsed = parsed.with_columns(_require_text(frame, "point", problems), period.alias("period"))
     problems.raise_if_any()
-    _repeated(parsed, ("period", "point"), "point", "point", problems)
+    what = pl.format("point {} in period {}", "point", "period")
+    _repeated(parsed, ("period", "point"), "point", what, problems)
     problems.raise_if_any()
     return parsed.select(columns)
 

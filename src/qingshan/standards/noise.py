@@ -618,5 +618,4 @@ def grade(mean: ArrayLike, kind: GradeKind, period: Period) -> NDArray[np.float6
     upper = np.asarray(reference.load("hj640")[kind][f"{period}_upper"], dtype=np.float64)
     rounded = round_half_even(mean, LEVEL_DECIMALS)
     result = (np.searchsorted(upper, rounded, side="left") + 1).astype(np.float64)
-    result[np.isnan(rounded)] = np.nan
-    return result
+    return np.where(np.isnan(rounded), np.nan, result)
