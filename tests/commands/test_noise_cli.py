@@ -159,6 +159,7 @@ B,1类,2025-03-01 22:00,44
     [
         ("point,zone,time,leq,noise\nA,1,2025-03-01 06:00,50,1", 1, "noise", "unknown column"),
         ("point,zone,time\nA,1,2025-03-01 06:00", 1, "leq", "required column is missing"),
+        ("point,zone,time,leq", None, None, "no data rows"),
         ("point,zone,time,leq\nA,1,2025-03-01 06:00,50\nA,4,2025-03-01 07:00,50", 3, "zone",
          "unknown zone '4'"),
         ("point,zone,time,leq\nA,1,2025-03-01 06:00,-1", 2, "leq", "below 0"),
@@ -253,6 +254,7 @@ R2,night,60.0,800
     [
         ("regional", "point,period,leq,length\nG1,day,50,1", 1, "length", "unknown column"),
         ("regional", "point,period,leq\nG1,dusk,50", 2, "period", "unknown period"),
+        ("regional", "point,period,leq", None, None, "no data rows"),
         ("regional", "point,period,leq\nG1,day,50\nG1,day,52", 3, "point",
          "point G1 in period day appears more than once (rows 2, 3)"),
         ("traffic", "point,period,leq,length\nR1,day,70,0", 2, "length", "must be positive"),

@@ -50,14 +50,17 @@ DAILY_COLUMNS = (
 # --------------------------------------------------------------------------------------------
 
 
-def _check_columns(
+def _check_shape(
     frame: pl.DataFrame, allowed: tuple[str, ...], required: tuple[str, ...],
     problems: ProblemCollector,
 ) -> None:
+    """Every column known, every required column present, and at least one data row."""
     for column in frame.columns:
         if column not in allowed:
             problems.add(f"unknown column; expected {', '.join(allowed)}", row=1, column=column)
     require_columns(frame, required, problems)
+    if frame.is_empty():
+        problems.add("the file has no data rows")
     problems.raise_if_any()
 
 
@@ -131,7 +134,7 @@ def load_hourly(path: str | Path) -> pl.DataFrame:
     """
     frame = read_table(path)
     problems = ProblemCollector(path)
-    _check_columns(frame, HOURLY_COLUMNS, HOURLY_REQUIRED, problems)
+    _check_shape(frame, HOURLY_COLUMNS, HOURLY_REQUIRED, problems)
     level_columns = tuple(c for c in ("leq", "lmax") if c in frame.columns)
     parsed = _levels(frame, level_columns, problems)
     parsed = parse_times(parsed, "time", problems)
@@ -294,7 +297,7 @@ def load_grade_input(path: str | Path, kind: noise.GradeKind) -> pl.DataFrame:
     frame = read_table(path)
     problems = ProblemCollector(path)
     columns = GRADE_COLUMNS[kind]
-    _check_columns(frame, columns, columns, problems)
+    _check_shape(frame, columns, columns, problems)
     parsed = _levels(frame, ("leq",), problems)
     problems.check(frame, parsed["leq"].is_null(), "leq", "a level is required")
     if kind == "traffic":

@@ -261,7 +261,7 @@ def assess(level: ArrayLike, limit: ArrayLike) -> Assessment:
     """Judge equivalent levels against limits: compliant when the 0.1 dB level ≤ the limit.
 
     The exceedance is given in dB (ΔL = L − limit): sound levels get no exceedance multiple.
-    A level exactly at the limit complies ("不得超过", GB 3096—2008 §5.1).
+    A level exactly at the limit complies: Table 1 values are maxima (GB 3096—2008 §5.1).
 
     Parameters
     ----------
