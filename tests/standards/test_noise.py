@@ -269,6 +269,12 @@ def test_inconsistent_hours_are_rejected(times, zones, message):
         noise.daily_noise(["P", "P"], zones, np.array(times, dtype="datetime64[m]"), [50, 50])
 
 
+def test_every_hour_needs_a_point():
+    with pytest.raises(ValueError, match="needs a point"):
+        noise.daily_noise(np.array(["P", None], dtype=object), ["1", "1"],
+                          hours("2025-03-01T06", 2), [50, 50])
+
+
 def test_compliance_rate_counts_point_times_that_were_evaluated():
     """HJ 640—2012 §6: compliant point-times / evaluated point-times, day and night apart."""
     assessment = noise.assess([50.0, 56.0, np.nan, 55.0], 55)

@@ -26,6 +26,7 @@ from functools import cache
 from typing import Any, Literal
 
 import numpy as np
+import polars as pl
 from numpy.typing import ArrayLike, NDArray
 
 from qingshan.standards import reference
@@ -237,13 +238,12 @@ def zone_limits(zone_codes: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.
 def _zone_index(zone_codes: ArrayLike) -> NDArray[np.intp]:
     codes = np.asarray(zone_codes, dtype=object)
     known = {zone: position for position, zone in enumerate(zones())}
-    unique, inverse = np.unique(codes.astype(str), return_inverse=True)
-    unknown = [str(code) for code in unique if code not in known]
+    labels, inverse = _factorize(codes.reshape(-1), what="zone")
+    unknown = [str(label) for label in labels if label not in known]
     if unknown:
         raise ValueError(f"unknown GB 3096 zone(s) {unknown}; expected one of {list(zones())}")
-    return np.array([known[code] for code in unique], dtype=np.intp)[inverse.reshape(-1)].reshape(
-        codes.shape
-    )
+    position = np.array([known[label] for label in labels], dtype=np.intp)
+    return position[inverse].reshape(codes.shape)
 
 
 @dataclass(frozen=True)
@@ -363,26 +363,37 @@ class DailyNoise:
     lmax: Assessment
 
 
+def _factorize(values: NDArray[Any], what: str) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    """Sorted distinct ``values`` (as text) and each value's position among them."""
+    try:
+        series = pl.Series(values, dtype=pl.String)
+    except (TypeError, pl.exceptions.PolarsError):  # not text: numbers as labels
+        series = pl.Series(np.asarray(values).astype(str))
+    if series.null_count():
+        raise ValueError(f"every value needs a {what}")
+    labels = series.unique().sort()
+    codes = labels.search_sorted(series).to_numpy().astype(np.intp)
+    return labels.to_numpy(), codes
+
+
+def _check_hours(point_code: NDArray[np.intp], stamps: NDArray[np.datetime64]) -> None:
+    if (stamps != stamps.astype("datetime64[h]")).any():
+        raise ValueError("every time must be the start of an hour")
+    hour_code = (stamps - stamps.min()) // _HOUR
+    key = np.sort(point_code * (int(hour_code.max()) + 1) + hour_code)
+    if (np.diff(key) == 0).any():
+        raise ValueError("a point has the same hour more than once")
+
+
 def _group_rows(
-    points: NDArray[Any], dates: NDArray[np.datetime64]
-) -> tuple[NDArray[np.intp], NDArray[Any], NDArray[np.datetime64]]:
-    """Group number of each row by (point, date), and each group's point and date."""
-    point_labels, point_code = np.unique(points, return_inverse=True)
+    point_code: NDArray[np.intp], dates: NDArray[np.datetime64]
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.datetime64]]:
+    """Group number of each row by (point, date), and each group's point code and date."""
     first = dates.min()
     day_code = (dates - first).astype(np.int64)
     n_days = int(day_code.max()) + 1
-    keys, groups = np.unique(point_code.reshape(-1) * n_days + day_code, return_inverse=True)
-    return groups.reshape(-1), point_labels[keys // n_days], first + (keys % n_days)
-
-
-def _check_hours(points: NDArray[Any], stamps: NDArray[np.datetime64]) -> None:
-    if (stamps != stamps.astype("datetime64[h]")).any():
-        raise ValueError("every time must be the start of an hour")
-    _, point_code = np.unique(points, return_inverse=True)
-    hour_code = (stamps - stamps.min()) // _HOUR
-    key = point_code.reshape(-1) * (int(hour_code.max()) + 1) + hour_code
-    if np.unique(key).size < key.size:
-        raise ValueError("a point has the same hour more than once")
+    keys, groups = np.unique(point_code * n_days + day_code, return_inverse=True)
+    return groups.reshape(-1), keys // n_days, first + (keys % n_days)
 
 
 def _group_zone(zone_index: NDArray[np.intp], groups: NDArray[np.intp], n: int) -> NDArray[Any]:
@@ -413,7 +424,7 @@ def daily_noise(
     Parameters
     ----------
     points : array-like
-        Monitoring point of each hour.
+        Monitoring point of each hour (labels are compared, and returned, as text).
     zone_codes : array-like of str
         Zone class of each hour (``0 1 2 3 4a 4b``); constant per point and date.
     times : array-like of datetime64
@@ -453,9 +464,10 @@ def daily_noise(
         raise ValueError("no hourly values to evaluate")
     if np.isnat(stamps).any():
         raise ValueError("every hour needs a time")
-    _check_hours(point_array, stamps)
+    point_labels, point_code = _factorize(point_array, what="point")
+    _check_hours(point_code, stamps)
     dates, is_night = hour_periods(stamps)
-    groups, group_point, group_date = _group_rows(point_array, dates)
+    groups, group_point, group_date = _group_rows(point_code, dates)
     n = group_point.size
     zone = _group_zone(_zone_index(zone_codes), groups, n)
     day_limit, night_limit = zone_limits(zone)
@@ -470,7 +482,7 @@ def daily_noise(
     np.fmax.at(night_lmax, groups, np.where(is_night, maxima, np.nan))
 
     return DailyNoise(
-        point=group_point,
+        point=point_labels[group_point],
         date=group_date,
         zone=zone,
         ld=round_half_even(ld_raw, LEVEL_DECIMALS),
