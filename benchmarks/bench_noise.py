@@ -25,6 +25,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import timedelta
 
 import numpy as np
 
@@ -65,9 +66,7 @@ def loop_baseline(data: dict[str, np.ndarray]) -> dict[tuple[str, str, bool], fl
         data["point"].tolist(), data["time"].tolist(), data["leq"].tolist(), strict=True
     ):
         night = stamp.hour >= 22 or stamp.hour < 6
-        date = (stamp - (stamp - stamp.replace(hour=0)) if stamp.hour >= 6 else stamp).date()
-        if stamp.hour < 6:
-            date = date.fromordinal(date.toordinal() - 1)
+        date = stamp.date() if stamp.hour >= 6 else stamp.date() - timedelta(days=1)
         key = (point, date.isoformat(), night)
         sums[key] += 10.0 ** (0.1 * level)
         counts[key] += 1
