@@ -189,7 +189,10 @@ def parse_times(
         text_present = parsed.is_not_null()
     else:
         text = frame.select(_as_text(series).str.replace("T", " ")).to_series()
-        parsed = text.str.to_datetime(strict=False, time_unit="us")
+        try:
+            parsed = text.str.to_datetime(strict=False, time_unit="us")
+        except pl.exceptions.ComputeError:  # no cell has a recognisable format
+            parsed = pl.Series(column, [None] * len(text), dtype=pl.Datetime("us"))
         text_present = text.is_not_null()
         problems.check(
             frame, text_present & parsed.is_null(), column, "{value!r} is not a date or time"
