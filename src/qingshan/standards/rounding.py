@@ -31,7 +31,8 @@ def to_micro(values: ArrayLike) -> NDArray[np.float64]:
     values : array-like
         Concentrations. [unit of the indicator]
     """
-    micro = np.multiply(np.asarray(values, dtype=np.float64), MICRO)
+    array = np.asarray(values, dtype=np.float64)
+    micro = np.multiply(array, MICRO, out=np.empty_like(array))
     return np.rint(micro, out=micro)
 
 
@@ -51,7 +52,7 @@ def round_micro_half_even(micro: NDArray[np.float64], decimals: int) -> NDArray[
     if not 0 <= decimals <= 6:
         raise ValueError(f"decimals must be between 0 and 6, got {decimals}")
     step = 10.0 ** (6 - decimals)
-    rounded = np.divide(micro, step)
+    rounded = np.divide(micro, step, out=np.empty_like(micro))
     np.rint(rounded, out=rounded)
     return np.multiply(rounded, step, out=rounded)
 
