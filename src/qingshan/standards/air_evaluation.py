@@ -821,7 +821,7 @@ def _short_months(per_month: NDArray[np.int64]) -> pl.Series:
     """Months (1–12) below the monthly minimum, joined with ``;`` (None when none)."""
     short = per_month < month_minimum(np.arange(1, 13))
     masks = {str(m + 1): short[:, m] for m in range(12)}
-    return pl.Series(_join_names(masks, len(per_month)), dtype=pl.String)
+    return pl.Series(_join_names(masks, len(per_month)).tolist(), dtype=pl.String)
 
 
 def _good_day_columns(years: _Years, daily: _DailyValues) -> list[pl.Series]:
@@ -835,7 +835,7 @@ def _good_day_columns(years: _Years, daily: _DailyValues) -> list[pl.Series]:
     good = per_year(daily.good)
     editions = {edition: per_year(daily.aqi_rules == edition) > 0 for edition in aqi.EDITIONS}
     return [
-        pl.Series("aqi_rules", _join_names(editions, years.count), dtype=pl.String),
+        pl.Series("aqi_rules", _join_names(editions, years.count).tolist(), dtype=pl.String),
         pl.Series("aqi_valid_days", valid),
         pl.Series("good_days", good),
         _nullable(good_day_ratio(good, valid), "good_day_ratio"),
@@ -860,7 +860,7 @@ def _composite_columns(
     class_two = pl.Series(np.full(len(limit_set), "II", dtype=object), dtype=pl.String)
     return [
         _nullable(index.value, "composite_index"),
-        pl.Series("composite_primary_pollutants", index.primary, dtype=pl.String),
+        pl.Series("composite_primary_pollutants", index.primary.tolist(), dtype=pl.String),
         pl.Series("composite_index_valid", all_valid & ~np.isnan(index.value)),
         _labels(limit_set, class_two).alias("composite_limits"),
         pl.Series("composite_weights", np.full(len(limit_set), weight_text, dtype=object)),
