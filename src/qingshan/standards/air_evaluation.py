@@ -651,12 +651,16 @@ def _daily(
         if indicator == "o3_8h_max":
             expected = np.full(days.count, _hj663()["mda8"]["window_starts"])
             columns.append(pl.Series("o3_8h_windows_expected", expected))
-    daily = days.frame.with_columns(columns)
-    daily, aqi_values = _with_daily_aqi(daily, rules)
-    return daily, _DailyValues(values=values, **aqi_values)
+    daily = _with_daily_aqi(days.frame.with_columns(columns), rules)
+    return daily, _DailyValues(
+        values=values,
+        aqi_valid=daily["aqi_valid_day"].to_numpy(),
+        good=daily["good_day"].to_numpy(),
+        aqi_rules=daily["aqi_rules"].to_numpy(),
+    )
 
 
-def _with_daily_aqi(daily: pl.DataFrame, rules: aqi.Rules) -> tuple[pl.DataFrame, dict[str, Any]]:
+def _with_daily_aqi(daily: pl.DataFrame, rules: aqi.Rules) -> pl.DataFrame:
     """Add the HJ 633 daily report of each day (from the published values) and good days.
 
     A valid AQI day has an AQI from all indicators of the daily report, or an AQI above 100
@@ -674,11 +678,7 @@ def _with_daily_aqi(daily: pl.DataFrame, rules: aqi.Rules) -> tuple[pl.DataFrame
     valid = aqi_value.is_not_null() & (added["missing_pollutants"].is_null() | (aqi_value > 100))
     good = valid & (aqi_value <= 100)
     added = added.with_columns(valid.alias("aqi_valid_day"), good.alias("good_day"))
-    return daily.hstack(added), {
-        "aqi_valid": valid.to_numpy(),
-        "good": good.to_numpy(),
-        "aqi_rules": added["aqi_rules"].to_numpy(),
-    }
+    return daily.hstack(added)
 
 
 @dataclass(frozen=True)
