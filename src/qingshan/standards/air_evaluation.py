@@ -261,13 +261,19 @@ def eight_hour_means(hours: NDArray[np.float64]) -> NDArray[np.float64]:
     ndarray, shape (days, 17)
     """
     width = int(_hj663()["mda8"]["hours_per_window"])
-    windows = np.lib.stride_tricks.sliding_window_view(hours, width, axis=1)
-    present = ~np.isnan(windows)
-    count = present.sum(axis=2)
-    total = np.where(present, windows, 0.0).sum(axis=2)
+    present = ~np.isnan(hours)
+    count = _window_sums(present.astype(np.int64), width)
+    total = _window_sums(np.where(present, hours, 0.0), width)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
     return np.where(count >= validity_rule("hourly_values_per_8h"), mean, np.nan)
+
+
+def _window_sums(values: NDArray[Any], width: int) -> NDArray[Any]:
+    """Sums of ``width`` consecutive columns, by differences of a cumulative sum per row."""
+    cumulative = np.zeros((values.shape[0], values.shape[1] + 1), dtype=values.dtype)
+    np.cumsum(values, axis=1, out=cumulative[:, 1:])
+    return cumulative[:, width:] - cumulative[:, :-width]
 
 
 def daily_max_8h(
@@ -525,6 +531,8 @@ def _station_days(hourly: pl.DataFrame, default_class: AreaClass) -> _Days:
     located = frame.join(spans.select("station", "first", "offset"), on="station", how="left")
     day = located["offset"] + (located["date"] - located["first"]).dt.total_days()
     slot = (day * HOURS_PER_DAY + located["hour"]).to_numpy()
+    if np.bincount(slot).max() > 1:
+        raise ValueError("a station has two rows for the same hour")
     days = (
         spans.select(
             "station",
@@ -555,8 +563,6 @@ def _check_hourly(hourly: pl.DataFrame) -> None:
         (time.dt.minute() == 0) & (time.dt.second() == 0) & (time.dt.nanosecond() == 0)
     ).all():
         raise ValueError("times must be the start of an hour (HH:00:00)")
-    if hourly.select(pl.struct("station", "time").is_duplicated().any()).item():
-        raise ValueError("a station has two rows for the same hour")
     for column in HOURLY_COLUMNS:
         if column in hourly.columns and (hourly[column] < 0).any():
             raise ValueError(f"{column}: concentrations must not be negative")
@@ -818,10 +824,13 @@ def _annual_statistic(years: _Years, values: NDArray[np.float64], p: float) -> N
 
 
 def _short_months(per_month: NDArray[np.int64]) -> pl.Series:
-    """Months (1–12) below the monthly minimum, joined with ``;`` (None when none)."""
+    """Months (1–12) below the monthly minimum, joined with ``;`` (None when none).
+
+    One entry per station-year (not per input row), so a comprehension is cheap here.
+    """
     short = per_month < month_minimum(np.arange(1, 13))
-    masks = {str(m + 1): short[:, m] for m in range(12)}
-    return pl.Series(_join_names(masks, len(per_month)).tolist(), dtype=pl.String)
+    text = [";".join(str(m + 1) for m in np.flatnonzero(row)) or None for row in short]
+    return pl.Series(text, dtype=pl.String)
 
 
 def _good_day_columns(years: _Years, daily: _DailyValues) -> list[pl.Series]:
