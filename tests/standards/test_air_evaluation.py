@@ -358,6 +358,45 @@ def test_grouped_percentile_equals_k_formula_per_group(groups, p, data):
             assert np.isnan(result[g])
 
 
+def test_annual_percentiles_end_to_end():
+    """Day i of 2025 (i = 1 … 365) at concentration i all day: the daily values are 1 … 365,
+    so SO2/NO2 P98 = 357.72 → 358, PM P95 = 346.8 → 347, O3 MDA8 P90 = 328.6 → 329 and the
+    means 183 (air.md §2.2 vectors); CO at i/10 mg/m³: P95 = 34.68 → 34.7 (one decimal)."""
+    days = year_days(2025)
+    frames = [
+        hourly([d], so2_1h=i, no2_1h=i, pm10_1h=i, pm25_1h=i, o3_1h=i, co_1h=i / 10)
+        for i, d in enumerate(days, start=1)
+    ]
+    annual = ev.evaluate(pl.concat(frames)).annual.row(0, named=True)
+    assert annual["so2_24h_p98"] == annual["no2_24h_p98"] == 358
+    assert annual["pm10_24h_p95"] == annual["pm25_24h_p95"] == 347
+    assert annual["o3_8h_max_p90"] == 329
+    assert annual["co_24h_p95"] == 34.7
+    assert annual["so2_annual_mean"] == annual["pm25_annual_mean"] == 183
+    assert annual["o3_8h_max_days_valid"] == 365
+
+
+def test_annual_statistics_table_matches_hj663():
+    """SO2, NO2: annual mean and 24-h P98; PM10, PM2.5: annual mean and 24-h P95; CO 24-h P95;
+    O3 MDA8 P90 (air.md §2.3), each compared with its GB 3095 limit."""
+    table = {
+        spec["name"]: (spec["daily"], spec.get("p"), spec["limit"])
+        for spec in reference.load("hj663")["annual_statistics"]
+    }
+    assert table == {
+        "so2_annual_mean": ("so2_24h", None, "so2_annual"),
+        "so2_24h_p98": ("so2_24h", 98, "so2_24h"),
+        "no2_annual_mean": ("no2_24h", None, "no2_annual"),
+        "no2_24h_p98": ("no2_24h", 98, "no2_24h"),
+        "pm10_annual_mean": ("pm10_24h", None, "pm10_annual"),
+        "pm10_24h_p95": ("pm10_24h", 95, "pm10_24h"),
+        "pm25_annual_mean": ("pm25_24h", None, "pm25_annual"),
+        "pm25_24h_p95": ("pm25_24h", 95, "pm25_24h"),
+        "co_24h_p95": ("co_24h", 95, "co_24h"),
+        "o3_8h_max_p90": ("o3_8h_max", 90, "o3_8h"),
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # Annual validity: 324 days, 27 a month, 25 in February
 # --------------------------------------------------------------------------------------------

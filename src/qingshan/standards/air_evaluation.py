@@ -792,7 +792,7 @@ def _statistic_columns(
     outcomes: dict[str, list[tuple[NDArray[np.bool_], NDArray[np.bool_]]]] = {}
     for spec in _hj663()["annual_statistics"]:
         of: str = spec["daily"]
-        value = _annual_statistic(years, daily.values[of], float(spec["percentile"]))
+        value = _annual_statistic(years, daily.values[of], spec)
         statistics[spec["name"]] = publish(of, value)
         limits = limits_for(spec["limit"], years.limit_set, years.class_one)
         known = valid_year[of] & ~np.isnan(value)
@@ -811,10 +811,12 @@ def _statistic_columns(
     return statistics, columns
 
 
-def _annual_statistic(years: _Years, values: NDArray[np.float64], p: float) -> NDArray[np.float64]:
-    """Annual mean (p = 0 in the data file) or HJ 663 percentile of the valid daily values."""
-    if p:
-        return grouped_percentile(years.group, values, p, years.count)
+def _annual_statistic(
+    years: _Years, values: NDArray[np.float64], spec: Mapping[str, Any]
+) -> NDArray[np.float64]:
+    """Annual mean or HJ 663 percentile (``spec`` from hj663.toml) of the valid daily values."""
+    if spec["kind"] == "percentile":
+        return grouped_percentile(years.group, values, float(spec["p"]), years.count)
     present = ~np.isnan(values)
     weights = np.where(present, values, 0.0)
     total = np.bincount(years.group, weights=weights, minlength=years.count)
