@@ -67,3 +67,97 @@ def aqi_command(
         )
     elif output is None:
         sys.stdout.write(result.write_csv())
+
+
+class LimitsChoice(StrEnum):
+    auto = "auto"
+    l2012 = "2012"
+    l2026_transitional = "2026-transitional"
+    l2026_final = "2026-final"
+
+
+class ClassChoice(StrEnum):
+    one = "I"
+    two = "II"
+
+
+class ComparisonChoice(StrEnum):
+    rounded = "rounded"
+    full = "full"
+
+
+@app.command("evaluate")
+def evaluate_command(
+    input_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="HOURLY_INPUT",
+            help="CSV, XLSX or Parquet: station, time (start of the hour), so2_1h … pm25_1h, "
+            "optional class (I/II).",
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="Directory for daily.csv and annual.csv."),
+    ] = Path("."),
+    rules: Annotated[
+        RulesChoice,
+        typer.Option(help="HJ 633 edition of the daily AQI; auto = by date (2026 from 2026-03-01)"),
+    ] = RulesChoice.auto,
+    limits: Annotated[
+        LimitsChoice,
+        typer.Option(
+            help="GB 3095 limits; auto = in force on the day (for a year: on 31 December)."
+        ),
+    ] = LimitsChoice.auto,
+    default_class: Annotated[
+        ClassChoice,
+        typer.Option("--class", help="Area class of stations without a class column value."),
+    ] = ClassChoice.two,
+    weights: Annotated[
+        str | None,
+        typer.Option(help="Composite-index weights, e.g. 'PM2.5=3,NO2=2,O3=2' (default all 1)."),
+    ] = None,
+    compare: Annotated[
+        ComparisonChoice,
+        typer.Option(help="Compare limits with the rounded (published) or the unrounded value."),
+    ] = ComparisonChoice.rounded,
+    as_json: JsonOption = False,
+) -> None:
+    """Daily values, AQI and validity; annual statistics and compliance (HJ 663, GB 3095)."""
+    settings = get_settings()
+    try:
+        weight_map = air.parse_weights(weights)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--weights") from None
+    with reporting_input_errors(as_json):
+        frame = air.load_hourly_input(input_path)
+        show = not as_json and frame.height > settings.progress_threshold_rows
+        with progress_over_rows(frame.height, "Evaluation", show) as steps:
+            result = air.evaluate_hourly(
+                frame,
+                rules=rules.value,
+                limits=limits.value,
+                default_class=default_class.value,
+                weights=weight_map,
+                comparison=compare.value,
+                chunk_rows=settings.chunk_rows,
+                on_rows=steps.advance,
+            )
+        paths = air.write_evaluation(result, output)
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "rows": frame.height,
+                "days": result.daily.height,
+                "station_years": result.annual.height,
+                "outputs": [str(path) for path in paths],
+                "annual": air.annual_summary(result.annual),
+            }
+        )
+    else:
+        typer.echo(
+            f"Wrote {paths[0]} ({result.daily.height} station-days) and "
+            f"{paths[1]} ({result.annual.height} station-years)."
+        )
