@@ -330,7 +330,7 @@ def _with_gwp(
     return replace(
         coefficients,
         co2=sign * coefficients.co2, ch4=sign * coefficients.ch4, n2o=sign * coefficients.n2o,
-        co2e=sign * co2e, tce=sign * coefficients.tce, used=used,
+        co2e=sign * co2e, tce=sign * coefficients.tce + 0.0, used=used,
     )
 
 
@@ -444,7 +444,7 @@ def _columns_of(
         coefficients.co2, coefficients.ch4, coefficients.n2o, coefficients.co2e, coefficients.tce
     )
     return {
-        **{f"{column}_per_unit": value for column, value in zip(RESULT_COLUMNS, per_unit)},
+        **{f"{c}_per_unit": value for c, value in zip(RESULT_COLUMNS, per_unit, strict=True)},
         "factor_id": main.factor_id if main else "reported",
         "factor_value": main.value if main else None,
         "factor_unit": main.unit if main else key["unit"],
@@ -505,3 +505,103 @@ def energy_by_type(result: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     """Energy consumption in tce by ``by`` and energy type (item); process rows excluded."""
     energy = result.filter(pl.col("category").is_in(ENERGY_CATEGORIES))
     return energy.group_by([*by, "item"]).agg(pl.col("energy_tce").sum()).sort([*by, "item"])
+
+
+# --------------------------------------------------------------------------------------------
+# District inventory
+# --------------------------------------------------------------------------------------------
+
+INVENTORY_COLUMNS = (
+    "direct_co2e_t", "indirect_location_co2e_t", "indirect_market_co2e_t",
+    "total_location_co2e_t", "total_market_co2e_t", "energy_co2_t", "energy_tce",
+)
+
+
+def _by_sector(result: pl.DataFrame, indirect_name: str) -> pl.DataFrame:
+    scopes = {c: spec["scope"] for c, spec in names()["categories"].items()}
+    scope = pl.col("category").replace_strict(scopes, return_dtype=pl.String)
+    energy_co2 = pl.when(pl.col("category").is_in(ENERGY_CATEGORIES)).then(pl.col("co2_t"))
+    return result.group_by("year", "sector").agg(
+        pl.col("co2e_t").filter(scope == "direct").sum().alias("direct_co2e_t"),
+        pl.col("co2e_t").filter(scope == "indirect").sum().alias(indirect_name),
+        energy_co2.otherwise(0.0).sum().alias("energy_co2_t"),
+        pl.col("energy_tce").sum(),
+    )
+
+
+def inventory(
+    statistics: pl.DataFrame,
+    library: FactorLibrary,
+    options: Options,
+    enterprises: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """District inventory by year and sector, location- and market-based, plus the enterprises.
+
+    Parameters
+    ----------
+    statistics : polars.DataFrame
+        Canonical activity rows (see :func:`account`) with a ``sector`` column (energy_supply,
+        industry, buildings, transport, agriculture, waste, lulucf). LULUCF sinks are
+        ``removal`` rows; agriculture and waste CH4/N2O are ``emission`` rows (gas masses from
+        the statistics).
+    enterprises : polars.DataFrame, optional
+        An accounted enterprise result (:func:`account`); its CO2e per year is added as the
+        row ``reporting_enterprises`` with its share of the district total (location-based).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``year, sector`` and ``direct_co2e_t`` (combustion, process, reported gases, sinks),
+        ``indirect_location_co2e_t`` / ``indirect_market_co2e_t`` (net purchased electricity
+        and heat), ``total_location_co2e_t``, ``total_market_co2e_t``, ``energy_co2_t``
+        (energy-related CO2, location-based: the numerator of CO2-per-GDP), ``energy_tce``;
+        one ``total`` row per year. Direct and indirect are kept apart because a district that
+        generates power would otherwise count the same CO2 twice (once at the plant, once at
+        the consumers); choose the total that matches the inventory's boundary.
+    """
+    location = account(statistics, library, replace(options, electricity_basis="location"))
+    market = account(statistics, library, replace(options, electricity_basis="market"))
+    sectors = _by_sector(location, "indirect_location_co2e_t").join(
+        _by_sector(market, "indirect_market_co2e_t").select(
+            "year", "sector", "indirect_market_co2e_t"
+        ),
+        on=["year", "sector"],
+    )
+    sectors = sectors.with_columns(
+        (pl.col("direct_co2e_t") + pl.col("indirect_location_co2e_t")).alias(
+            "total_location_co2e_t"
+        ),
+        (pl.col("direct_co2e_t") + pl.col("indirect_market_co2e_t")).alias("total_market_co2e_t"),
+    ).select("year", "sector", *INVENTORY_COLUMNS)
+    total = sectors.group_by("year").agg(pl.col(list(INVENTORY_COLUMNS)).sum())
+    table = pl.concat([sectors, total.with_columns(sector=pl.lit("total"))], how="diagonal")
+    if enterprises is not None:
+        table = pl.concat([table, _enterprise_rows(enterprises, total)], how="diagonal")
+    order = {key: rank for rank, key in enumerate([*names()["sectors"], "total"])}
+    rank = pl.col("sector").replace_strict(order, default=len(order), return_dtype=pl.Int32)
+    return table.sort(pl.col("year"), rank)
+
+
+def _enterprise_rows(enterprises: pl.DataFrame, total: pl.DataFrame) -> pl.DataFrame:
+    """Sum of reporting enterprises per year and its share of the district total."""
+    sums = enterprises.group_by("year").agg(
+        pl.col("co2e_t").sum().alias("total_location_co2e_t"), pl.col("energy_tce").sum()
+    )
+    return sums.join(
+        total.select("year", pl.col("total_location_co2e_t").alias("district")), on="year",
+        how="left",
+    ).select(
+        "year",
+        pl.lit("reporting_enterprises").alias("sector"),
+        "total_location_co2e_t",
+        "energy_tce",
+        (pl.col("total_location_co2e_t") / pl.col("district") * 100).alias("share_of_district_pct"),
+    )
+
+
+def annual_for_targets(inventory_table: pl.DataFrame) -> pl.DataFrame:
+    """``year, co2_t, energy_tce`` from an inventory's total rows (the targets' EMISSIONS)."""
+    totals_only = inventory_table.filter(pl.col("sector") == "total")
+    return totals_only.select(
+        "year", pl.col("energy_co2_t").alias("co2_t"), "energy_tce"
+    ).sort("year")
