@@ -46,7 +46,7 @@ from qingshan.carbon.factors import GWP_SETS, Factor, FactorLibrary, MissingFact
 CO2_PER_C = 44.0 / 12.0
 """Mass ratio CO2/C (molar masses rounded as in the guidelines' 44/12)."""
 
-GJ_PER_TCE = units.KJ_PER_KGCE / 1e6 * 1000
+GJ_PER_TCE = units.KJ_PER_KGCE / 1000
 """29.307 GJ per tce (GB/T 2589—2020 definition of kgce)."""
 
 KEY_COLUMNS = ("category", "item", "unit", "series", "year", "region")

@@ -29,7 +29,7 @@ KJ_PER_KGCE = 29_307.0
 
 _DEFINITIONS = (
     "normal_cubic_meter = [normal_volume] = Nm3 = Nm³",
-    f"tonne_of_coal_equivalent = {KJ_PER_KGCE / 1e6} * gigajoule = tce",
+    f"tonne_of_coal_equivalent = {KJ_PER_KGCE / 1000} * gigajoule = tce",
     "kilogram_of_coal_equivalent = tce / 1000 = kgce",
     "ten_thousand_tce = 10000 * tce = 万吨标准煤",
     "吨标准煤 = tce",

@@ -191,6 +191,9 @@ def account(
 ) -> pl.DataFrame:
     """Account the checked activity rows; the factors are resolved once for the whole file.
 
+    The output repeats the input's cells (year, month and quantity as numbers) and adds the
+    canonical item key, the series and electricity region used, the results and the trace.
+
     Raises
     ------
     InputError
@@ -210,7 +213,8 @@ def account(
         pl.col("item").alias("item_key"), "series", pl.col("region").alias("electricity_region"),
         *accounting.RESULT_COLUMNS, *accounting.TRACE_COLUMNS,
     )
-    return pl.concat([original, added], how="horizontal")
+    numbers = [c for c in ("year", "month", "quantity") if c in frame.columns]
+    return pl.concat([original.with_columns(frame.select(numbers)), added], how="horizontal")
 
 
 def summary(result: pl.DataFrame) -> pl.DataFrame:
