@@ -37,7 +37,7 @@ def test_chongqing_provincial_factors():
 
 def test_the_two_electricity_series_are_kept_apart():
     """ETS has no 2023 value: asking for it is an error, never the MEE/NBS 0.5306."""
-    with pytest.raises(MissingFactor, match="ets_grid.*2023"):
+    with pytest.raises(MissingFactor, match=r"ets_grid.*2023"):
         LIBRARY.find("ets_grid", "electricity", "co2", 2023, "CN")
     assert LIBRARY.find("mee_nbs", "electricity", "co2", 2022, "CN").value != 0.5703
 
@@ -101,7 +101,7 @@ def test_every_shipped_factor_carries_its_source():
 
 
 def test_missing_series_names_the_known_ones():
-    with pytest.raises(MissingFactor, match="known series: .*ipcc2006"):
+    with pytest.raises(MissingFactor, match=r"known series: .*ipcc2006"):
         LIBRARY.find("cn_provincial", "electricity", "co2", 2022, "CN")
 
 
@@ -151,7 +151,7 @@ def test_year_given_for_some_factors_only_is_refused(tmp_path):
 
 def test_malformed_file_names_the_file(tmp_path):
     folder = _write(tmp_path / "factors", "broken.toml", "[meta]\nseries = 'x'\n")
-    with pytest.raises(FactorFileError, match="broken.toml"):
+    with pytest.raises(FactorFileError, match=r"broken.toml"):
         load_library([folder])
 
 

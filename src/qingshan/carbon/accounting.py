@@ -165,10 +165,12 @@ class Coefficients:
 def _find(
     library: FactorLibrary, field: str, series: str, item: str, parameter: str, key: dict[str, Any]
 ) -> Factor:
+    """Look a factor up; a missing one blames ``field``, or the year or region that has none."""
     try:
         return library.find(series, item, parameter, key["year"], key["region"])
     except MissingFactor as error:
-        raise KeyProblem(field, f"missing factor: {error}") from error
+        blamed = field if error.missing == "series" else error.missing
+        raise KeyProblem(blamed, f"missing factor: {error}") from error
 
 
 def _per_unit(factor: Factor, unit: str, result_unit: str) -> float:

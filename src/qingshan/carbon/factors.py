@@ -51,7 +51,15 @@ class FactorFileError(ValueError):
 
 
 class MissingFactor(LookupError):
-    """No factor for a requested key; the message names what is missing and what exists."""
+    """No factor for a requested key; the message names what is missing and what exists.
+
+    ``missing`` says which part of the key has no factor: ``series`` (the series has nothing for
+    the item and parameter), ``year`` or ``region``.
+    """
+
+    def __init__(self, message: str, missing: str = "series") -> None:
+        self.missing = missing
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -224,12 +232,13 @@ class FactorLibrary:
             return factor
         years = sorted({factor.year for factor in group if factor.year is not None})
         regions = sorted({f.region for f in group if f.year == year and f.region is not None})
-        available = f"published years: {', '.join(map(str, years))}"
+        available, missing = f"published years: {', '.join(map(str, years))}", "year"
         if regions:
-            available = f"regions published for {year}: {', '.join(regions)}"
+            available, missing = f"regions published for {year}: {', '.join(regions)}", "region"
         raise MissingFactor(
             f"no {series} {parameter} factor for {item!r}, year {year}, region {region} "
-            f"({available})"
+            f"({available})",
+            missing,
         )
 
     def gwp(self, gas: str, gwp_set: str) -> Factor:
