@@ -19,6 +19,7 @@ from qingshan.carbon.accounting import (
     AccountingError,
     Options,
     account,
+    energy_by_type,
     totals,
 )
 from qingshan.carbon.factors import load_library
@@ -187,6 +188,11 @@ def test_item_outside_its_category_is_refused():
         one(("combustion", "electricity", 1, "MWh"))
 
 
+def test_unknown_keys_are_errors_in_the_pure_api():
+    with pytest.raises(AccountingError, match="unknown item 'peat'"):
+        one(("combustion", "peat", 1, "t"))
+
+
 def test_unit_that_does_not_convert():
     with pytest.raises(AccountingError, match="万立方米"):
         one(("combustion", "natural_gas", 1, "万立方米"))
@@ -325,3 +331,19 @@ def test_splitting_a_row_does_not_change_the_total(spec, first, second):
     parts = account(rows((category, item, first, unit), (category, item, second, unit)),
                     LIBRARY, Options())
     assert parts["co2e_t"].sum() == pytest.approx(whole["co2e_t"][0], rel=1e-9, abs=1e-9)
+
+
+def test_energy_by_type_in_tce():
+    """GB/T 2589 Annex A: 100 t diesel × 1.4571 + 1 000 MWh × 0.1229 − 100 MWh exported;
+    process rows carry no energy."""
+    result = account(
+        rows(("combustion", "diesel", 100, "t"),
+             ("purchased_electricity", "electricity", 1000, "MWh"),
+             ("exported_electricity", "electricity", 100, "MWh"),
+             ("process", "calcium_carbonate", 10, "t")),
+        LIBRARY, Options(),
+    )
+    table = energy_by_type(result, ["entity", "year"])
+    assert dict(zip(table["item"], table["energy_tce"], strict=True)) == pytest.approx(
+        {"diesel": 145.71, "electricity": 110.61}
+    )

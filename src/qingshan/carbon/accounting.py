@@ -345,6 +345,9 @@ def resolve_key(key: dict[str, Any], library: FactorLibrary, options: Options) -
         If the item does not belong to the category, the unit does not convert, or a factor
         is missing; ``field`` names the input column to blame.
     """
+    for field, table in (("category", "categories"), ("item", "items")):
+        if key[field] not in names()[table]:
+            raise KeyProblem(field, f"unknown {field} {key[field]!r}; use a canonical key")
     category = names()["categories"][key["category"]]
     kind = names()["items"][key["item"]]["kind"]
     if kind not in category["kinds"]:
@@ -429,7 +432,7 @@ def resolve(frame: pl.DataFrame, library: FactorLibrary, options: Options) -> Re
             bad.append({**key, "field": problem.field, "message": str(problem)})
             continue
         good.append({**key, **_columns_of(key, coefficients, options)})
-    key_schema = {name: keys.schema[name] for name in KEY_COLUMNS}
+    key_schema: dict[str, Any] = {name: keys.schema[name] for name in KEY_COLUMNS}
     coefficient_schema = key_schema | {f"{c}_per_unit": pl.Float64 for c in RESULT_COLUMNS}
     coefficient_schema |= {c: pl.String for c in TRACE_COLUMNS} | {"factor_value": pl.Float64}
     problem_schema = key_schema | {"field": pl.String, "message": pl.String}

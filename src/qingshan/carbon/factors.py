@@ -30,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import globalwarmingpotentials
+import globalwarmingpotentials  # type: ignore[import-untyped]
 import polars as pl
 
 GWP_SETS = {"AR4": "AR4GWP100", "AR5": "AR5GWP100", "AR6": "AR6GWP100"}

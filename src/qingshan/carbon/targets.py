@@ -66,7 +66,8 @@ def comparable_gdp(years: pl.Series, nominal: pl.Series, index_prev_100: pl.Seri
         raise TargetError("comparable GDP needs consecutive years to chain the volume index")
     growth = (index_prev_100 / 100.0).slice(1).cum_prod()
     first = nominal[0]
-    return pl.concat([pl.Series([first]), first * growth]).alias("gdp_comparable")
+    chained: pl.Series = pl.concat([pl.Series([first]), first * growth])
+    return chained.alias("gdp_comparable")
 
 
 def indicator_values(annual: pl.DataFrame) -> pl.DataFrame:

@@ -80,9 +80,9 @@ _PLAIN_VOLUME = {"m3", "m^3", "立方米"}
 
 
 @cache
-def registry() -> pint.UnitRegistry:
+def registry() -> pint.UnitRegistry[float]:
     """The shared unit registry with the carbon-book definitions."""
-    units = pint.UnitRegistry(cache_folder=None)
+    units: pint.UnitRegistry[float] = pint.UnitRegistry(cache_folder=None)
     for definition in _DEFINITIONS:
         units.define(definition)
     return units
@@ -99,7 +99,7 @@ def _normalise(text: str) -> str:
 
 
 @cache
-def parse_unit(text: str) -> pint.Quantity:
+def parse_unit(text: str) -> pint.Quantity[float]:
     """Return one ``text`` as a quantity (``"万千瓦时"`` → 10 000 kWh).
 
     Raises
@@ -109,7 +109,7 @@ def parse_unit(text: str) -> pint.Quantity:
     """
     units = registry()
     try:
-        quantity = units.Quantity(_normalise(text))
+        quantity: pint.Quantity[float] = units.Quantity(_normalise(text))
     except (pint.PintError, AttributeError, TypeError, ValueError, SyntaxError) as error:
         raise ValueError(f"unknown unit {text!r}") from error
     if not isinstance(quantity, units.Quantity) or not quantity.magnitude > 0:

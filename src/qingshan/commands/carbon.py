@@ -117,6 +117,7 @@ def account_command(
                 "output": str(output) if output else None,
                 "totals": totals,
                 "by_entity_year": carbon.summary(result).to_dicts(),
+                "energy_by_type": accounting.energy_by_type(result, ["entity", "year"]).to_dicts(),
             }
         )
     elif output is None:

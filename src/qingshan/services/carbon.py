@@ -27,7 +27,6 @@ from qingshan.services.tables import (
 )
 
 ACTIVITY_COLUMNS = ("entity", "facility", "year", "category", "item", "quantity", "unit")
-OPTIONAL_COLUMNS = ("month", "factor_series", "region")
 ADDED_COLUMNS = (
     "item_key", "series", "electricity_region", *accounting.RESULT_COLUMNS,
     *accounting.TRACE_COLUMNS,
