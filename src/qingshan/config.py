@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     chunk_rows: int = 100_000
     """Rows processed per step of a long job (one step of the progress bar)."""
 
+    carbon_factor_dir: Path | None = None
+    """A bureau's own emission-factor files (``*.toml``), added to the shipped library."""
+
 
 def get_settings() -> Settings:
     return Settings()

@@ -1,0 +1,171 @@
+"""``qingshan carbon …``: account activity data, assess targets, list the factor library."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qingshan.carbon import accounting
+from qingshan.commands.common import emit_json, progress_over_rows, reporting_input_errors
+from qingshan.config import get_settings
+from qingshan.services import carbon
+from qingshan.services.tables import write_table
+
+app = typer.Typer(
+    help="Carbon books: emission factors, enterprise and district accounting, targets (双控)."
+)
+
+
+class GwpChoice(StrEnum):
+    ar4 = "AR4"
+    ar5 = "AR5"
+    ar6 = "AR6"
+
+
+class GasesChoice(StrEnum):
+    all = "all"
+    co2 = "co2"
+
+
+class BasisChoice(StrEnum):
+    location = "location"
+    market = "market"
+
+
+class TceChoice(StrEnum):
+    gb2589 = "gb2589"
+    ncv = "ncv"
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine output: one JSON object.")]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "-o", "--output", help="Output file (.csv, .xlsx, .parquet); default: stdout CSV."
+    ),
+]
+FactorsOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--factors", metavar="DIR",
+        help="A directory of the bureau's own factor files (*.toml); repeatable. "
+        "Also QINGSHAN_CARBON_FACTOR_DIR.",
+    ),
+]
+
+
+def _factor_dirs(given: list[Path] | None) -> list[Path]:
+    configured = get_settings().carbon_factor_dir
+    return ([configured] if configured else []) + list(given or [])
+
+
+@app.command("account")
+def account_command(
+    activity: Annotated[Path, typer.Argument(metavar="ACTIVITY", help="CSV, XLSX or Parquet.")],
+    output: OutputOption = None,
+    as_json: JsonOption = False,
+    factors: FactorsOption = None,
+    fuel_series: Annotated[str, typer.Option(help="Fuel factor series.")] = "ipcc2006",
+    electricity_series: Annotated[
+        str, typer.Option(help="Electricity series: mee_nbs (consumption) or ets_grid (ETS).")
+    ] = "mee_nbs",
+    heat_series: Annotated[str, typer.Option(help="Heat factor series.")] = "cn_guideline",
+    region: Annotated[
+        str, typer.Option(help="Electricity region when a row gives none: CN, 西南, 重庆 …")
+    ] = "CN",
+    gwp: Annotated[GwpChoice, typer.Option(help="IPCC GWP-100 set for CH4 and N2O.")] = (
+        GwpChoice.ar5
+    ),
+    gases: Annotated[
+        GasesChoice, typer.Option(help="all: CO2, CH4, N2O of combustion; co2: CO2 only.")
+    ] = GasesChoice.all,
+    electricity_basis: Annotated[
+        BasisChoice, typer.Option(help="location (grid average) or market (residual + green).")
+    ] = BasisChoice.location,
+    tce_basis: Annotated[
+        TceChoice, typer.Option(help="gb2589 (Annex A coefficients) or ncv (NCV / 29.307 GJ).")
+    ] = TceChoice.gb2589,
+) -> None:
+    """Emissions (CO2, CH4, N2O, CO2e) and energy (tce) of every activity row, with its trace."""
+    settings = get_settings()
+    with reporting_input_errors(as_json):
+        library = carbon.library_for(_factor_dirs(factors))
+        options = accounting.Options(
+            fuel_series=fuel_series, electricity_series=electricity_series,
+            heat_series=heat_series, region=carbon.canonical_region(region), gwp=gwp.value,
+            gases=gases.value, electricity_basis=electricity_basis.value,
+            tce_basis=tce_basis.value,
+        )
+        original, frame = carbon.load_activity(activity, library)
+        show = not as_json and frame.height > settings.progress_threshold_rows
+        with progress_over_rows(frame.height, "Carbon accounting", show) as steps:
+            result = carbon.account(
+                activity, original, frame, library, options, settings.chunk_rows, steps.advance
+            )
+        if output is not None:
+            carbon.write_report(result, output)
+    if as_json:
+        totals = result.select(accounting.RESULT_COLUMNS).sum().row(0, named=True)
+        emit_json(
+            {
+                "ok": True,
+                "rows": result.height,
+                "output": str(output) if output else None,
+                "totals": totals,
+                "by_entity_year": carbon.summary(result).to_dicts(),
+                "energy_by_type": accounting.energy_by_type(result, ["entity", "year"]).to_dicts(),
+            }
+        )
+    elif output is None:
+        sys.stdout.write(result.write_csv())
+
+
+@app.command("targets")
+def targets_command(
+    targets_file: Annotated[Path, typer.Argument(metavar="TARGETS", help="Targets table.")],
+    gdp: Annotated[Path, typer.Argument(metavar="GDP", help="GDP at comparable prices.")],
+    emissions: Annotated[Path, typer.Argument(metavar="EMISSIONS", help="Annual CO2 and tce.")],
+    output: OutputOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Progress of each target against the required pace, trajectories, and warnings."""
+    with reporting_input_errors(as_json):
+        progress, trajectory = carbon.assess_targets(targets_file, gdp, emissions)
+        written = carbon.write_targets(progress, trajectory, output) if output else []
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "output": [str(path) for path in written],
+                "warnings": int(progress["warning"].sum()),
+                "progress": progress.to_dicts(),
+                "trajectory": trajectory.to_dicts(),
+            }
+        )
+    elif output is None:
+        sys.stdout.write(progress.write_csv())
+
+
+@app.command("factors")
+def factors_command(
+    series: Annotated[str | None, typer.Option(help="Only this series (mee_nbs, …).")] = None,
+    year: Annotated[int | None, typer.Option(help="Only factors valid for this year.")] = None,
+    region: Annotated[str | None, typer.Option(help="Only factors valid for this region.")] = None,
+    factors: FactorsOption = None,
+    output: OutputOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the emission-factor library with each value's document, date and source."""
+    with reporting_input_errors(as_json):
+        library = carbon.library_for(_factor_dirs(factors))
+        table = carbon.factor_table(library, series, year, region)
+        if output is not None:
+            write_table(table, output)
+    if as_json:
+        emit_json({"ok": True, "count": table.height, "factors": table.to_dicts()})
+    elif output is None:
+        sys.stdout.write(table.write_csv())
