@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from qingshan.commands.common import emit_json, progress_over_rows, reporting_input_errors
+from qingshan.commands.common import (
+    JsonOption,
+    OutputOption,
+    emit_json,
+    finish,
+    progress_over_rows,
+    reporting_input_errors,
+)
 from qingshan.config import get_settings
 from qingshan.services import air
 from qingshan.services.tables import write_table
@@ -28,8 +34,6 @@ class RulesChoice(StrEnum):
     auto = "auto"
 
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine output: one JSON object.")]
-
 
 @app.command("aqi")
 def aqi_command(
@@ -39,10 +43,7 @@ def aqi_command(
         RulesChoice,
         typer.Option(help="HJ 633 edition; auto = by each row's time (2026 from 2026-03-01)."),
     ] = RulesChoice.auto,
-    output: Annotated[
-        Path | None,
-        typer.Option("-o", "--output", help="Output .csv, .xlsx or .parquet; default: stdout."),
-    ] = None,
+    output: OutputOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add IAQI, AQI, level, category, colour, primary and exceedance pollutants to each row."""
@@ -56,17 +57,8 @@ def aqi_command(
             )
         if output is not None:
             write_table(result, output)
-    if as_json:
-        emit_json(
-            {
-                "ok": True,
-                "rows": result.height,
-                "output": str(output) if output else None,
-                "by_category": air.count_by_category(result),
-            }
-        )
-    elif output is None:
-        sys.stdout.write(result.write_csv())
+    finish(result, output, as_json, rows=result.height,
+           by_category=air.count_by_category(result))
 
 
 class LimitsChoice(StrEnum):

@@ -10,7 +10,14 @@ from typing import Annotated
 import typer
 
 from qingshan.carbon import accounting
-from qingshan.commands.common import emit_json, progress_over_rows, reporting_input_errors
+from qingshan.commands.common import (
+    JsonOption,
+    OutputOption,
+    emit_json,
+    finish,
+    progress_over_rows,
+    reporting_input_errors,
+)
 from qingshan.config import get_settings
 from qingshan.services import carbon
 from qingshan.services.tables import write_table
@@ -41,13 +48,6 @@ class TceChoice(StrEnum):
     ncv = "ncv"
 
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine output: one JSON object.")]
-OutputOption = Annotated[
-    Path | None,
-    typer.Option(
-        "-o", "--output", help="Output file (.csv, .xlsx, .parquet); default: stdout CSV."
-    ),
-]
 FactorsOption = Annotated[
     list[Path] | None,
     typer.Option(
@@ -108,20 +108,13 @@ def account_command(
             )
         if output is not None:
             carbon.write_report(result, output)
-    if as_json:
-        totals = result.select(accounting.RESULT_COLUMNS).sum().row(0, named=True)
-        emit_json(
-            {
-                "ok": True,
-                "rows": result.height,
-                "output": str(output) if output else None,
-                "totals": totals,
-                "by_entity_year": carbon.summary(result).to_dicts(),
-                "energy_by_type": accounting.energy_by_type(result, ["entity", "year"]).to_dicts(),
-            }
-        )
-    elif output is None:
-        sys.stdout.write(result.write_csv())
+    finish(
+        result, output, as_json,
+        rows=result.height,
+        totals=result.select(accounting.RESULT_COLUMNS).sum().row(0, named=True),
+        by_entity_year=carbon.summary(result).to_dicts(),
+        energy_by_type=accounting.energy_by_type(result, ["entity", "year"]).to_dicts(),
+    )
 
 
 @app.command("targets")
@@ -165,7 +158,4 @@ def factors_command(
         table = carbon.factor_table(library, series, year, region)
         if output is not None:
             write_table(table, output)
-    if as_json:
-        emit_json({"ok": True, "count": table.height, "factors": table.to_dicts()})
-    elif output is None:
-        sys.stdout.write(table.write_csv())
+    finish(table, output, as_json, count=table.height, factors=table.to_dicts())

@@ -6,8 +6,10 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,10 +19,31 @@ from qingshan.services.tables import InputError
 EXIT_BAD_INPUT = 2
 stderr = Console(stderr=True)
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine output: one JSON object.")]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("-o", "--output", help="Output .csv, .xlsx or .parquet; default: CSV on stdout."),
+]
+InputArgument = Annotated[
+    Path, typer.Argument(metavar="INPUT", help="CSV, XLSX or Parquet file.")
+]
+
 
 def emit_json(payload: dict[str, Any]) -> None:
     """Print one JSON object on standard output (UTF-8, Chinese kept as is)."""
     sys.stdout.write(json.dumps(payload, ensure_ascii=False, default=str) + "\n")
+
+
+def finish(table: pl.DataFrame, output: Path | None, as_json: bool, **summary: Any) -> None:
+    """End a command that produced ``table`` (already written to ``output`` if one was given).
+
+    With ``--json`` print the summary as one JSON object; otherwise, without an output file,
+    print the table as CSV on standard output.
+    """
+    if as_json:
+        emit_json({"ok": True, "output": str(output) if output else None, **summary})
+    elif output is None:
+        sys.stdout.write(table.write_csv())
 
 
 @contextmanager

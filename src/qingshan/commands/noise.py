@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 
-from qingshan.commands.common import emit_json, progress_over_rows, reporting_input_errors
+from qingshan.commands.common import (
+    InputArgument,
+    JsonOption,
+    OutputOption,
+    finish,
+    progress_over_rows,
+    reporting_input_errors,
+)
 from qingshan.config import get_settings
 from qingshan.services import noise
 from qingshan.services.tables import write_table
@@ -19,24 +23,9 @@ app = typer.Typer(
     help="Environmental noise: GB 3096—2008 zone compliance and HJ 640—2012 grades."
 )
 
-InputArgument = Annotated[Path, typer.Argument(metavar="INPUT", help="CSV, XLSX or Parquet.")]
-OutputOption = Annotated[
-    Path | None,
-    typer.Option(
-        "-o", "--output", help="Output file (.csv, .xlsx, .parquet); default: stdout CSV."
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine output: one JSON object.")]
-
-
 class KindChoice(StrEnum):
     regional = "regional"
     traffic = "traffic"
-
-
-def _deliver(result: pl.DataFrame, output: Path | None) -> None:
-    if output is not None:
-        write_table(result, output)
 
 
 @app.command("evaluate")
@@ -66,19 +55,10 @@ def evaluate_command(
             daily = noise.evaluate_daily(
                 hourly, settings.chunk_rows, steps.advance, min_day_hours, min_night_hours
             )
-        _deliver(daily, output)
-    if as_json:
-        emit_json(
-            {
-                "ok": True,
-                "rows": daily.height,
-                "points": daily["point"].n_unique(),
-                "output": str(output) if output else None,
-                "compliance": noise.compliance_summary(daily),
-            }
-        )
-    elif output is None:
-        sys.stdout.write(daily.write_csv())
+        if output is not None:
+            write_table(daily, output)
+    finish(daily, output, as_json, rows=daily.height, points=daily["point"].n_unique(),
+           compliance=noise.compliance_summary(daily))
 
 
 @app.command("grade")
@@ -95,15 +75,6 @@ def grade_command(
     with reporting_input_errors(as_json):
         points = noise.load_grade_input(input_path, kind.value)
         grades = noise.grade_table(points, kind.value)
-        _deliver(grades, output)
-    if as_json:
-        emit_json(
-            {
-                "ok": True,
-                "kind": kind.value,
-                "output": str(output) if output else None,
-                "grades": grades.to_dicts(),
-            }
-        )
-    elif output is None:
-        sys.stdout.write(grades.write_csv())
+        if output is not None:
+            write_table(grades, output)
+    finish(grades, output, as_json, kind=kind.value, grades=grades.to_dicts())
