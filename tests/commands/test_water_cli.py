@@ -286,3 +286,55 @@ def test_a_year_of_monthly_data_for_200_sections(tmp_path):
                     else "中度污染" if p6 < 40 else "重度污染")
         assert row["status"] == expected
         assert float(row["share_i_iii"]) == p13
+
+
+# --------------------------------------------------------------------------------------------
+# Trend
+# --------------------------------------------------------------------------------------------
+
+TWO_YEARS = """section,river,time,do,codmn
+A,R,2023-06,8,3
+B,R,2023-06,8,3
+C,R,2023-06,8,3
+D,R,2023-06,8,20
+E,R,2023-06,8,20
+A,R,2024-06,8,3
+B,R,2024-06,8,3
+C,R,2024-06,8,3
+D,R,2024-06,8,3
+E,R,2024-06,8,8
+F,Q,2023-06,8,8
+F,Q,2024-06,8,5
+"""
+
+
+def trend(tmp_path, *args):
+    return runner.invoke(app, ["water", "trend", str(write(tmp_path, TWO_YEARS)), *args])
+
+
+def test_section_trend_by_status_grade(tmp_path):
+    """2011 method, 变化趋势: 劣Ⅴ → Ⅱ is four grades better (明显好转); Ⅳ → Ⅲ one (有所好转)."""
+    result = trend(tmp_path, "--from", "2023", "--to", "2024")
+    assert result.exit_code == 0, result.output
+    table = pl.read_csv(result.stdout.encode())
+    assert table["trend"].to_list() == [
+        "无明显变化", "无明显变化", "无明显变化", "明显好转", "明显好转", "有所好转"
+    ]
+    assert table["earlier_class"].to_list()[3:] == ["劣V", "劣V", "IV"]
+
+
+def test_river_trend_by_delta_g_minus_delta_d(tmp_path):
+    """Five sections (proportion method both years): G 60 → 80, D 40 → 0: ΔG − ΔD = 20 + 40
+    = 60 → 明显好转. River Q has one section: by its grade, 轻度污染 → 良好, 有所好转."""
+    result = trend(tmp_path, "--from", "2023", "--to", "2024", "--by", "river")
+    table = pl.read_csv(result.stdout.encode())
+    r, q = table.rows(named=True)
+    assert (r["delta_g_minus_d"], r["trend"]) == (60.0, "明显好转")
+    assert (r["earlier_status"], r["later_status"]) == ("重度污染", "良好")
+    assert (q["delta_g_minus_d"], q["trend"]) == (None, "有所好转")
+
+
+def test_trend_of_a_period_without_data(tmp_path):
+    result = trend(tmp_path, "--from", "2022", "--to", "2024")
+    assert result.exit_code == 2
+    assert "period '2022' has no data" in flat(result)

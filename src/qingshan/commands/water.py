@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 
 from qingshan.commands.common import emit_json, progress_over_rows, reporting_input_errors
@@ -29,18 +30,28 @@ class PeriodChoice(StrEnum):
     year = "year"
 
 
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "-o", "--output", help="Output file (.csv, .xlsx, .parquet); default: stdout CSV."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine output: one JSON object.")]
+ByOption = Annotated[
+    ByChoice, typer.Option(help="One row per section and period, or per river and period.")
+]
+
+
+def _write(result: pl.DataFrame, output: Path | None) -> None:
+    if output is not None:
+        write_table(result, output)
+
+
 @app.command("evaluate")
 def evaluate_command(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV, XLSX or Parquet.")],
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "-o", "--output", help="Output file (.csv, .xlsx, .parquet); default: stdout CSV."
-        ),
-    ] = None,
-    by: Annotated[
-        ByChoice, typer.Option(help="One row per section and period, or per river and period.")
-    ] = ByChoice.section,
+    output: OutputOption = None,
+    by: ByOption = ByChoice.section,
     period: Annotated[
         PeriodChoice | None,
         typer.Option(
@@ -48,9 +59,7 @@ def evaluate_command(
             "(default per river), or each input row as it is."
         ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Machine output: one JSON object.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Class, status, colour, main pollutants, exceedances and target compliance per section.
 
@@ -71,8 +80,7 @@ def evaluate_command(
             else:
                 result = water.evaluate_sections(frame, chosen)
             steps.advance(frame.height)
-        if output is not None:
-            write_table(result, output)
+        _write(result, output)
     if as_json:
         emit_json(
             {
@@ -84,6 +92,38 @@ def evaluate_command(
                 "output": str(output) if output else None,
                 "by_status": water.count_by(result, "status"),
                 **({"by_class": water.count_by(result, "class")} if by is ByChoice.section else {}),
+            }
+        )
+    elif output is None:
+        sys.stdout.write(result.write_csv())
+
+
+@app.command("trend")
+def trend_command(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV, XLSX or Parquet.")],
+    earlier: Annotated[str, typer.Option("--from", help="Earlier period: 2023, 2023-Q4, 2023-12.")],
+    later: Annotated[str, typer.Option("--to", help="Later period, written like --from.")],
+    period: Annotated[
+        PeriodChoice, typer.Option(help="Kind of period compared: month, quarter or year.")
+    ] = PeriodChoice.year,
+    by: ByOption = ByChoice.section,
+    output: OutputOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Trend between two periods: change of status grade; ΔG − ΔD for rivers of 5+ sections."""
+    if period is PeriodChoice.row:
+        raise typer.BadParameter("--period must be month, quarter or year")
+    with reporting_input_errors(as_json):
+        frame = water.load_water_input(input_path, by.value)
+        result = water.trend(frame, earlier, later, by.value, period.value, input_path)
+        _write(result, output)
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "rows": result.height,
+                "output": str(output) if output else None,
+                "by_trend": water.count_by(result, "trend"),
             }
         )
     elif output is None:

@@ -16,6 +16,7 @@ import polars as pl
 
 from qingshan.services.tables import (
     MISSING_MARKERS,
+    InputError,
     ProblemCollector,
     parse_numbers,
     parse_times,
@@ -371,3 +372,72 @@ def count_by(result: pl.DataFrame, column: str) -> dict[str, int]:
     """Rows per value of ``column`` (``NA`` for empty), for the ``--json`` summary."""
     counts = result.group_by(column).len().sort(column)
     return {(row[column] or "NA"): int(row["len"]) for row in counts.iter_rows(named=True)}
+
+
+# --------------------------------------------------------------------------------------------
+# Trend between two periods
+# --------------------------------------------------------------------------------------------
+
+_COMPARED = ("class", "status", "share_i_iii", "share_worse_v", "method")
+
+
+def trend(
+    frame: pl.DataFrame,
+    earlier: str,
+    later: str,
+    by: By = "section",
+    period: PeriodChoice = "year",
+    source: str | Path = "input",
+) -> pl.DataFrame:
+    """Change of each section (or river) from period ``earlier`` to period ``later``.
+
+    Sections, and rivers evaluated on their means: by the change of status grade (2011 method,
+    水质变化趋势分析). Rivers graded by the proportion method in both periods: ΔG − ΔD
+    (``delta_g_minus_d``). ``earlier`` and ``later`` are period labels as the evaluation
+    writes them (``2023``, ``2023-Q4``, ``2023-12``).
+
+    Raises
+    ------
+    InputError
+        If a period has no data.
+    """
+    evaluate = evaluate_rivers if by == "river" else evaluate_sections
+    evaluated = evaluate(frame, period)
+    found = evaluated["period"].unique().sort().to_list()
+    for label in (earlier, later):
+        if label not in found:
+            raise InputError.single(
+                source, f"period {label!r} has no data; periods found: {', '.join(found)}"
+            )
+    keys = ["river", "waterbody"] if by == "river" else ["section", "river", "waterbody"]
+    compared = [c for c in _COMPARED if c in evaluated.columns]
+
+    def side(label: str, prefix: str) -> pl.DataFrame:
+        rows = evaluated.filter(pl.col("period") == label).select(*keys, *compared)
+        return rows.rename({c: f"{prefix}_{c}" for c in compared})
+
+    joined = side(earlier, "earlier").join(
+        side(later, "later"), on=keys, how="full", coalesce=True, nulls_equal=True,
+        maintain_order="left_right",
+    )
+    grades = {s.name: s.grade for s in water.statuses()}
+    before, after = (
+        joined[f"{p}_status"].replace_strict(grades, default=0, return_dtype=pl.Int64).to_numpy()
+        for p in ("earlier", "later")
+    )
+    labels = water.grade_trend(before, after)
+    added = [pl.lit(earlier).alias("earlier_period"), pl.lit(later).alias("later_period")]
+    if by == "river":
+        both = (joined["earlier_method"] == "proportion") & (joined["later_method"] == "proportion")
+        proportion = both.fill_null(False).to_numpy()
+        delta, by_shares = water.proportion_trend(
+            (joined["earlier_share_i_iii"].to_numpy(), joined["later_share_i_iii"].to_numpy()),
+            (joined["earlier_share_worse_v"].to_numpy(), joined["later_share_worse_v"].to_numpy()),
+        )
+        labels = np.where(proportion, by_shares, labels)
+        added.append(_series("delta_g_minus_d", np.where(proportion, delta, np.nan)))
+    result = joined.with_columns(*added, _series("trend", labels))
+    return result.select(*keys, "earlier_period", "later_period", pl.exclude(*keys, *PERIODS))
+
+
+PERIODS = ("earlier_period", "later_period")
