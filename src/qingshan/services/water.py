@@ -232,14 +232,11 @@ def section_periods(frame: pl.DataFrame, period: PeriodChoice) -> pl.DataFrame:
 
 
 def _item_values(frame: pl.DataFrame, items: Sequence[str]) -> list[pl.Series]:
-    """Item columns as evaluated: rounded per the method (chla and SD as computed)."""
-    columns = []
-    for column in items:
-        values = frame[column].to_numpy().astype(np.float64)
-        if column in water.ITEMS:
-            values = water.evaluation_value(column, values)
-        columns.append(pl.Series(column, values, dtype=pl.Float64, nan_to_null=True))
-    return columns
+    """Item columns as evaluated: rounded half-even to the method's decimals."""
+    return [
+        _series(column, water.evaluation_value(column, frame[column].to_numpy()))
+        for column in items
+    ]
 
 
 def _evaluate(frame: pl.DataFrame, items: Sequence[str], targets: np.ndarray) -> dict[str, object]:

@@ -157,6 +157,14 @@ def _limits(spec: Item, lake: NDArray[np.bool_]) -> NDArray[np.float64]:
     return np.where(lake[:, None], spec.lake_limits, river)
 
 
+def evaluation_decimals(key: str) -> int:
+    """Decimal places of the evaluation value of a Table 1 item, ``chla`` or ``sd``."""
+    if key in ITEMS:
+        return item(key).decimals
+    decimals: int = _spec()["trophic_only_items"][key]["decimals"]
+    return decimals
+
+
 def evaluation_micro(key: str, values: ArrayLike) -> NDArray[np.float64]:
     """The value as evaluated, on the 10⁻⁶ grid: rounded half-even to the item's decimals.
 
@@ -168,12 +176,13 @@ def evaluation_micro(key: str, values: ArrayLike) -> NDArray[np.float64]:
     Parameters
     ----------
     key : str
-        Item key.
+        Item key (:data:`ITEMS`, or ``chla`` and ``sd`` of the trophic state).
     values : array-like
-        Concentrations. [item unit: mg/L; 个/L for fecal coliforms; pH dimensionless; ℃]
+        Concentrations. [item unit: mg/L; 个/L for fecal coliforms; pH dimensionless; ℃;
+        chla mg/m³; SD m]
     """
     micro = _micro(values)
-    rounded = round_micro_half_even(micro, item(key).decimals)
+    rounded = round_micro_half_even(micro, evaluation_decimals(key))
     tiny = (rounded == 0) & (micro > 0)
     if tiny.any():
         step = 10.0 ** np.floor(np.log10(micro[tiny]))
@@ -541,7 +550,8 @@ def evaluate_sections(
     Compliance: every evaluation item at or better than the target class (GB 3838—2002 §3,
     §5.1); the exceedances list the items worse than the target with multiples against the
     target limit, or against Class Ⅲ where no target is given. Lakes and reservoirs also get
-    TLI(Σ), rounded to one decimal before its class is read.
+    TLI(Σ) of the evaluation values (rounded per the method), itself rounded to one decimal
+    before its class is read.
 
     Parameters
     ----------
@@ -568,7 +578,7 @@ def evaluate_sections(
     meets[(targets == 0) | (section == 0)] = None
     index = np.full(n, np.nan)
     if all(k in arrays for k in TROPHIC_ITEMS) and n:
-        trophic_values = [arrays[k] for k in TROPHIC_ITEMS]
+        trophic_values = [evaluation_value(k, arrays[k]) for k in TROPHIC_ITEMS]
         index = np.where(lakes, round_half_even(tli(*trophic_values), 1), np.nan)
     return SectionEvaluation(
         item_classes=classes,
