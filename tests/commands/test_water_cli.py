@@ -338,3 +338,37 @@ def test_trend_of_a_period_without_data(tmp_path):
     result = trend(tmp_path, "--from", "2022", "--to", "2024")
     assert result.exit_code == 2
     assert "period '2022' has no data" in flat(result)
+
+
+# --------------------------------------------------------------------------------------------
+# Input formats and the shipped example
+# --------------------------------------------------------------------------------------------
+
+
+def test_xlsx_input_with_year_and_slash_month_times(tmp_path):
+    """XLSX cells are read as text; ``2024`` is 1 January, ``2024/03`` the first of March."""
+    path = tmp_path / "in.xlsx"
+    pl.DataFrame({
+        "section": ["A", "A"], "time": ["2024", "2024/03"], "do": ["8", "4"],
+        "hg": ["0.00004L", "0.0002"],
+    }).write_excel(path)
+    table = pl.read_csv(run(path, "--period", "month").stdout.encode())
+    assert table["period"].to_list() == ["2024-01", "2024-03"]
+    assert table["hg"].to_list() == [0.00002, 0.0002]
+    # DO 4 (Ⅳ) and Hg 0.0002 (Ⅳ, 1.0 × over Class Ⅲ 0.0001): the metal comes first.
+    assert table["main_pollutants"].to_list() == [None, "hg;do"]
+
+
+def test_the_shipped_example(tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).parents[2] / "examples" / "water_monthly.csv"
+    monthly = pl.read_csv(run(example).stdout.encode())
+    assert monthly.height == 6 * 12
+    lake = monthly.filter(pl.col("waterbody") == "lake")
+    assert lake["tli"].null_count() == 0
+    assert set(lake["reference_classes"].str.contains("tn:").to_list()) == {True}
+    rivers = pl.read_csv(run(example, "--by", "river").stdout.encode())
+    assert rivers.select("river", "method", "sections").rows() == [
+        ("清河", "proportion", 5), ("青山湖", "mean", 1)
+    ]

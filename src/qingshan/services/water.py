@@ -66,6 +66,12 @@ def _text(column: str) -> pl.Expr:
 # --------------------------------------------------------------------------------------------
 
 
+def _month_or_year_as_date(column: str) -> pl.Expr:
+    """``2024-03`` (or ``2024/03``) → ``2024-03-01``; ``2024`` → ``2024-01-01``."""
+    text = _text(column).str.replace(r"^(\d{4})[-/.](\d{1,2})$", "$1-$2-01")
+    return text.str.replace(r"^(\d{4})$", "$1-01-01")
+
+
 def _check_columns(frame: pl.DataFrame, problems: ProblemCollector) -> None:
     known = {*ID_COLUMNS, *ITEM_COLUMNS, *(c + DETECTION_LIMIT_SUFFIX for c in ITEM_COLUMNS)}
     for column in frame.columns:
@@ -166,10 +172,8 @@ def load_water_input(path: str | Path, by: By = "section") -> pl.DataFrame:
     problems.check(frame, frame["section"].is_null(), "section", "a section name is required")
     if by == "river":
         problems.check(frame, frame["river"].is_null(), "river", "--by river needs a river name")
-    frame = frame.with_columns(
-        _text("time").str.replace(r"^(\d{4})-(\d{1,2})$", "$1-$2-01") if frame["time"].dtype
-        == pl.String else pl.col("time")
-    )
+    if frame["time"].dtype == pl.String:
+        frame = frame.with_columns(_month_or_year_as_date("time"))
     frame = parse_times(frame, "time", problems)
 
     waterbody = _parse_codes(

@@ -223,7 +223,7 @@ def item_class(key: str, values: ArrayLike, lake: ArrayLike | None = None) -> ND
     numpy.ndarray of int64
     """
     spec = item(key)
-    micro = evaluation_micro(key, values)
+    micro = np.atleast_1d(evaluation_micro(key, values))
     missing = np.isnan(micro)
     classes = np.zeros(micro.shape, dtype=np.int64)
     lakes = _as_lake(lake, micro.size)
