@@ -359,6 +359,14 @@ def _stack(columns: Mapping[str, NDArray[Any]], keys: Sequence[str], n: int, fil
     return np.stack([columns.get(k, np.full(n, fill)) for k in keys], axis=1)
 
 
+def _worst(classes: Mapping[str, NDArray[np.int64]], n: int) -> NDArray[np.int64]:
+    """Worst class per row over the given items (0 where none has a class)."""
+    worst = np.zeros(n, dtype=np.int64)
+    for codes in classes.values():
+        np.maximum(worst, codes, out=worst)
+    return worst
+
+
 def _join_rows(
     keys: Sequence[str],
     order: NDArray[np.int64],
@@ -413,10 +421,14 @@ def main_pollutants(
     -------
     numpy.ndarray of object (str or None)
     """
-    keys = EVALUATION_ITEMS
-    n = len(next(iter(classes.values())))
-    cls = _stack(classes, keys, n, 0)
-    mult = _stack(multiples, keys, n, np.nan)
+    keys = [k for k in EVALUATION_ITEMS if k in classes]
+    n = len(classes[keys[0]])
+    out = np.full(n, None, dtype=object)
+    worse = np.flatnonzero(_worst({k: classes[k] for k in keys}, n) > REFERENCE_CLASS)
+    if not worse.size:
+        return out
+    cls = _stack({k: v[worse] for k, v in classes.items()}, keys, worse.size, 0)
+    mult = _stack({k: v[worse] for k, v in multiples.items()}, keys, worse.size, np.nan)
     candidate = cls > REFERENCE_CLASS
     priority = candidate & np.array([item(k).priority for k in keys])[None, :]
     table_order = np.broadcast_to(np.arange(len(keys)), cls.shape)
@@ -424,7 +436,8 @@ def main_pollutants(
     order = np.lexsort((table_order, no_multiple_last, -cls, ~priority, ~candidate), axis=-1)
     limit = _spec()["method"]["max_main_pollutants"]
     take = np.minimum(candidate.sum(axis=1), np.maximum(limit, priority.sum(axis=1)))
-    return _join_rows(keys, order, take)
+    out[worse] = _join_rows(keys, order, take)
+    return out
 
 
 def _format_multiple(key: str, multiple: NDArray[np.float64]) -> NDArray[Any]:
@@ -570,7 +583,7 @@ def evaluate_sections(
     present = {k: v for k, v in arrays.items() if k in ITEMS}
     classes = {k: item_class(k, v, lakes) for k, v in present.items()}
     evaluated = {k: c for k, c in classes.items() if k in EVALUATION_ITEMS}
-    section = _stack(evaluated, EVALUATION_ITEMS, n, 0).max(axis=1, initial=0).astype(np.int64)
+    section = _worst(evaluated, n)
     multiples = {k: exceedance_multiple(k, present[k], REFERENCE_CLASS, lakes) for k in evaluated}
     against = np.where(targets > 0, targets, REFERENCE_CLASS)
     against = np.where(section > 0, against, 0)
