@@ -359,6 +359,14 @@ def test_xlsx_input_with_year_and_slash_month_times(tmp_path):
     assert table["main_pollutants"].to_list() == [None, "hg;do"]
 
 
+def test_headers_are_case_insensitive_but_not_duplicated(tmp_path):
+    result = run(write(tmp_path, "Section , TIME,DO\nA,2024-01,4.9\n"))
+    assert pl.read_csv(result.stdout.encode())["class"].to_list() == ["IV"]
+    duplicated = run(write(tmp_path, "section,time,DO,do\nA,2024-01,8,8\n"))
+    assert duplicated.exit_code == 2
+    assert "column 'DO': duplicate column" in flat(duplicated)
+
+
 def test_the_shipped_example(tmp_path):
     from pathlib import Path
 

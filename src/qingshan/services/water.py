@@ -72,16 +72,26 @@ def _month_or_year_as_date(column: str) -> pl.Expr:
     return text.str.replace(r"^(\d{4})$", "$1-01-01")
 
 
+def _normalise_headers(frame: pl.DataFrame, problems: ProblemCollector) -> pl.DataFrame:
+    """Accept headers in any case and with surrounding spaces (``DO``, `` time``)."""
+    names = [name.strip().lower() for name in frame.columns]
+    for original, name in zip(frame.columns, names, strict=True):
+        if names.count(name) > 1:
+            problems.add(f"duplicate column (as {name!r})", row=1, column=original)
+    problems.raise_if_any()
+    return frame.rename(dict(zip(frame.columns, names, strict=True)))
+
+
 def _check_columns(frame: pl.DataFrame, problems: ProblemCollector) -> None:
     known = {*ID_COLUMNS, *ITEM_COLUMNS, *(c + DETECTION_LIMIT_SUFFIX for c in ITEM_COLUMNS)}
+    expected = (
+        f"expected section, river, time, waterbody, target_class, the items "
+        f"{', '.join(ITEM_COLUMNS)}, or <item>{DETECTION_LIMIT_SUFFIX}"
+    )
     for column in frame.columns:
         if column not in known:
-            problems.add(
-                "unknown column; expected section, river, time, waterbody, target_class, the "
-                f"items {', '.join(ITEM_COLUMNS)} or <item>{DETECTION_LIMIT_SUFFIX}",
-                row=1,
-                column=column,
-            )
+            problems.add(f"unknown column; {expected}", row=1, column=column)
+            expected = "see the columns listed above"
     require_columns(frame, REQUIRED_COLUMNS, problems)
     if not any(c in frame.columns for c in water.EVALUATION_ITEMS):
         problems.add("no evaluation item column found (ph, do, codmn, …)", row=1)
@@ -160,8 +170,8 @@ def load_water_input(path: str | Path, by: By = "section") -> pl.DataFrame:
     date-time, ``waterbody`` (river, lake, reservoir), ``lake`` (bool), ``target`` (class code,
     0 for none) and the item columns as Float64 (below-detection cells at half the limit).
     """
-    frame = read_table(path)
     problems = ProblemCollector(path)
+    frame = _normalise_headers(read_table(path), problems)
     _check_columns(frame, problems)
     if by == "river":
         require_columns(frame, ["river"], problems)
