@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from qingshan import __version__
-from qingshan.commands import air, carbon, noise
+from qingshan.commands import air, carbon, noise, water
 
 app = typer.Typer(
     name="qingshan",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(air.app, name="air")
 app.add_typer(noise.app, name="noise")
+app.add_typer(water.app, name="water")
 app.add_typer(carbon.app, name="carbon")
 
 
