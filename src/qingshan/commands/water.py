@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 
-from qingshan.commands.common import emit_json, progress_over_rows, reporting_input_errors
+from qingshan.commands.common import (
+    InputArgument,
+    JsonOption,
+    OutputOption,
+    finish,
+    progress_over_rows,
+    reporting_input_errors,
+)
 from qingshan.config import get_settings
 from qingshan.services import water
 from qingshan.services.tables import write_table
@@ -30,26 +34,14 @@ class PeriodChoice(StrEnum):
     year = "year"
 
 
-OutputOption = Annotated[
-    Path | None,
-    typer.Option(
-        "-o", "--output", help="Output file (.csv, .xlsx, .parquet); default: stdout CSV."
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine output: one JSON object.")]
 ByOption = Annotated[
     ByChoice, typer.Option(help="One row per section and period, or per river and period.")
 ]
 
 
-def _write(result: pl.DataFrame, output: Path | None) -> None:
-    if output is not None:
-        write_table(result, output)
-
-
 @app.command("evaluate")
 def evaluate_command(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV, XLSX or Parquet.")],
+    input_path: InputArgument,
     output: OutputOption = None,
     by: ByOption = ByChoice.section,
     period: Annotated[
@@ -80,27 +72,16 @@ def evaluate_command(
             else:
                 result = water.evaluate_sections(frame, chosen)
             steps.advance(frame.height)
-        _write(result, output)
-    if as_json:
-        emit_json(
-            {
-                "ok": True,
-                "input_rows": frame.height,
-                "rows": result.height,
-                "by": by.value,
-                "period": chosen,
-                "output": str(output) if output else None,
-                "by_status": water.count_by(result, "status"),
-                **({"by_class": water.count_by(result, "class")} if by is ByChoice.section else {}),
-            }
-        )
-    elif output is None:
-        sys.stdout.write(result.write_csv())
+        if output is not None:
+            write_table(result, output)
+    by_class = {"by_class": water.count_by(result, "class")} if by is ByChoice.section else {}
+    finish(result, output, as_json, input_rows=frame.height, rows=result.height, by=by.value,
+           period=chosen, by_status=water.count_by(result, "status"), **by_class)
 
 
 @app.command("trend")
 def trend_command(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV, XLSX or Parquet.")],
+    input_path: InputArgument,
     earlier: Annotated[str, typer.Option("--from", help="Earlier period: 2023, 2023-Q4, 2023-12.")],
     later: Annotated[str, typer.Option("--to", help="Later period, written like --from.")],
     period: Annotated[
@@ -116,15 +97,6 @@ def trend_command(
     with reporting_input_errors(as_json):
         frame = water.load_water_input(input_path, by.value)
         result = water.trend(frame, earlier, later, by.value, period.value, input_path)
-        _write(result, output)
-    if as_json:
-        emit_json(
-            {
-                "ok": True,
-                "rows": result.height,
-                "output": str(output) if output else None,
-                "by_trend": water.count_by(result, "trend"),
-            }
-        )
-    elif output is None:
-        sys.stdout.write(result.write_csv())
+        if output is not None:
+            write_table(result, output)
+    finish(result, output, as_json, rows=result.height, by_trend=water.count_by(result, "trend"))
