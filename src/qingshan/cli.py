@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from qingshan import __version__
-from qingshan.commands import air
+from qingshan.commands import air, gep
 
 app = typer.Typer(
     name="qingshan",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(air.app, name="air")
+app.add_typer(gep.app, name="gep")
 
 
 @app.command()
