@@ -158,7 +158,8 @@ class PolygonZones:
     def read_rows(self, start: int, stop: int) -> NDArray[Any]:
         from affine import Affine
 
-        transform = Affine(*self.grid.transform[:6]) * Affine.translation(0, start)
+        a, b, c, d, e, f = self.grid.transform[:6]
+        transform = Affine(a, b, c + b * start, d, e, f + e * start)  # the strip's origin
         return np.asarray(self._rasterio.features.rasterize(
             self._shapes, out_shape=(stop - start, self.grid.columns), transform=transform,
             fill=-1, dtype="int32"))
