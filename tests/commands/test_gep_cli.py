@@ -163,3 +163,19 @@ def test_plain_output_names_the_problem(example: Path) -> None:
     result = gep("run", str(example / "config.toml"))
     assert result.exit_code == 2
     assert "et_mm.npy" in result.output and "nothing was written" in result.output
+
+
+def test_misspelt_configuration_key_is_named(example: Path, tmp_path: Path) -> None:
+    config = example / "config.toml"
+    config.write_text(config.read_text("utf-8").replace("cell_size_m", "cellsize_m"), "utf-8")
+    problem = _rejected(example, tmp_path)["problems"][0]
+    assert problem["column"] == "raster.cellsize_m" and "unknown key" in problem["message"]
+
+
+def test_fraction_above_one_is_named_with_row(example: Path, tmp_path: Path) -> None:
+    parameters = example / "ecosystem-parameters.csv"
+    text = parameters.read_text("utf-8").replace("farmland,p_factor,0.4", "farmland,p_factor,4")
+    parameters.write_text(text, "utf-8")
+    problem = _rejected(example, tmp_path)["problems"][0]
+    assert problem["column"] == "value" and "cannot exceed 1" in problem["message"]
+    assert problem["row"] == 13

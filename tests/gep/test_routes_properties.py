@@ -141,3 +141,16 @@ def test_value_is_linear_in_price(seed: int, factor: float) -> None:
     # Yearbook output values are money already: prices do not touch them.
     assert float(scaled.filter(monetary)["value"].sum()) == pytest.approx(
         float(lines.filter(monetary)["value"].sum()), rel=1e-12)
+
+
+def test_a_constant_fills_ecosystems_the_parameter_table_leaves_out() -> None:
+    drivers = engine.Drivers(
+        {**DRIVERS.ecosystem_parameters, "runoff_coefficient": {"forest": 0.1}},
+        {**DRIVERS.constants, "runoff_coefficient": 0.5})
+    columns = {name: np.zeros(2) for name in RASTER_DRIVERS}
+    columns |= {"precip_mm": np.array([1000.0, 1000.0]), "et_mm": np.array([400.0, 400.0])}
+    index = np.array([ECOSYSTEMS.index("forest"), ECOSYSTEMS.index("farmland")])
+    quantities, _ = engine.evaluate_area_items(SPEC, columns, np.array([1e6, 1e6]), index,
+                                               ECOSYSTEMS, drivers, COEFFICIENTS)
+    # forest (1000 − 100 − 400) mm; farmland (1000 − 500 − 400) mm; over 1 km².
+    assert quantities["water_conservation.water"].tolist() == pytest.approx([5e5, 1e5])

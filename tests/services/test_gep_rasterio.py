@@ -57,8 +57,8 @@ def geotiff_example(tmp_path: Path) -> Path:
 
 
 def test_geotiff_and_polygons_give_the_npy_accounts(geotiff_example: Path) -> None:
-    reference = gep.run(EXAMPLE / "config.toml")
-    result = gep.run(geotiff_example / "config.toml")
+    reference = gep.run(gep.load_run(EXAMPLE / "config.toml"))
+    result = gep.run(gep.load_run(geotiff_example / "config.toml"))
     assert result.inputs.raster is not None
     assert result.inputs.raster.cell_area_m2 == pytest.approx(8100.0)
     assert result.totals.gep == pytest.approx(reference.totals.gep, rel=1e-9)

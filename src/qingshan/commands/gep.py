@@ -61,27 +61,19 @@ def run_command(
     """Account GEP for the district and year CONFIG names; paths in CONFIG are relative to it."""
     settings = get_settings()
     with reporting_input_errors(as_json):
-        rows = _raster_rows(config)
-        cells = rows[0] * rows[1] if rows else 0
+        inputs = gep.load_run(config)
+        grid = inputs.raster.land_cover.grid if inputs.raster is not None else None
+        cells = grid.rows * grid.columns if grid is not None else 0
         show = not as_json and cells > settings.progress_threshold_rows
-        with progress_over_rows(rows[0] if rows else 0, "GEP raster rows", show) as steps:
+        with progress_over_rows(grid.rows if grid else 0, "GEP raster rows", show) as steps:
             if output is None:
-                result, written = gep.run(config, on_rows=steps.advance), []
+                result, written = gep.run(inputs, on_rows=steps.advance), []
             else:
-                result, written = run_to_directory(config, output, steps.advance)
+                result, written = run_to_directory(inputs, output, steps.advance)
     if as_json:
         emit_json({"ok": True, **_summary(result), "files": [str(p) for p in written]})
     else:
         _print_summary(result, written)
-
-
-def _raster_rows(config: Path) -> tuple[int, int] | None:
-    """Grid size of a raster-route configuration (for the progress bar), else None."""
-    inputs = gep.load_run(config)
-    if inputs.raster is None:
-        return None
-    grid = inputs.raster.land_cover.grid
-    return grid.rows, grid.columns
 
 
 @app.command("specs")

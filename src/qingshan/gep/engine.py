@@ -91,7 +91,8 @@ def _driver(
         return columns[name]
     if name in drivers.ecosystem_parameters:
         by_ecosystem = drivers.ecosystem_parameters[name]
-        lookup = np.array([by_ecosystem.get(e, np.nan) for e in ecosystems], dtype=np.float64)
+        fallback = drivers.constants.get(name, np.nan)
+        lookup = np.array([by_ecosystem.get(e, fallback) for e in ecosystems], dtype=np.float64)
         return lookup[ecosystem_index]
     return float(drivers.constants[name])
 

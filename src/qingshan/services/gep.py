@@ -55,6 +55,11 @@ from qingshan.services.tables import (
 
 BUILTIN_PREFIX = "builtin:"
 AREA_COLUMNS = {"area_km2": "km2", "area_hm2": "hm2", "area_m2": "m2"}
+_NON_NEGATIVE = set(DRIVER_UNITS) - {"nep_gc_m2"}
+"""Drivers that cannot be negative (NEP can: a carbon source)."""
+FRACTIONS = {"runoff_coefficient", "c_factor", "p_factor", "cooling_evaporation_share",
+             "humidifying_evaporation_share"}
+"""Drivers in [0, 1]."""
 LayerSink = Callable[[int, dict[str, NDArray[np.float32]]], None]
 """Receives (first row, per-cell quantity blocks by item) during the raster pass."""
 DEFAULT_BLOCK_CELLS = 1_000_000
@@ -139,11 +144,22 @@ class _Config:
             raise self.error(key, f"expected {getattr(kind, '__name__', kind)}, got {node!r}")
         return node
 
-    def file(self, key: str, default: Any = ...) -> Path | None:
-        value = self.get(key, str, default)
-        if value is None:
-            return None
-        return (self.path.parent / value).resolve()
+    def file(self, key: str) -> Path:
+        """A required path, relative to the configuration's folder."""
+        return (self.path.parent / self.get(key, str)).resolve()
+
+    def optional_file(self, key: str) -> Path | None:
+        value = self.get(key, str, None)
+        return None if value is None else (self.path.parent / value).resolve()
+
+    def check_keys(self, section: str, allowed: set[str]) -> None:
+        """Refuse unknown keys (a misspelt key would otherwise be silently ignored)."""
+        node = self.get(section, dict) if section else self.data
+        for key in node:
+            if key not in allowed:
+                where = f"{section}.{key}" if section else key
+                raise self.error(where, "unknown key; expected one of " + ", ".join(
+                    sorted(allowed)))
 
 
 # ------------------------------------------------------------------------------ tables
@@ -260,6 +276,8 @@ def _read_ecosystem_parameters(path: Path, spec: Spec) -> dict[str, dict[str, fl
                    "driver", "unknown driver {value!r}; known: " + ", ".join(DRIVER_UNITS))
     problems.check(frame, (frame["value"] < 0).fill_null(False), "value",
                    "a driver cannot be negative ({value})")
+    problems.check(frame, frame["driver"].is_in(list(FRACTIONS)) & (frame["value"] > 1),
+                   "value", "a fraction (coefficient, factor or share) cannot exceed 1 ({value})")
     problems.raise_if_any()
     parameters: dict[str, dict[str, float]] = {}
     for row in frame.iter_rows(named=True):
@@ -281,7 +299,9 @@ def _read_ecosystem_table(path: Path, spec: Spec) -> pl.DataFrame:
     problems.raise_if_any()
     drivers = [c for c in frame.columns if c in DRIVER_UNITS]
     frame = parse_numbers(frame, [areas[0]], problems, what="area")
-    frame = parse_numbers(frame, drivers, problems, minimum=None, what="driver")
+    for driver in drivers:
+        frame = parse_numbers(frame, [driver], problems, minimum=_minimum(driver),
+                              maximum=1.0 if driver in FRACTIONS else None, what=driver)
     problems.check(frame, frame[areas[0]].is_null(), areas[0], "an area is required")
     problems.check(frame, ~frame["ecosystem"].is_in(list(spec.ecosystems)).fill_null(False),
                    "ecosystem", f"unknown ecosystem type {{value!r}} for {spec.id}; known: "
@@ -293,15 +313,17 @@ def _read_ecosystem_table(path: Path, spec: Spec) -> pl.DataFrame:
     return frame.with_columns((pl.col(areas[0]) * factor).alias("area_m2")).drop(areas[0])
 
 
+def _minimum(driver: str) -> float | None:
+    return 0.0 if driver in _NON_NEGATIVE else None
+
+
 # ------------------------------------------------------------------------------ rasters
 
 
 def _raster_plan(config: _Config, spec: Spec) -> tuple[RasterPlan, list[Path]]:
     land_path = config.file("raster.land_cover")
-    assert land_path is not None
     land_cover = open_raster(land_path)
     names_path = config.file("raster.township_names")
-    assert names_path is not None
     names = read_table(names_path)
     problems = ProblemCollector(names_path)
     require_columns(names, ("township_id", "township"), problems)
@@ -311,7 +333,6 @@ def _raster_plan(config: _Config, spec: Spec) -> tuple[RasterPlan, list[Path]]:
     problems.raise_if_any()
     townships = [str(t) for t in names["township"]]
     zones_path = config.file("raster.townships")
-    assert zones_path is not None
     zone_lookup = None
     zones: RasterSource | PolygonZones
     if zones_path.suffix.lower() in (".geojson", ".json"):
@@ -341,13 +362,11 @@ def _raster_plan(config: _Config, spec: Spec) -> tuple[RasterPlan, list[Path]]:
         if name not in DRIVER_UNITS:
             raise config.error(f"raster.drivers.{name}", "unknown driver; known: "
                                + ", ".join(DRIVER_UNITS))
-    drivers = {name: open_raster(path) for name, path in driver_paths.items() if path}
+    drivers = {name: open_raster(path) for name, path in driver_paths.items()}
     others: list[RasterSource] = list(drivers.values())
-    if isinstance(zones, PolygonZones):
-        files = [land_path, zones_path, names_path]
-    else:
+    if not isinstance(zones, PolygonZones):
         others.append(zones)
-        files = [land_path, zones_path, names_path]
+    files = [land_path, zones_path, names_path]
     check_same_grid(land_cover, others)
     cell = config.get("raster.cell_size_m", (int, float), None)
     transform = land_cover.grid.transform
@@ -358,15 +377,18 @@ def _raster_plan(config: _Config, spec: Spec) -> tuple[RasterPlan, list[Path]]:
     block_rows = config.get("raster.block_rows", int, block_rows)
     plan = RasterPlan(land_cover, zones, zone_lookup, class_lookup, townships, drivers,
                       cell_area, block_rows)
-    return plan, files + [p for p in driver_paths.values() if p]
+    return plan, files + list(driver_paths.values())
 
 
 def _lookup(block: NDArray[Any], table: NDArray[np.int64], source: Any, what: str) -> NDArray[Any]:
-    """Map codes to indices; codes outside the table or unmapped (−2) are input errors."""
+    """Map codes to indices; the source's nodata value is −1 (outside); codes outside the
+    table or unmapped (−2) are input errors."""
     codes = block.astype(np.int64)
     bad = (codes < 0) | (codes >= len(table))
     mapped = np.full(codes.shape, -2, dtype=np.int64)
     mapped[~bad] = table[codes[~bad]]
+    if source.nodata is not None and not np.isnan(source.nodata):
+        mapped[block == source.nodata] = -1
     if (mapped == -2).any():
         unknown = sorted(set(np.unique(codes[mapped == -2]).tolist()))[:10]
         raise InputError.single(source.path, f"{what} codes {unknown} are not mapped in the "
@@ -396,6 +418,9 @@ def raster_quantities(
             if name in _NON_NEGATIVE and (values[inside] < 0).any():
                 raise InputError.single(source.path, f"driver {name} has negative cells in "
                                                      f"rows {start}–{stop - 1}")
+            if name in FRACTIONS and (values[inside] > 1).any():
+                raise InputError.single(source.path, f"driver {name} (a fraction) exceeds 1 "
+                                                     f"in rows {start}–{stop - 1}")
             rasters[name] = values
         layers = accumulator.add(zone, ecosystem, rasters, keep_layers=layer_sink is not None)
         if layer_sink is not None:
@@ -403,8 +428,6 @@ def raster_quantities(
         on_rows(stop - start)
 
 
-_NON_NEGATIVE = set(DRIVER_UNITS) - {"nep_gc_m2"}
-"""Drivers that cannot be negative (NEP can: a carbon source)."""
 
 
 # ------------------------------------------------------------------------------ loading
@@ -418,9 +441,22 @@ def relative_to_config(path: Path, config_path: Path) -> str:
         return str(path)
 
 
+TOP_KEYS = {"title", "district", "spec", "year", "prices", "statistics", "ecosystem_parameters",
+            "compare_with", "constants", "coefficients", "constant_prices", "table", "raster"}
+RASTER_KEYS = {"land_cover", "land_cover_nodata", "townships", "township_field",
+               "township_names", "cell_size_m", "block_rows", "classes", "drivers"}
+
+
 def load_run(config_path: Path) -> RunInputs:
     """Read and check the configuration and every input table; open the rasters."""
     config = _Config(config_path.resolve())
+    config.check_keys("", TOP_KEYS)
+    if "raster" in config.data:
+        config.check_keys("raster", RASTER_KEYS)
+    if "table" in config.data:
+        config.check_keys("table", {"ecosystems"})
+    if "constant_prices" in config.data:
+        config.check_keys("constant_prices", {"base_year", "index"})
     try:
         spec = load_spec(config.get("spec", str))
     except KeyError as error:
@@ -433,7 +469,7 @@ def load_run(config_path: Path) -> RunInputs:
     files = [config.path] + ([price_path] if price_path else [])
     index = None
     base_year = config.get("constant_prices.base_year", int, None)
-    index_path = config.file("constant_prices.index", None)
+    index_path = config.optional_file("constant_prices.index")
     if (base_year is None) != (index_path is None):
         raise config.error("constant_prices", "give both base_year and index (or neither)")
     if index_path is not None:
@@ -454,7 +490,6 @@ def load_run(config_path: Path) -> RunInputs:
     table_rows, raster = None, None
     if has_table:
         table_path = config.file("table.ecosystems")
-        assert table_path is not None
         table_rows = _read_ecosystem_table(table_path, spec)
         townships = set(table_rows["township"])
         files.append(table_path)
@@ -468,10 +503,9 @@ def load_run(config_path: Path) -> RunInputs:
         present = set(config.get("raster.classes", dict).values())
 
     statistics_path = config.file("statistics")
-    assert statistics_path is not None
     statistics, warnings = _read_statistics(statistics_path, spec, townships)
     files.append(statistics_path)
-    parameters_path = config.file("ecosystem_parameters", None)
+    parameters_path = config.optional_file("ecosystem_parameters")
     parameters = _read_ecosystem_parameters(parameters_path, spec) if parameters_path else {}
     if parameters_path:
         files.append(parameters_path)
@@ -480,12 +514,14 @@ def load_run(config_path: Path) -> RunInputs:
         if name not in DRIVER_UNITS or not isinstance(value, (int, float)) or value < 0:
             raise config.error(f"constants.{name}", "a constant is a known driver with a "
                                                     "non-negative number")
+        if name in FRACTIONS and value > 1:
+            raise config.error(f"constants.{name}", "a fraction cannot exceed 1")
     drivers = engine.Drivers(parameters, {k: float(v) for k, v in constants.items()})
     missing = engine.missing_drivers(spec, route_drivers, drivers, present)
     if missing:
         raise InputError([Problem(str(config.path), None, None, m) for m in missing])
     coefficients = engine.coefficients_for(spec, config.get("coefficients", dict, {}))
-    compare_with = config.file("compare_with", None)
+    compare_with = config.optional_file("compare_with")
     return RunInputs(
         config.path, config.get("title", str, f"GEP {year}"), config.get("district", str, ""),
         spec, year, pricing, price_source, statistics, drivers, coefficients, table_rows,
@@ -536,16 +572,15 @@ def compute(
 
 
 def run(
-    config_path: Path,
+    inputs: RunInputs,
     make_layer_sink: Callable[[RunInputs, pl.DataFrame], LayerSink] | None = None,
     on_rows: Callable[[int], None] = lambda rows: None,
 ) -> GepResult:
-    """Load, check and compute a run, and the run it is compared with (one level).
+    """Compute a loaded run, and the run it is compared with (one level).
 
     Both runs' inputs are checked before any computing starts. ``make_layer_sink`` is given
     the run's inputs and item table (unit values) and returns where raster layers go.
     """
-    inputs = load_run(config_path)
     previous_inputs = load_run(inputs.compare_with) if inputs.compare_with else None
     sink = None
     if make_layer_sink is not None and inputs.raster is not None:

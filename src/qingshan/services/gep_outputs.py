@@ -189,9 +189,9 @@ def staging(out_dir: Path) -> Iterator[Path]:
 
 
 def run_to_directory(
-    config_path: Path, out_dir: Path, on_rows: Any = lambda rows: None
+    inputs: RunInputs, out_dir: Path, on_rows: Any = lambda rows: None
 ) -> tuple[GepResult, list[Path]]:
-    """Run ``config_path`` and write everything into ``out_dir`` (all or nothing)."""
+    """Run the loaded ``inputs`` and write everything into ``out_dir`` (all or nothing)."""
     writers: list[LayerWriter] = []
 
     with staging(out_dir) as directory:
@@ -204,7 +204,7 @@ def run_to_directory(
                                        unit_values))
             return writers[0]
 
-        result = run(config_path, make_sink, on_rows)
+        result = run(inputs, make_sink, on_rows)
         layer_files = writers[0].close() if writers else []
         written = write_outputs(result, directory, layer_files)
     return result, [out_dir.resolve() / p.relative_to(directory) for p in written]
@@ -253,4 +253,4 @@ def _write_workbook(tables: dict[str, pl.DataFrame], path: Path) -> None:
     with Workbook(path) as workbook:
         for name, frame in tables.items():
             with_headers(frame).write_excel(workbook, worksheet=SHEETS.get(name, name)[:31],
-                                            autofit=True, float_precision=2)
+                                            autofit=True, float_precision=4)
