@@ -65,9 +65,10 @@ def run_command(
         grid = inputs.raster.land_cover.grid if inputs.raster is not None else None
         cells = grid.rows * grid.columns if grid is not None else 0
         show = not as_json and cells > settings.progress_threshold_rows
+        written: list[Path] = []
         with progress_over_rows(grid.rows if grid else 0, "GEP raster rows", show) as steps:
             if output is None:
-                result, written = gep.run(inputs, on_rows=steps.advance), []
+                result = gep.run(inputs, on_rows=steps.advance)
             else:
                 result, written = run_to_directory(inputs, output, steps.advance)
     if as_json:
@@ -85,7 +86,8 @@ def specs_command(
 ) -> None:
     """List the shipped GEP specifications (indicator sets) with their verification status."""
     if inputs:
-        payload = {"statistics": known_statistics(), "drivers": DRIVER_UNITS}
+        payload: dict[str, dict[str, str]] = {"statistics": known_statistics(),
+                                              "drivers": DRIVER_UNITS}
         if as_json:
             emit_json(payload)
             return
@@ -117,6 +119,6 @@ def specs_command(
     if as_json:
         emit_json({"specs": listing})
         return
-    for row in listing:
-        typer.echo(f"{row['id']:20} {row['status']:18} {row['indicators']:>2} indicators  "
-                   f"{row['title']} ({row['document']})")
+    for entry in listing:
+        typer.echo(f"{entry['id']:20} {entry['status']:18} {entry['indicators']:>2} indicators  "
+                   f"{entry['title']} ({entry['document']})")

@@ -35,7 +35,7 @@ class Pricing:
 
 def item_table(spec: Spec, pricing: Pricing) -> pl.DataFrame:
     """One row per item: names, category, units and unit values (current and constant)."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for indicator, item in spec.items():
         current = price_sets.unit_value(item, pricing.prices)
         constant = current
@@ -154,8 +154,7 @@ def by_township(lines: pl.DataFrame, areas: pl.DataFrame, statistics: pl.DataFra
     table = (wide.fill_null(0.0).join(constant, on="township", how="left")
              .join(area, on="township", how="left").join(_gdp(statistics), on="township",
                                                          how="left"))
-    gep = sum(pl.col(c) for c in CATEGORIES)
-    table = table.with_columns(gep.alias("gep"))
+    table = table.with_columns(pl.sum_horizontal(*CATEGORIES).alias("gep"))
     ranked = pl.col("township") != DISTRICT_LEVEL
     return table.select(
         "township",

@@ -213,7 +213,7 @@ class ZonalAccumulator:
 
     def areas(self) -> pl.DataFrame:
         """Area per township × ecosystem [m²] (cells present in both zone and land cover)."""
-        frame = _long_frame({"area.cells": self.cells * self.cell_area_m2},
+        frame = _long_frame({"area.cells": self.cells.astype(np.float64) * self.cell_area_m2},
                             self.townships, self.ecosystems)
         return frame.select("township", "ecosystem", pl.col("quantity").alias("area_m2"))
 

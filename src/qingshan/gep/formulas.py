@@ -17,6 +17,8 @@ Sources (tags of ``/work/shared/reference/gep.md``, §8 and §9.8):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -109,8 +111,8 @@ def lake_flood_capacity(
     Qinghai-Tibet plateau lakes; A = total lake area [km²], T = water exchanges, 1); the result
     is converted to m³ here (× 10⁴). The coefficients are region-specific (gep.md §7 item 8).
     """
-    area = _f(lake_area_km2)
-    return np.exp(ln_coefficient) * np.power(area, exponent) * exchanges * 1e4
+    scale = math.exp(ln_coefficient) * exchanges * 1e4
+    return scale * np.power(_f(lake_area_km2), exponent)
 
 
 def reservoir_flood_capacity(total_capacity_m3: ArrayLike, *, share: float) -> FloatArray:

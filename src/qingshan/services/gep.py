@@ -146,7 +146,7 @@ class _Config:
 
     def file(self, key: str) -> Path:
         """A required path, relative to the configuration's folder."""
-        return (self.path.parent / self.get(key, str)).resolve()
+        return (self.path.parent / str(self.get(key, str))).resolve()
 
     def optional_file(self, key: str) -> Path | None:
         value = self.get(key, str, None)
@@ -372,7 +372,11 @@ def _raster_plan(config: _Config, spec: Spec) -> tuple[RasterPlan, list[Path]]:
     transform = land_cover.grid.transform
     if cell is None and transform is None:
         raise config.error("raster.cell_size_m", "needed for .npy rasters (no georeference)")
-    cell_area = float(cell) ** 2 if cell is not None else abs(transform[0] * transform[4])
+    if cell is not None:
+        cell_area = float(cell) ** 2
+    else:
+        assert transform is not None  # checked above
+        cell_area = abs(transform[0] * transform[4])
     block_rows = max(1, DEFAULT_BLOCK_CELLS // max(land_cover.grid.columns, 1))
     block_rows = config.get("raster.block_rows", int, block_rows)
     plan = RasterPlan(land_cover, zones, zone_lookup, class_lookup, townships, drivers,

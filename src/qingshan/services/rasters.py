@@ -66,7 +66,7 @@ class NpySource:
             raise InputError.single(path, f"a raster must be 2-D, this array is "
                                           f"{self._array.ndim}-D")
         self.grid = Grid(*self._array.shape)
-        self.nodata = None
+        self.nodata: float | None = None
 
     def read_rows(self, start: int, stop: int) -> NDArray[Any]:
         return np.asarray(self._array[start:stop])
@@ -85,7 +85,7 @@ class TiffSource:
         dataset = self._dataset
         self.grid = Grid(dataset.height, dataset.width, tuple(dataset.transform),
                          str(dataset.crs) if dataset.crs else None)
-        self.nodata = dataset.nodata
+        self.nodata: float | None = dataset.nodata
         self._window = rasterio.windows.Window
 
     def read_rows(self, start: int, stop: int) -> NDArray[Any]:
@@ -137,7 +137,7 @@ class PolygonZones:
         import json
 
         self.path = path
-        self.nodata = None
+        self.nodata: float | None = None
         self._rasterio = rasterio_or_error(path)
         if template.grid.transform is None:
             raise InputError.single(path, "township polygons need a georeferenced land cover "
@@ -158,6 +158,7 @@ class PolygonZones:
     def read_rows(self, start: int, stop: int) -> NDArray[Any]:
         from affine import Affine
 
+        assert self.grid.transform is not None  # checked in __init__
         a, b, c, d, e, f = self.grid.transform[:6]
         transform = Affine(a, b, c + b * start, d, e, f + e * start)  # the strip's origin
         return np.asarray(self._rasterio.features.rasterize(
