@@ -179,3 +179,19 @@ def test_fraction_above_one_is_named_with_row(example: Path, tmp_path: Path) -> 
     problem = _rejected(example, tmp_path)["problems"][0]
     assert problem["column"] == "value" and "cannot exceed 1" in problem["message"]
     assert problem["row"] == 13
+
+
+def test_price_set_as_toml_gives_the_csv_result(example: Path, tmp_path: Path) -> None:
+    rows = pl.read_csv(example / "prices.csv").to_dicts()
+    entries = "\n".join(
+        "[[entries]]\n" + "\n".join(f"{k} = {json.dumps(v, ensure_ascii=False)}"
+                                    for k, v in row.items() if v is not None)
+        for row in rows)
+    (example / "prices.toml").write_text(entries + "\n", "utf-8")
+    config = example / "config-table.toml"
+    reference = json.loads(gep("run", str(config), "--json").stdout)
+    config.write_text(config.read_text("utf-8").replace('"prices.csv"', '"prices.toml"'),
+                      "utf-8")
+    result = gep("run", str(config), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["gep_wan"] == pytest.approx(reference["gep_wan"])

@@ -165,6 +165,18 @@ class _Config:
 # ------------------------------------------------------------------------------ tables
 
 
+def _read_toml_entries(path: Path) -> pl.DataFrame:
+    """A price set in the shipped TOML layout (``[[entries]]``) as a table of text cells;
+    row N of an error is entry N − 1."""
+    if not path.is_file():
+        raise InputError.single(path, "file not found")
+    try:
+        entries = tomllib.loads(path.read_text("utf-8"))["entries"]
+        return pl.DataFrame([{k: str(v) for k, v in e.items()} for e in entries])
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as error:
+        raise InputError.single(path, f"not a price set ([[entries]] tables): {error}") from error
+
+
 def _read_price_set(
     path_text: str, config: _Config
 ) -> tuple[price_sets.PriceSet, str, Path | None]:
@@ -175,7 +187,7 @@ def _read_price_set(
         except KeyError as error:
             raise config.error("prices", str(error.args[0])) from error
     path = (config.path.parent / path_text).resolve()
-    frame = read_table(path)
+    frame = _read_toml_entries(path) if path.suffix.lower() == ".toml" else read_table(path)
     problems = ProblemCollector(path)
     require_columns(frame, ("key", "kind", "value", "unit", "year", "source", "status"), problems)
     problems.raise_if_any()
