@@ -100,3 +100,20 @@ def test_constant_prices_use_the_price_keys_own_index_else_the_general_one() -> 
     assert index.ratio("reservoir_cost", 2023, 2020) == pytest.approx(100 / 110)
     with pytest.raises(KeyError, match="2019"):
         index.ratio("reservoir_cost", 2019, 2020)
+
+
+def test_implausible_shares_are_flagged() -> None:
+    import polars as pl
+
+    from qingshan.gep.accounts import plausibility_warnings
+
+    categories = pl.DataFrame({"category": ["material", "regulating", "cultural"],
+                               "share_pct": [25.0, 70.0, 5.0]})
+    indicators = pl.DataFrame({"indicator": ["climate_regulation", "climate_regulation", "x"],
+                               "share_pct": [50.0, 45.0, 5.0]})
+    warnings = plausibility_warnings(categories, indicators)
+    assert len(warnings) == 2
+    assert "climate_regulation is 95.0 %" in warnings[0] and "material" in warnings[1]
+    calm = pl.DataFrame({"indicator": ["a", "b"], "share_pct": [60.0, 40.0]})
+    assert plausibility_warnings(categories.with_columns(pl.lit(10.0).alias("share_pct")),
+                                 calm) == []

@@ -208,6 +208,26 @@ def year_on_year(current: pl.DataFrame, previous: pl.DataFrame, key: list[str]
     )
 
 
+MAX_INDICATOR_SHARE_PCT = 90.0
+MAX_MATERIAL_SHARE_PCT = 20.0
+
+
+def plausibility_warnings(categories: pl.DataFrame, indicators: pl.DataFrame) -> list[str]:
+    """Patterns of published accountings that are worth a second look (gep.md §4: regulating
+    54–91 % in mountain regions, material 2–8 %): one indicator above 90 % of GEP, or material
+    products above 20 %."""
+    warnings = []
+    by_indicator = indicators.group_by("indicator").agg(pl.col("share_pct").sum())
+    for row in by_indicator.filter(pl.col("share_pct") > MAX_INDICATOR_SHARE_PCT).iter_rows():
+        warnings.append(f"{row[0]} is {row[1]:.1f} % of GEP (> {MAX_INDICATOR_SHARE_PCT:g} %): "
+                        "check its quantity and price")
+    material = categories.filter(pl.col("category") == "material")["share_pct"].sum()
+    if material > MAX_MATERIAL_SHARE_PCT:
+        warnings.append(f"material products are {material:.1f} % of GEP (> "
+                        f"{MAX_MATERIAL_SHARE_PCT:g} %; published accounts show 2–8 %)")
+    return warnings
+
+
 @dataclass(frozen=True)
 class Totals:
     gep: float

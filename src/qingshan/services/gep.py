@@ -584,6 +584,7 @@ def compute(
         "valuation": accounts.valuation_table(inputs.spec, inputs.pricing),
     }
     totals = accounts.totals(lines, inputs.spec, inputs.statistics)
+    warnings += accounts.plausibility_warnings(tables["categories"], tables["indicators"])
     return GepResult(inputs, items, lines, areas, tables, totals, warnings)
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from qingshan.gep.accounts import WAN
+from qingshan.services.gep import relative_to_config
 
 if TYPE_CHECKING:
     from qingshan.services.gep import GepResult
@@ -132,6 +133,6 @@ def write_report(result: GepResult, path: Path) -> Path:
         document.add_paragraph(note, style="List Bullet")
     document.add_heading("附：输入文件 Inputs (SHA-256 in run.json)", level=1)
     for file in inputs.files:
-        document.add_paragraph(str(file.name), style="List Bullet")
+        document.add_paragraph(relative_to_config(file, inputs.config_path), style="List Bullet")
     document.save(str(path))
     return path
