@@ -154,3 +154,16 @@ def test_a_constant_fills_ecosystems_the_parameter_table_leaves_out() -> None:
                                                ECOSYSTEMS, drivers, COEFFICIENTS)
     # forest (1000 − 100 − 400) mm; farmland (1000 − 500 − 400) mm; over 1 km².
     assert quantities["water_conservation.water"].tolist() == pytest.approx([5e5, 1e5])
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_township_items_add_up_to_the_indicator_table(seed: int) -> None:
+    lines = _lines(seed, TOWNSHIPS)
+    items = accounts.item_table(SPEC, accounts.Pricing(PRICES, 2010))
+    areas = pl.DataFrame({"township": TOWNSHIPS, "area_m2": [1e6, 2e6, 3e6]})
+    per_township = accounts.by_township_item(lines, areas)
+    totals = per_township.group_by("indicator", "item").agg(pl.col("value_wan").sum())
+    table = accounts.by_indicator(lines, items).join(totals, on=["indicator", "item"],
+                                                     suffix="_sum")
+    np.testing.assert_allclose(table["value_wan"], table["value_wan_sum"], rtol=1e-12)

@@ -172,6 +172,23 @@ def by_township(lines: pl.DataFrame, areas: pl.DataFrame, statistics: pl.DataFra
     ).sort(pl.col("township") == DISTRICT_LEVEL, "rank", nulls_last=True)
 
 
+def by_township_item(lines: pl.DataFrame, areas: pl.DataFrame) -> pl.DataFrame:
+    """Physical quantity and value of every item in every township, and value per km²."""
+    area = areas.group_by("township").agg((pl.col("area_m2").sum() / 1e6).alias("area_km2"))
+    sums = lines.group_by("township", "order", "indicator", "item", maintain_order=True).agg(
+        pl.col("quantity").sum(), pl.col("value").sum(), pl.col("value_constant").sum(),
+        pl.col("indicator_zh", "item_zh", "display_unit", "display_factor", "monetary").first())
+    return sums.join(area, on="township", how="left").sort("township", "order").select(
+        "township", "indicator", "item", "indicator_zh", "item_zh",
+        pl.when(pl.col("monetary")).then(None)
+        .otherwise(pl.col("quantity") * pl.col("display_factor")).alias("quantity"),
+        pl.when(pl.col("monetary")).then(None).otherwise(pl.col("display_unit")).alias("unit"),
+        (pl.col("value") / WAN).alias("value_wan"),
+        (pl.col("value_constant") / WAN).alias("value_constant_wan"),
+        (pl.col("value") / WAN / pl.col("area_km2")).alias("value_per_km2_wan"),
+    )
+
+
 def by_ecosystem(lines: pl.DataFrame, areas: pl.DataFrame, spec: Spec) -> pl.DataFrame:
     """GEP per ecosystem type with its area and value per km²."""
     sums = lines.group_by("ecosystem").agg(pl.col("value").sum(), pl.col("value_constant").sum())

@@ -580,6 +580,7 @@ def compute(
         "categories": accounts.by_category(lines),
         "indicators": accounts.by_indicator(lines, items),
         "townships": accounts.by_township(lines, areas, inputs.statistics),
+        "township_items": accounts.by_township_item(lines, areas),
         "ecosystems": accounts.by_ecosystem(lines, areas, inputs.spec),
         "valuation": accounts.valuation_table(inputs.spec, inputs.pricing),
     }

@@ -62,7 +62,8 @@ HEADERS = {
 }
 SHEETS = {
     "categories": "分类汇总 Categories", "indicators": "指标 Indicators",
-    "townships": "乡镇 Townships", "ecosystems": "生态系统 Ecosystems",
+    "townships": "乡镇 Townships", "township_items": "乡镇指标 Township items",
+    "ecosystems": "生态系统 Ecosystems",
     "valuation": "价格 Prices", "lines": "明细 Lines", "yoy_indicators": "同比指标 YoY items",
     "yoy_categories": "同比分类 YoY categories", "yoy_townships": "同比乡镇 YoY townships",
 }
