@@ -117,3 +117,17 @@ def test_implausible_shares_are_flagged() -> None:
     calm = pl.DataFrame({"indicator": ["a", "b"], "share_pct": [60.0, 40.0]})
     assert plausibility_warnings(categories.with_columns(pl.lit(10.0).alias("share_pct")),
                                  calm) == []
+
+
+def test_gbt_46869_deducts_products_from_outside_the_region() -> None:
+    import polars as pl
+
+    from qingshan.gep.accounts import totals
+
+    lines = pl.DataFrame({"value": [100.0, 50.0], "value_constant": [90.0, 45.0]})
+    statistics = pl.DataFrame({"township": ["全区", "甲"], "input": [
+        "outside_region_value", "gdp"], "value": [30.0, 300.0]})
+    gbt = totals(lines, load_spec("gbt-46869-2025"), statistics)
+    assert (gbt.gep, gbt.outside_region, gbt.gep_gdp_ratio) == (120.0, 30.0, 0.4)
+    ndrc = totals(lines, load_spec("ndrc-nbs-2022"), statistics)  # no such rule recorded
+    assert (ndrc.gep, ndrc.outside_region) == (150.0, 0.0)
