@@ -73,3 +73,25 @@ def test_a_shifted_geotiff_is_named(geotiff_example: Path) -> None:
     with pytest.raises(InputError, match="differs from the land-cover grid") as raised:
         gep.load_run(geotiff_example / "config.toml")
     assert raised.value.problems[0].file.endswith("et_mm.tif")
+
+
+def test_georeferenced_inputs_give_geotiff_layers(geotiff_example: Path, tmp_path: Path) -> None:
+    from qingshan.services.gep_outputs import run_to_directory
+
+    out = tmp_path / "out"
+    result, written = run_to_directory(gep.load_run(geotiff_example / "config.toml"), out)
+    layer = out / "layers" / "water_conservation.value.tif"
+    assert layer in written and not layer.with_suffix(".npy").exists()
+    with rasterio.open(layer) as dataset:
+        assert str(dataset.crs) == CRS and tuple(dataset.transform) == tuple(TRANSFORM)
+        total = dataset.read(1).sum(dtype=np.float64)
+    water = result.tables["indicators"].filter(
+        result.tables["indicators"]["indicator"] == "water_conservation")
+    assert total / 1e4 == pytest.approx(water["value_wan"].sum(), rel=1e-5)
+    # The township polygons come back with their values as properties.
+    polygons = json.loads((out / "layers" / "townships.geojson").read_text("utf-8"))
+    gep_by_township = {f["properties"]["township"]: f["properties"]["gep_wan"]
+                       for f in polygons["features"]}
+    expected = dict(zip(result.tables["townships"]["township"],
+                        result.tables["townships"]["gep_wan"], strict=True))
+    assert gep_by_township == {t: pytest.approx(expected[t]) for t in gep_by_township}

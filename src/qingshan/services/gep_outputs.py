@@ -25,6 +25,7 @@ from qingshan import __version__
 from qingshan.gep.accounts import WAN
 from qingshan.services.gep import GepResult, RunInputs, relative_to_config, run
 from qingshan.services.gep_report import write_report
+from qingshan.services.rasters import Grid, PolygonZones, npy_to_geotiff
 
 HEADERS = {
     "category": "类别代码 / Category key", "category_zh": "类别 / Category",
@@ -137,6 +138,17 @@ def _township_layer(result: GepResult) -> dict[str, Any]:
     return layer
 
 
+def _township_geojson(result: GepResult, zones: PolygonZones, target: Path) -> Path:
+    """The input township polygons with each township's values as properties."""
+    layer = _township_layer(result)
+    collection = json.loads(zones.path.read_text("utf-8"))
+    for feature in collection["features"]:
+        name = str(feature["properties"][zones.field])
+        feature["properties"].update(layer.get(name, {}))
+    target.write_text(json.dumps(collection, ensure_ascii=False), "utf-8")
+    return target
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -230,10 +242,15 @@ def write_outputs(result: GepResult, directory: Path, layer_files: list[Path]) -
     township_path.write_text(json.dumps(_township_layer(result), ensure_ascii=False, indent=1),
                              "utf-8")
     written.append(township_path)
+    plan = result.inputs.raster
+    if plan is not None and isinstance(plan.zones, PolygonZones):
+        written.append(_township_geojson(result, plan.zones, layers / "townships.geojson"))
     if layer_files:
         grid_path = layers / "grid.json"
         plan = result.inputs.raster
         assert plan is not None
+        if plan.land_cover.grid.transform is not None:
+            layer_files = _as_geotiff(layer_files, plan.land_cover.grid)
         grid_path.write_text(json.dumps({
             "rows": plan.land_cover.grid.rows, "columns": plan.land_cover.grid.columns,
             "cell_area_m2": plan.cell_area_m2, "transform": plan.land_cover.grid.transform,
@@ -246,6 +263,15 @@ def write_outputs(result: GepResult, directory: Path, layer_files: list[Path]) -
     manifest_path.write_text(json.dumps(manifest(result), ensure_ascii=False, indent=1), "utf-8")
     written.append(manifest_path)
     return written
+
+
+def _as_geotiff(layer_files: list[Path], grid: Grid) -> list[Path]:
+    """Georeferenced inputs give GeoTIFF layers (same grid and CRS) instead of ``.npy``."""
+    converted = []
+    for path in layer_files:
+        converted.append(npy_to_geotiff(path, path.with_suffix(".tif"), grid, grid.crs))
+        path.unlink()
+    return converted
 
 
 def _write_workbook(tables: dict[str, pl.DataFrame], path: Path) -> None:

@@ -137,6 +137,7 @@ class PolygonZones:
         import json
 
         self.path = path
+        self.field = field
         self.nodata: float | None = None
         self._rasterio = rasterio_or_error(path)
         if template.grid.transform is None:
@@ -164,3 +165,23 @@ class PolygonZones:
         return np.asarray(self._rasterio.features.rasterize(
             self._shapes, out_shape=(stop - start, self.grid.columns), transform=transform,
             fill=-1, dtype="int32"))
+
+
+def npy_to_geotiff(source: Path, target: Path, grid: Grid, crs: str | None,
+                   strip_rows: int = 1024) -> Path:
+    """Copy a float32 ``.npy`` layer into a georeferenced, compressed GeoTIFF, strip by strip
+    (so a county-sized layer never sits in memory)."""
+    rasterio = rasterio_or_error(target)
+    from affine import Affine
+
+    assert grid.transform is not None
+    array = np.load(source, mmap_mode="r")
+    profile = {"driver": "GTiff", "height": grid.rows, "width": grid.columns, "count": 1,
+               "dtype": "float32", "crs": crs, "transform": Affine(*grid.transform[:6]),
+               "compress": "deflate", "tiled": True}
+    with rasterio.open(target, "w", **profile) as dataset:
+        for start in range(0, grid.rows, strip_rows):
+            stop = min(start + strip_rows, grid.rows)
+            window = rasterio.windows.Window(0, start, grid.columns, stop - start)
+            dataset.write(np.asarray(array[start:stop]), 1, window=window)
+    return target
