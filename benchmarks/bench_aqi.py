@@ -23,14 +23,14 @@ import os
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import random  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+import random
+import time
+from collections.abc import Callable
 
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
+import numpy as np
+import pyarrow as pa
 
-from qingshan.standards.aqi import aqi_table  # noqa: E402
+from qingshan.standards.aqi import aqi_table
 
 pa.set_cpu_count(1)
 pa.set_io_thread_count(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from qingshan import __version__
-from qingshan.commands import air, carbon, noise, water
+from qingshan.commands import air, carbon, gep, noise, water
 
 app = typer.Typer(
     name="qingshan",
@@ -17,6 +17,7 @@ app.add_typer(air.app, name="air")
 app.add_typer(noise.app, name="noise")
 app.add_typer(water.app, name="water")
 app.add_typer(carbon.app, name="carbon")
+app.add_typer(gep.app, name="gep")
 
 
 @app.command()
