@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from qingshan import __version__
-from qingshan.commands import air
+from qingshan.commands import air, hj212
 
 app = typer.Typer(
     name="qingshan",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(air.app, name="air")
+app.add_typer(hj212.app, name="hj212")
 
 
 @app.command()

@@ -1,0 +1,76 @@
+"""HJ 212 factor codes → Qingshan parameters (``protocols/data/hj212_codes.toml``).
+
+The table holds HJ 212—2017 附录 B codes (表 B.1 water, B.2 air, B.3 noise) with their
+HJ/T 212—2005 原编码, plus codes used in the field that the standard does not list (a05024
+ozone). Unknown codes are not errors: a receiver keeps them verbatim (notes §3.2).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """What an HJ 212 code means for Qingshan."""
+
+    code: str
+    """The HJ 212—2017 code (an old 2005 code is translated first)."""
+    key: str
+    """Canonical parameter key (``pm25``, ``cod`` …)."""
+    name: str
+    """Chinese name as printed in the source table."""
+    unit: str
+    """Unit of the value as Qingshan reads it, for the system (ST) it came from."""
+    source: str
+    """``B.1``/``B.2``/``B.3`` = HJ 212—2017 附录 B table; ``FIELD`` = device practice only."""
+
+
+@cache
+def table() -> dict[str, Any]:
+    """The parsed ``hj212_codes.toml``."""
+    text = resources.files("qingshan.protocols.data").joinpath("hj212_codes.toml")
+    return tomllib.loads(text.read_text("utf-8"))
+
+
+@cache
+def _codes_2005() -> dict[str, dict[str, str]]:
+    """Old code → 2017 code, separately for water and air systems (the strings collide)."""
+    by_table = {"B.1": "water", "B.2": "air"}
+    mapping: dict[str, dict[str, str]] = {"water": {}, "air": {}}
+    for code, row in table()["codes"].items():
+        if row["code_2005"] and row["source"] in by_table:
+            mapping[by_table[row["source"]]][row["code_2005"]] = code
+    return mapping
+
+
+def current_code(code: str, st: str | None = None) -> str:
+    """The HJ 212—2017 code for ``code``, translating an HJ/T 212—2005 原编码 when the system
+    (ST) says which table it belongs to, or when only one table has it."""
+    if code in table()["codes"]:
+        return code
+    systems = table()["systems_2005"]
+    old = _codes_2005()
+    if st in systems["water"]:
+        return old["water"].get(code, code)
+    if st in systems["air"]:
+        return old["air"].get(code, code)
+    candidates = {old["water"].get(code), old["air"].get(code)} - {None}
+    return candidates.pop() if len(candidates) == 1 else code
+
+
+def parameter_for(code: str, st: str | None = None) -> Parameter | None:
+    """The Qingshan parameter of an HJ 212 code as sent by a device of system ``st``.
+
+    Returns None for a code that is not in the table (keep the value under its raw code).
+    """
+    current = current_code(code, st)
+    row = table()["codes"].get(current)
+    if row is None:
+        return None
+    unit = table()["system_units"].get(st or "", {}).get(row["key"], row["unit"])
+    return Parameter(current, row["key"], row["name"], unit, row["source"])
