@@ -507,8 +507,12 @@ def _parse_time(text: str) -> datetime | None:
         return None
     try:
         return datetime(
-            int(text[0:4]), int(text[4:6]), int(text[6:8]),
-            int(text[8:10]), int(text[10:12]), int(text[12:14]),
+            int(text[0:4]),
+            int(text[4:6]),
+            int(text[6:8]),
+            int(text[8:10]),
+            int(text[10:12]),
+            int(text[12:14]),
             int(text[14:17] or 0) * 1000,
         )
     except ValueError:
@@ -518,6 +522,9 @@ def _parse_time(text: str) -> datetime | None:
 # --------------------------------------------------------------------------------------------
 # Framing
 # --------------------------------------------------------------------------------------------
+
+
+_HEADER_PATTERN = re.compile(rb"##[0-9]{4}")
 
 
 def _is_hex4(text: bytes) -> bool:
@@ -574,6 +581,8 @@ class StreamDecoder:
             start = buffer.find(HEADER, position)
             if start < 0:  # keep a last "#": it may start the next header
                 start = len(buffer) - (1 if buffer.endswith(b"#") and not final else 0)
+            while buffer.startswith(b"###", start):  # in a run of "#", the last two start it
+                start += 1
             if start > position:
                 garbage = bytes(buffer[position:start])
                 out.append(_rejected(garbage, Reason.BAD_FRAME, "bytes outside any ## packet"))
@@ -599,9 +608,7 @@ class StreamDecoder:
         self._tail_pending = False
         return position
 
-    def _frame_at(
-        self, buffer: bytearray, start: int, final: bool
-    ) -> tuple[Packet, int] | None:
+    def _frame_at(self, buffer: bytearray, start: int, final: bool) -> tuple[Packet, int] | None:
         """Decode the packet whose ``##`` is at ``start``; None = wait for more bytes."""
         if not buffer.startswith(HEADER, start) or len(buffer) - start < 6:
             if not final:
@@ -633,6 +640,9 @@ class StreamDecoder:
                 )
         if not _is_hex4(received) or self._line_crc_matches(buffer, start):
             return self._misframed(buffer, start, f"length field {size} does not end the segment")
+        if _HEADER_PATTERN.search(buffer, start + 2, crc_start):
+            detail = "another packet starts inside the declared length (truncated packet)"
+            return self._fail(buffer, start, Reason.BAD_LENGTH, detail)
         packet = parse_segment(segment, crc=(expected, received.decode("ascii")))
         raw, resume = self._resync(buffer, start)
         detail = f"CRC {received.decode('ascii')} received, {expected} computed ({self._variant})"
@@ -680,6 +690,8 @@ class StreamDecoder:
         resume = buffer.find(HEADER, start + 1)
         if resume < 0:
             resume = len(buffer)
+        while buffer.startswith(b"###", resume):  # in a run of "#", the last two start a header
+            resume += 1
         return bytes(buffer[start:resume]), resume
 
 
