@@ -115,8 +115,9 @@ def test_crc_equals_the_appendix_a_loop(data):
     assert hj212.crc16(data) == appendix_a_crc(data)
 
 
-def test_crc_beyond_the_precomputed_masks_equals_the_appendix_a_loop():
-    data = bytes(range(256)) * 50  # 12 800 bytes > the 10 000 of the bit-parallel path
+@pytest.mark.parametrize("size", [1, 2, 8, 9, 64, 65, 1024, 9999, 12_800])
+def test_crc_equals_the_appendix_a_loop_at_folding_boundaries(size):
+    data = (bytes(range(256)) * 51)[:size]
     assert hj212.crc16(data) == appendix_a_crc(data)
 
 
@@ -649,3 +650,10 @@ def test_any_single_changed_segment_byte_is_detected(raw, data):
     replacement = data.draw(st.integers(0x20, 0x7E).filter(lambda b: b != raw[position]))
     corrupted = raw[:position] + bytes([replacement]) + raw[position + 1 :]
     assert hj212.decode_packet(corrupted).error is Reason.BAD_CRC
+
+
+def test_header_split_across_reads_after_a_bad_packet():
+    decoder = hj212.StreamDecoder()
+    first = decoder.feed(S04 + b"#")
+    assert [p.error for p in first] == [Reason.BAD_CRC]
+    assert [p.ok for p in decoder.feed(S17[1:])] == [True]

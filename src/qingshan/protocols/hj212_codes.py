@@ -59,7 +59,7 @@ def current_code(code: str, st: str | None = None) -> str:
         return old["water"].get(code, code)
     if st in systems["air"]:
         return old["air"].get(code, code)
-    candidates = {old["water"].get(code), old["air"].get(code)} - {None}
+    candidates = {table[code] for table in old.values() if code in table}
     return candidates.pop() if len(candidates) == 1 else code
 
 
