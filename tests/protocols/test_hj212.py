@@ -607,7 +607,9 @@ def _check(packets: list[hj212.Packet]) -> None:
 
 @given(st.binary(min_size=1, max_size=2000))
 def test_random_bytes_never_raise(data):
-    _check(hj212.decode_stream([data]))
+    packets = hj212.decode_stream([data])
+    _check(packets)
+    _assert_every_byte_reported(data, packets)
     _check([hj212.decode_packet(data)])
 
 
@@ -622,8 +624,20 @@ def test_mixed_streams_in_any_chunks_never_raise_and_lose_nothing(parts, cuts):
     chunks.append(rest)
     packets = hj212.decode_stream(chunks)
     _check(packets)
-    reported = sum(len(p.raw) for p in packets)
-    assert len(stream) - 2 * sum(p.ok for p in packets) <= reported <= len(stream)
+    _assert_every_byte_reported(stream, packets)
+
+
+def _assert_every_byte_reported(stream: bytes, packets: list[hj212.Packet]) -> None:
+    """The raw bytes of packets and rejects, in order, are the stream less good packets' tails."""
+    position = 0
+    for packet in packets:
+        assert stream.startswith(packet.raw, position)
+        position += len(packet.raw)
+        if packet.ok and stream.startswith(b"\r\n", position):
+            position += 2
+        elif packet.ok and stream.startswith(b"\n", position):
+            position += 1
+    assert position == len(stream)
 
 
 @given(st.lists(st.sampled_from(GOOD), min_size=1, max_size=8), st.data())

@@ -532,8 +532,8 @@ class StreamDecoder:
     failed ``##`` up to the next ``##`` and resynchronises there; bytes between packets are
     reported as ``bad_frame``. The tail ``\\r\\n`` is optional (``\\n`` alone occurs in the
     field). A packet is returned as soon as its CRC has arrived, so an answer is never held
-    back waiting for the tail. Memory stays bounded by one packet (≤ 10 010 bytes) because
-    garbage is reported as it arrives.
+    back waiting for the tail. Memory stays bounded by one packet because garbage is reported
+    as it arrives.
     """
 
     def __init__(self, crc_variant: CrcVariant = CrcVariant.HJ212) -> None:
