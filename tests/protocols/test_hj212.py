@@ -399,6 +399,7 @@ def test_datetime_with_milliseconds_is_kept():
         ("QN=1;ST=32;CN=2011;Flag=7;PNUM=2;PNO=3;CP=&&DataTime=20230228120000&&", "PNO"),
         ("QN=1;ST=32;CN=2011;Flag=7;PNUM=2;PNO=0;CP=&&DataTime=20230228120000&&", "PNO"),
         ("QN;ST=32;CN=2011;Flag=4;CP=&&DataTime=20230228120000&&", "QN"),
+        ("ST=32;CN=9014;Flag=" + "5" * 5000 + ";CP=&&&&", "Flag"),
     ],
 )
 def test_bad_fields(segment, message):
@@ -611,6 +612,42 @@ def test_random_bytes_never_raise(data):
     _check(packets)
     _assert_every_byte_reported(data, packets)
     _check([hj212.decode_packet(data)])
+
+
+segment_tokens = st.sampled_from(
+    [
+        "QN=",
+        "ST=",
+        "CN=",
+        "2011",
+        "PW=",
+        "MN=",
+        "Flag=",
+        "7",
+        "PNUM=",
+        "PNO=",
+        "CP=&&",
+        "&&",
+        "DataTime=",
+        "20230228120000",
+        "a34004",
+        "-Rtd=",
+        "-",
+        "=",
+        ";",
+        ",",
+        "//",
+        "1.5",
+        "日",
+    ]
+)
+
+
+@given(st.lists(st.one_of(segment_tokens, st.text(max_size=5)), max_size=30))
+def test_random_segments_never_raise(tokens):
+    packet = hj212.parse_segment("".join(tokens).encode("utf-8", "surrogatepass"))
+    assert packet.ok or (packet.error is Reason.BAD_FIELD and packet.detail)
+    packet.as_dict()
 
 
 @settings(max_examples=300)

@@ -35,7 +35,6 @@ SEGMENT_LIMIT = 1024
 accepted with the warning ``segment_over_1024``."""
 
 HEADER = b"##"
-TAIL = b"\r\n"
 UPLOAD_COMMANDS = frozenset({"2011", "2021", "2031", "2041", "2051", "2061"})
 """Uploads whose CP must carry ``DataTime`` (HJ 212—2017 表 4 and 附录 C.14–C.19)."""
 
@@ -383,8 +382,8 @@ def _parse_header(text: str, warnings: list[str]) -> dict[str, str]:
 def _small_int(name: str, text: str | None, upper: int) -> int | None:
     if text is None:
         return None
-    if not (text.isdigit() and text.isascii()) or int(text) > upper:
-        raise _FieldError(f"{name}={text!r} is not an integer 0–{upper}")
+    if not (text.isdigit() and text.isascii() and len(text) <= 4) or int(text) > upper:
+        raise _FieldError(f"{name}={text[:20]!r} is not an integer 0–{upper}")
     return int(text)
 
 
