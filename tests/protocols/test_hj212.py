@@ -371,6 +371,19 @@ def test_values_of_one_pollutant_separated_by_semicolons():
     assert packet.values == (("011", "Rtd", "231.0"), ("011", "Flag", "N"))
 
 
+def test_device_status_run_time_and_site_information_fields():
+    """表 4 / 表 C.24–C.29: ``SBxxx-RS`` status (2021), ``SBxxx-RT`` hours (2041), ``-Info``
+    site information (3020) with ``PolId``/``InfoId``-style parameters."""
+    status = _decoded("ST=32;CN=2021;PW=1;MN=2;CP=&&DataTime=20160801085857;SB1-RS=1;SB2-RS=0&&")
+    assert status.values == (("SB1", "RS", "1"), ("SB2", "RS", "0"))
+    hours = _decoded("ST=32;CN=2041;PW=1;MN=2;CP=&&DataTime=20160801000000;SB1-RT=18.5&&")
+    assert hours.values == (("SB1", "RT", "18.5"),)
+    info = _decoded(
+        "ST=32;CN=3020;PW=1;MN=2;CP=&&DataTime=20160801085857;PolId=w01018;i12001-Info=0&&"
+    )
+    assert (info.params, info.values) == ((("PolId", "w01018"),), (("i12001", "Info", "0"),))
+
+
 def test_negative_values_and_code_with_dash():
     packet = _decoded("ST=22;CN=2011;PW=1;MN=2;CP=&&DataTime=20160824003817;a01001-Rtd=-5.2&&")
     assert packet.values == (("a01001", "Rtd", "-5.2"),)

@@ -76,10 +76,14 @@ def test_unknown_codes_are_kept():
 
 def test_every_row_is_complete_and_sourced():
     table = hj212_codes.table()
-    columns = {"key", "name", "unit", "unit_hj212", "emission", "data_type", "code_2005", "source"}
+    columns = {"key", "name", "unit", "unit_hj212", "emission", "data_type", "source"}
     keys = [row["key"] for row in table["codes"].values()]
     assert len(keys) == len(set(keys))
     for code, row in table["codes"].items():
         assert set(row) == columns, code
         assert row["source"] in {"B.1", "B.2", "B.3", "FIELD"}, code
     assert table["systems"]["22"] == "空气质量监测"
+    old = table["codes_2005"]
+    assert (len(old["water"]), len(old["air"])) == (48, 45)  # 原编码 entries of 表 B.1 / B.2
+    assert all(new.startswith("w") for new in old["water"].values())
+    assert all(new.startswith("a") for new in old["air"].values())

@@ -367,7 +367,7 @@ def _parse_header(text: str, warnings: list[str]) -> dict[str, str]:
         name, equals, value = item.partition("=")
         if not equals or not name:
             if item:
-                raise _FieldError(f"header item {item!r} is not name=value")
+                raise _FieldError(f"header item {item[:40]!r} is not name=value")
             continue
         key = name.upper()
         if key not in _HEADER_NAMES:
@@ -441,7 +441,7 @@ def _parse_cp(
         elif data_time is not None:
             warnings.append("duplicate_field:DataTime")
         elif not _valid_time(value):
-            raise _FieldError(f"DataTime={value!r} is not YYYYMMDDhhmmss")
+            raise _FieldError(f"DataTime={value[:20]!r} is not YYYYMMDDhhmmss")
         else:
             data_time = value
     return data_time, values, tuple(params)
@@ -460,7 +460,7 @@ def _cp_fields(cp: str) -> tuple[tuple[Value, ...], list[tuple[str, str]]]:
         code, dash, field = name.rpartition("-")
         if not equals or not field or (dash and not code):
             if item:
-                raise _FieldError(f"CP item {item!r} is not <name>=value or <code>-<Field>=value")
+                raise _FieldError(f"CP item {item[:40]!r} is not name=value or <code>-<Field>=value")
         elif dash:
             values.append((code, field, text))
         else:

@@ -1,8 +1,9 @@
 """HJ 212 factor codes → Qingshan parameters (``protocols/data/hj212_codes.toml``).
 
-The table holds HJ 212—2017 附录 B codes (表 B.1 water, B.2 air, B.3 noise) with their
-HJ/T 212—2005 原编码, plus codes used in the field that the standard does not list (a05024
-ozone). Unknown codes are not errors: a receiver keeps them verbatim (notes §3.2).
+The table holds HJ 212—2017 附录 B codes (表 B.1 water, B.2 air, B.3 noise), codes used in the
+field that the standard does not list (a05024 ozone), and the HJ/T 212—2005 原编码 of 表 B.1/B.2
+with the 2017 code each became. Unknown codes are not errors: a receiver keeps them verbatim
+(notes §3.2).
 """
 
 from __future__ import annotations
@@ -37,24 +38,13 @@ def table() -> dict[str, Any]:
     return tomllib.loads(text.read_text("utf-8"))
 
 
-@cache
-def _codes_2005() -> dict[str, dict[str, str]]:
-    """Old code → 2017 code, separately for water and air systems (the strings collide)."""
-    by_table = {"B.1": "water", "B.2": "air"}
-    mapping: dict[str, dict[str, str]] = {"water": {}, "air": {}}
-    for code, row in table()["codes"].items():
-        if row["code_2005"] and row["source"] in by_table:
-            mapping[by_table[row["source"]]][row["code_2005"]] = code
-    return mapping
-
-
 def current_code(code: str, st: str | None = None) -> str:
     """The HJ 212—2017 code for ``code``, translating an HJ/T 212—2005 原编码 when the system
     (ST) says which table it belongs to, or when only one table has it."""
     if code in table()["codes"]:
         return code
     systems = table()["systems_2005"]
-    old = _codes_2005()
+    old = table()["codes_2005"]
     if st in systems["water"]:
         return old["water"].get(code, code)
     if st in systems["air"]:
