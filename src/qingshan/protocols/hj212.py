@@ -460,7 +460,7 @@ def _cp_fields(cp: str) -> tuple[tuple[Value, ...], list[tuple[str, str]]]:
         code, dash, field = name.rpartition("-")
         if not equals or not field or (dash and not code):
             if item:
-                raise _FieldError(f"CP item {item[:40]!r} is not name=value or <code>-<Field>=value")
+                raise _FieldError(f"CP item {item[:40]!r} is not name=value or code-Field=value")
         elif dash:
             values.append((code, field, text))
         else:
