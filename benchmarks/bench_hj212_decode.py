@@ -12,7 +12,8 @@ CRC loop bit by bit as the standard prints it ("naive"), and the same with the u
 256-entry table CRC ("table CRC"), i.e. what first implementations look like. No HJ 212
 library exists on PyPI to compare with (a name search of the package index finds none).
 
-Target (issue 4): ≥ 50,000 packets/s per core. The best of R rounds is reported for both.
+Target (issue 4): ≥ 50,000 packets/s per core. The best of R rounds is reported for each
+decoder (other processes on the machine only ever slow a round down).
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def best_rate(run: Callable[[list[bytes]], int], packets: list[bytes], rounds: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packets", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     packets = typical_2011_packets(args.packets)
     size = sum(map(len, packets)) / len(packets)
@@ -130,8 +131,12 @@ def main() -> None:
     print(f"{len(packets)} 2011 packets, {size:.0f} bytes on average, best of {args.rounds}")
     ours_rate = best_rate(ours, packets, args.rounds)
     print(f"qingshan StreamDecoder       : {ours_rate:10,.0f} packets/s")
-    for name, run in [("naive (bitwise CRC)", naive), ("naive with table CRC", table_crc_baseline)]:
-        rate = best_rate(run, packets, args.rounds)
+    baselines = [
+        ("naive (bitwise CRC)", naive, packets[: len(packets) // 10]),  # 10× slower: fewer
+        ("naive with table CRC", table_crc_baseline, packets),
+    ]
+    for name, run, workload in baselines:
+        rate = best_rate(run, workload, args.rounds)
         print(f"{name:<29}: {rate:10,.0f} packets/s   ratio {ours_rate / rate:5.2f} x")
     verdict = "met" if ours_rate >= TARGET else "NOT met"
     print(f"target {TARGET:,} packets/s per core: {verdict}")

@@ -514,13 +514,13 @@ def _rejected(raw: bytes, reason: Reason, detail: str) -> Packet:
     return Packet(raw=raw, error=reason, detail=detail)
 
 
-def _char_counted_end(buffer: bytearray, start: int, chars: int) -> int:
+def _char_counted_end(buffer: bytes, start: int, chars: int) -> int:
     """Byte offset where ``chars`` characters of UTF-8 text starting at ``start`` end.
 
     Peers that count .NET chars instead of bytes declare a shorter length when the segment
     holds Chinese text (notes §1.1); invalid bytes count one each.
     """
-    text = bytes(buffer[start : start + 4 * chars]).decode("utf-8", errors="surrogateescape")
+    text = buffer[start : start + 4 * chars].decode("utf-8", errors="surrogateescape")
     return start + len(text[:chars].encode("utf-8", errors="surrogateescape"))
 
 
@@ -536,22 +536,26 @@ class StreamDecoder:
     """
 
     def __init__(self, crc_variant: CrcVariant = CrcVariant.HJ212) -> None:
-        self._buffer = bytearray()
+        self._pending = b""
+        """Bytes received but not yet reported (at most one incomplete packet)."""
         self._variant = crc_variant
         self._tail_pending = False
 
     def feed(self, data: bytes) -> list[Packet]:
         """Add received bytes; return every packet or reject now complete, in order."""
-        self._buffer += data
-        return self._drain(final=False)
+        return self._drain(self._pending + data, final=False)
 
     def close(self) -> list[Packet]:
         """End of stream: whatever is left is reported (a truncated packet, garbage)."""
-        return self._drain(final=True)
+        return self._drain(self._pending, final=True)
 
-    def _drain(self, final: bool) -> list[Packet]:
+    def _drain(self, buffer: bytes, final: bool) -> list[Packet]:
+        """Report everything complete in ``buffer``; keep the rest for the next read.
+
+        ``buffer`` is immutable ``bytes``: with one packet per read (the usual case) the
+        received bytes are decoded in place, without copying into a growing buffer.
+        """
         out: list[Packet] = []
-        buffer = self._buffer
         position = 0
         while position < len(buffer):
             position = self._skip_tail(buffer, position, final)
@@ -563,7 +567,7 @@ class StreamDecoder:
             while buffer.startswith(b"###", start):  # in a run of "#", the last two start it
                 start += 1
             if start > position:
-                garbage = bytes(buffer[position:start])
+                garbage = buffer[position:start]
                 out.append(_rejected(garbage, Reason.BAD_FRAME, "bytes outside any ## packet"))
                 position = start
             step = self._frame_at(buffer, start, final) if start < len(buffer) else None
@@ -571,10 +575,10 @@ class StreamDecoder:
                 break
             packet, position = step
             out.append(packet)
-        del buffer[:position]
+        self._pending = buffer[position:]
         return out
 
-    def _skip_tail(self, buffer: bytearray, position: int, final: bool) -> int:
+    def _skip_tail(self, buffer: bytes, position: int, final: bool) -> int:
         """Swallow the ``\\r\\n`` (or ``\\n``) that ends the previous packet."""
         if not self._tail_pending:
             return position
@@ -587,13 +591,13 @@ class StreamDecoder:
         self._tail_pending = False
         return position
 
-    def _frame_at(self, buffer: bytearray, start: int, final: bool) -> tuple[Packet, int] | None:
+    def _frame_at(self, buffer: bytes, start: int, final: bool) -> tuple[Packet, int] | None:
         """Decode the packet whose ``##`` is at ``start``; None = wait for more bytes."""
         if not buffer.startswith(HEADER, start) or len(buffer) - start < 6:
             if not final:
                 return None
             return self._fail(buffer, start, Reason.BAD_LENGTH, "truncated before the length")
-        digits = bytes(buffer[start + 2 : start + 6])
+        digits = buffer[start + 2 : start + 6]
         if not digits.isdigit():
             return self._fail(buffer, start, Reason.BAD_LENGTH, f"length field {digits!r}")
         size = int(digits)
@@ -603,7 +607,7 @@ class StreamDecoder:
                 return None
             detail = f"length field {size}, but the packet ends after {len(buffer) - start} bytes"
             return self._misframed(buffer, start, detail)
-        raw = bytes(buffer[start : crc_start + 4])
+        raw = buffer[start : crc_start + 4]
         segment, received = raw[6:-4], raw[-4:]
         expected = crc_text(segment, self._variant)
         if received.upper() == expected.encode():
@@ -612,7 +616,7 @@ class StreamDecoder:
             char_end = _char_counted_end(buffer, start + 6, size)
             if char_end + 4 > len(buffer) and not final:
                 return None
-            raw = bytes(buffer[start : char_end + 4])
+            raw = buffer[start : char_end + 4]
             chars_expected = crc_text(raw[6:-4], self._variant)
             if raw[-4:].upper() == chars_expected.encode():
                 warnings = ["length_counts_characters"]
@@ -634,32 +638,32 @@ class StreamDecoder:
         self._tail_pending = True
         return parse_segment(segment, raw, (expected, raw[-4:].decode("ascii")), warnings)
 
-    def _line_crc_matches(self, buffer: bytearray, start: int) -> bool:
+    def _line_crc_matches(self, buffer: bytes, start: int) -> bool:
         """Whether the packet is intact up to its line end: then only the length is wrong."""
         line_end = buffer.find(b"\n", start)
         if line_end < 0:
             line_end = len(buffer)
         if buffer.startswith(b"\r", line_end - 1):
             line_end -= 1
-        segment = bytes(buffer[start + 6 : line_end - 4])
+        segment = buffer[start + 6 : line_end - 4]
         return line_end - 4 > start + 6 and (
-            bytes(buffer[line_end - 4 : line_end]).upper()
+            buffer[line_end - 4 : line_end].upper()
             == crc_text(segment, self._variant).encode()
         )
 
-    def _misframed(self, buffer: bytearray, start: int, detail: str) -> tuple[Packet, int]:
+    def _misframed(self, buffer: bytes, start: int, detail: str) -> tuple[Packet, int]:
         if self._line_crc_matches(buffer, start):
             detail += " (the CRC at the line end matches: the length field is wrong)"
         return self._fail(buffer, start, Reason.BAD_LENGTH, detail)
 
     def _fail(
-        self, buffer: bytearray, start: int, reason: Reason, detail: str
+        self, buffer: bytes, start: int, reason: Reason, detail: str
     ) -> tuple[Packet, int]:
         raw, resume = self._resync(buffer, start)
         return _rejected(raw, reason, detail), resume
 
     @staticmethod
-    def _resync(buffer: bytearray, start: int) -> tuple[bytes, int]:
+    def _resync(buffer: bytes, start: int) -> tuple[bytes, int]:
         """The rejected bytes: from ``start`` to the next ``##`` (where decoding resumes)."""
         resume = buffer.find(HEADER, start + 1)
         if resume < 0:
@@ -668,7 +672,7 @@ class StreamDecoder:
             resume += 1
         if resume == len(buffer) > start + 2 and buffer.endswith(b"#"):
             resume -= 1  # the next packet's "##" may be split across reads
-        return bytes(buffer[start:resume]), resume
+        return buffer[start:resume], resume
 
 
 def decode_stream(
