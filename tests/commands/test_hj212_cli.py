@@ -73,6 +73,13 @@ def test_decode_stdin_all_good_exits_0():
     assert [o["cn"] for o in _lines(result.stdout)] == ["1062", "2011"]
 
 
+def test_decode_ignores_a_byte_order_mark(tmp_path):
+    capture = tmp_path / "capture.txt"
+    capture.write_bytes(b"\xef\xbb\xbf" + S01.encode() + b"\r\n")
+    result = runner.invoke(app, ["hj212", "decode", str(capture)])
+    assert result.exit_code == 0 and _lines(result.stdout)[0]["ok"]
+
+
 def test_decode_garbage_line_is_bad_frame():
     result = runner.invoke(app, ["hj212", "decode"], input="hello world\n")
     (obj,) = _lines(result.stdout)

@@ -530,6 +530,37 @@ def test_crlf_split_across_reads_is_not_garbage():
     assert decoder.close() == []
 
 
+def test_long_log_packet_in_three_reads_with_the_next_packet_started():
+    """Notes §1.3: a 1703-character CN=3020 log packet arrived in reads of 464, 1024 and 225
+    characters, the last one also carrying the start of the next packet; tail ``\n`` only."""
+    dump = (b"##0076ST=32;CN=2011".hex().upper() * 50)[:1597]  # devices log raw traffic
+    segment = (
+        "QN=20201125101010101;ST=32;CN=3020;PW=123456;MN=MN1;Flag=4;"
+        f"CP=&&DataTime=20201125101010;i11001-Info=//{dump}//&&"
+    )
+    assert len(segment) == 1703
+    stream = hj212.frame(segment)[:-2] + b"\n" + S17
+    chunks = [stream[:464], stream[464:1488], stream[1488:1734], stream[1734:]]
+    decoder = hj212.StreamDecoder()
+    reads = [decoder.feed(chunk) for chunk in chunks]
+    assert [len(r) for r in reads] == [0, 0, 1, 1]
+    first, second = reads[2][0], reads[3][0]
+    assert first.ok and first.cn == "3020" and first.warnings == ("segment_over_1024",)
+    assert first.values == (("i11001", "Info", f"//{dump}//"),)
+    assert second.ok and second.cn == "9011"
+
+
+def test_each_part_of_a_split_upload_gets_its_own_answer():
+    """表 C.50: one 9014 per sub-packet, echoing that sub-packet's QN."""
+    parts = [
+        _part("20160801085857534", 1, "w01018-Avg=1"),
+        _part("20160801085857535", 2, "w21003-Avg=2"),
+    ]
+    answers = [hj212.decode_packet(hj212.reply(part)) for part in parts]
+    assert [a.qn for a in answers] == ["20160801085857534", "20160801085857535"]
+    assert {(a.st, a.cn, a.flag) for a in answers} == {("91", "9014", 4)}
+
+
 def test_modbus_variant_only_when_selected():
     """S25–S27 in the notes: devices printing CRC-16/MODBUS low byte first."""
     segment = S17[6:-6]

@@ -17,6 +17,9 @@ from qingshan.commands.common import EXIT_BAD_INPUT, emit_json
 from qingshan.protocols.hj212 import CrcVariant, decode_packet
 from qingshan.protocols.hj212_simulator import CHANNELS, DeviceSimulator
 
+_BOM = b"\xef\xbb\xbf"
+"""UTF-8 byte-order mark that Windows editors put at the start of saved captures."""
+
 app = typer.Typer(help="HJ 212 (污染物在线监控系统数据传输标准) packets: decode and samples.")
 
 
@@ -55,7 +58,7 @@ def decode_command(
         for line in stream:
             if not line.strip():
                 continue
-            packet = decode_packet(line.strip(b" \t\r\n") + b"\r\n", crc)
+            packet = decode_packet(line.strip(b" \t\r\n").removeprefix(_BOM) + b"\r\n", crc)
             all_ok = all_ok and packet.ok
             emit_json(packet.as_dict())
     if not all_ok:
