@@ -43,8 +43,17 @@ def test_datatime_is_the_period_start(cn, start):
 def test_sources_report_discharge_amounts():
     """表 C.16: minute/hour/day data of a source carry -Cou for flow and pollutants."""
     (raw,) = DeviceSimulator("MN1", "32").packets("2061", WHEN)
-    couples = {code for code, field, _ in hj212.decode_packet(raw).values if field == "Cou"}
+    fields = {
+        (code, field): float(v)
+        for code, field, v in hj212.decode_packet(raw).values
+        if field != "Flag"
+    }
+    couples = {code for code, field in fields if field == "Cou"}
     assert couples == {"w00000", "w01018", "w21003", "w21011", "w21001"}
+    volume = fields["w00000", "Avg"] * 3600 / 1000  # L/s over one hour → m³
+    assert fields["w00000", "Cou"] == pytest.approx(volume, abs=0.2)
+    cod_kg = fields["w01018", "Avg"] * volume / 1000  # mg/L × m³ = g → kg
+    assert fields["w01018", "Cou"] == pytest.approx(cod_kg, rel=0.01)
 
 
 def test_long_uploads_are_split_and_reassemble():

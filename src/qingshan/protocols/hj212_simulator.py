@@ -124,6 +124,8 @@ class DeviceSimulator:
         self._fault_rate = fault_rate
         self._max_segment = max_segment
         self._sequence = 0
+        self._volume = 0.0
+        """Discharge volume of the current period [m³], set by the flow channel."""
 
     def packets(self, cn: str, when: datetime) -> list[bytes]:
         """The framed packet(s) of one upload ``cn`` (2011, 2051, 2061, 2031) at ``when``.
@@ -155,18 +157,18 @@ class DeviceSimulator:
         return [(channel.code, name, text) for name, text in [*fields, ("Flag", flag)]]
 
     def _cou(self, cn: str, channel: Channel, average: float) -> str | None:
-        """Discharge amount over the period (表 C.16 ``-Cou``): flow volume in m³, pollutant
-        mass in kg; only at sources (ST 31/32)."""
+        """Discharge amount over the period (表 C.16 ``-Cou``), only at sources (ST 31/32):
+        the flow's volume in m³ (its Avg × the period), each pollutant's mass in kg (its Avg ×
+        that volume). The flow channel comes first in :data:`CHANNELS`, so its volume is known
+        when the pollutants are reached."""
         if self.st not in COU_FACTOR:
             return None
-        seconds = PERIODS[cn].total_seconds()
-        flow = next(c for c in self.channels if c.code in FLOW_CODES)
-        volume = self._level[flow.code] * FLOW_CODES[flow.code] * seconds
         if channel.code in FLOW_CODES:
-            return _fixed(volume, 2)
+            self._volume = average * FLOW_CODES[channel.code] * PERIODS[cn].total_seconds()
+            return _fixed(self._volume, 2)
         if channel.code in ("w01001", "a19001", "a01012", "a01011"):  # pH and stack state
             return None
-        return _fixed(average * volume * COU_FACTOR[self.st], 4)
+        return _fixed(average * self._volume * COU_FACTOR[self.st], 4)
 
     def _reading(self, channel: Channel) -> str:
         span = channel.high - channel.low
