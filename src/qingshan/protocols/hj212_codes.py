@@ -43,13 +43,12 @@ def current_code(code: str, st: str | None = None) -> str:
     (ST) says which table it belongs to, or when only one table has it."""
     if code in table()["codes"]:
         return code
-    systems = table()["systems_2005"]
-    old = table()["codes_2005"]
-    if st in systems["water"]:
-        return old["water"].get(code, code)
-    if st in systems["air"]:
-        return old["air"].get(code, code)
-    candidates = {table[code] for table in old.values() if code in table}
+    systems: dict[str, list[str]] = table()["systems_2005"]
+    old: dict[str, dict[str, str]] = table()["codes_2005"]
+    for kind in ("water", "air"):
+        if st in systems[kind]:
+            return old[kind].get(code, code)
+    candidates = {mapping[code] for mapping in old.values() if code in mapping}
     return candidates.pop() if len(candidates) == 1 else code
 
 
@@ -62,5 +61,6 @@ def parameter_for(code: str, st: str | None = None) -> Parameter | None:
     row = table()["codes"].get(current)
     if row is None:
         return None
-    unit = table()["system_units"].get(st or "", {}).get(row["key"], row["unit"])
+    overrides: dict[str, str] = table()["system_units"].get(st or "", {})
+    unit = overrides.get(row["key"], row["unit"])
     return Parameter(current, row["key"], row["name"], unit, row["source"])
