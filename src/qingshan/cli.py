@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from qingshan import __version__
-from qingshan.commands import air, carbon, gep, noise, water
+from qingshan.commands import air, carbon, gep, hj212, noise, water
 
 app = typer.Typer(
     name="qingshan",
@@ -18,6 +18,7 @@ app.add_typer(noise.app, name="noise")
 app.add_typer(water.app, name="water")
 app.add_typer(carbon.app, name="carbon")
 app.add_typer(gep.app, name="gep")
+app.add_typer(hj212.app, name="hj212")
 
 
 @app.command()

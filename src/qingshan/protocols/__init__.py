@@ -1,0 +1,1 @@
+"""Wire protocols of monitoring devices (pure: bytes in, values out; no sockets, no store)."""
