@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from qingshan import __version__
-from qingshan.commands import air
+from qingshan.commands import air, db, ingest, sites, users
 
 app = typer.Typer(
     name="qingshan",
@@ -14,6 +14,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(air.app, name="air")
+app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="users")
+app.add_typer(sites.app, name="sites")
+app.command("ingest")(ingest.ingest_command)
 
 
 @app.command()

@@ -24,6 +24,15 @@ class Settings(BaseSettings):
     chunk_rows: int = 100_000
     """Rows processed per step of a long job (one step of the progress bar)."""
 
+    raw_retention_days: int = 400
+    """Days that raw readings (real-time and minute periods) are kept; hour and day readings and
+    aggregates are kept for good. ``qingshan db prune`` deletes older raw readings."""
+
+    @property
+    def database_path(self) -> Path:
+        """The embedded SQLite database used when ``database_url`` is not set."""
+        return self.data_dir / "qingshan.db"
+
 
 def get_settings() -> Settings:
     return Settings()

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import polars as pl
 
-from qingshan.standards import aqi
 from qingshan.services.tables import (
     ProblemCollector,
     parse_numbers,
     parse_times,
     read_table,
 )
+from qingshan.standards import aqi
 
 INDICATOR_LIKE = re.compile(r"^(so2|no2|co|o3|pm10|pm25|pm2\.5|pm2_5|nox|tsp)(_|$)", re.IGNORECASE)
 """Column names that name a pollutant; such a column must be a known indicator of the report."""
