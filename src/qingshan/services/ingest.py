@@ -37,7 +37,7 @@ from qingshan.services.tables import (
 from qingshan.store.aggregates import LOCAL_TIME_ZONE
 from qingshan.store.engine import reading, writing
 from qingshan.store.models import FLAGS, PERIODS
-from qingshan.store.readings import UpsertCounts, conflicting_duplicates, upsert_readings
+from qingshan.store.readings import UpsertCounts, upsert_readings
 from qingshan.store.registry import ParameterIndex, site_index
 
 LONG_COLUMNS = ("site", "parameter", "time", "value")
@@ -236,12 +236,15 @@ def _check_flags(cells: pl.DataFrame, problems: ProblemCollector) -> pl.DataFram
 
 
 def _check_duplicates(batch: pl.DataFrame, problems: ProblemCollector) -> None:
-    clash = (
-        batch.filter(conflicting_duplicates(batch))
-        .with_columns(
-            pl.col("_row").min().over(["site_id", "parameter_id", "period_start"]).alias("_value")
-        )
-        .filter(pl.col("_row") != pl.col("_value"))
+    """Rows repeating an earlier row's key with another value or flag (identical repeats pass)."""
+    key = ["site_id", "parameter_id", "period_start"]
+    first = batch.sort("_row").with_columns(
+        pl.col("_row").first().over(key).alias("_value"),
+        pl.col("value").first().over(key).alias("_first_value"),
+        pl.col("flag").first().over(key).alias("_first_flag"),
+    )
+    clash = first.filter(
+        (pl.col("value") != pl.col("_first_value")) | (pl.col("flag") != pl.col("_first_flag"))
     )
     _report(
         problems,

@@ -11,7 +11,8 @@ Semantics (``docs/store.md``): one current reading per (site, parameter, period,
 Speed: SQLite takes the rows through one prepared ``INSERT … ON CONFLICT DO UPDATE … WHERE``
 statement (``executemany``); PostgreSQL gets them by ``COPY`` into a temporary table, then one
 ``INSERT … SELECT … ON CONFLICT`` in key order (so concurrent batches lock rows in the same order
-and cannot deadlock). ``benchmarks/bench_ingest.py`` measures both.
+and cannot deadlock). Sites and parameters are checked once per batch, not once per row (see
+:class:`~qingshan.store.models.Reading` on why readings have no foreign keys). ``benchmarks/bench_ingest.py`` measures both.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from qingshan.store import audit
-from qingshan.store.models import FLAGS, PERIODS, RAW_PERIODS, Reading
+from qingshan.store.models import FLAGS, PERIODS, RAW_PERIODS, Parameter, Reading, Site
 from qingshan.store.types import SQLITE_TIME_FORMAT, utc_now
 
 KEY_COLUMNS = ("site_id", "parameter_id", "period", "period_start")
@@ -100,10 +101,8 @@ class UpsertCounts:
         return {"inserted": self.inserted, "revised": self.revised, "unchanged": self.unchanged}
 
 
-def conflicting_duplicates(frame: pl.DataFrame) -> pl.Series:
-    """Rows whose key appears again in ``frame`` with another value or flag."""
-    variants = pl.struct("value", "flag").n_unique().over(KEY_COLUMNS)
-    return frame.select(variants > 1).to_series()
+def _has_duplicate_keys(batch: pl.DataFrame) -> bool:
+    return bool(batch.select(pl.struct(KEY_COLUMNS).is_duplicated().any()).item())
 
 
 def normalise(frame: pl.DataFrame) -> pl.DataFrame:
@@ -131,10 +130,26 @@ def normalise(frame: pl.DataFrame) -> pl.DataFrame:
         raise ValueError(f"flags must be among {FLAGS} and periods among {PERIODS}")
     if not batch["value"].is_finite().all():
         raise ValueError("readings batch has values that are not finite")
-    batch = batch.unique(maintain_order=True)
-    if conflicting_duplicates(batch).any():
-        raise ValueError("readings batch has one key with different values or flags")
-    return batch
+    if _has_duplicate_keys(batch):
+        batch = batch.unique(maintain_order=True)
+        if _has_duplicate_keys(batch):
+            raise ValueError("readings batch has one key with different values or flags")
+    return batch.sort(KEY_COLUMNS)  # key order: index pages fill in order, locks taken in order
+
+
+def _check_references(session: Session, batch: pl.DataFrame) -> None:
+    """Every site and parameter of the batch exists; on PostgreSQL they stay (FOR KEY SHARE).
+
+    This is the set-wise stand-in for foreign keys on ``readings`` (see :class:`Reading`): one
+    query per table and batch instead of one per row.
+    """
+    for model, column in ((Site, "site_id"), (Parameter, "parameter_id")):
+        wanted = set(batch[column].unique().to_list())
+        query = select(model.id).where(model.id.in_(wanted))
+        found = set(session.scalars(query.with_for_update(read=True, key_share=True)))
+        if wanted - found:
+            missing = sorted(wanted - found)[:10]
+            raise ValueError(f"readings refer to unknown {model.__tablename__} ids {missing}")
 
 
 def _upsert_sqlite(
@@ -145,7 +160,7 @@ def _upsert_sqlite(
         pl.col("period_start").dt.strftime(SQLITE_TIME_FORMAT),
         pl.lit(source).alias("source"),
         pl.lit(received).alias("received_at"),
-    ).iter_rows()
+    ).rows()
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         last_reading = cursor.execute("SELECT coalesce(max(id), 0) FROM readings").fetchone()[0]
@@ -198,6 +213,7 @@ def upsert_readings(
     batch = normalise(frame)
     if batch.is_empty():
         return UpsertCounts()
+    _check_references(session, batch)
     now = utc_now()
     write = _upsert_sqlite if session.get_bind().dialect.name == "sqlite" else _upsert_postgresql
     inserted, revised = write(session, batch, source, now)

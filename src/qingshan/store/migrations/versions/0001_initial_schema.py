@@ -8,6 +8,8 @@ Besides the tables, two kinds of triggers keep history honest on both backends:
 
 * ``readings``: an update that changes the value or the flag copies the old version into
   ``reading_revisions`` (so the superseded value is kept whatever code path did the update);
+* ``sites``, ``parameters``: DELETE is refused while readings refer to the row (readings carry
+  no foreign keys, for bulk-ingest speed; see ``qingshan.store.models.Reading``);
 * ``audit_log``: UPDATE and DELETE are refused (the log is append-only).
 """
 
@@ -275,10 +277,6 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "period IN ('realtime', 'minute', 'hour', 'day')", name=op.f("ck_readings_period")
         ),
-        sa.ForeignKeyConstraint(
-            ["parameter_id"], ["parameters.id"], name=op.f("fk_readings_parameter_id_parameters")
-        ),
-        sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name=op.f("fk_readings_site_id_sites")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_readings")),
         sa.UniqueConstraint(
             "site_id",
@@ -326,6 +324,16 @@ SQLITE_TRIGGERS = (
     END
     """,
     """
+    CREATE TRIGGER sites_keep_readings BEFORE DELETE ON sites
+    WHEN EXISTS (SELECT 1 FROM readings WHERE site_id = OLD.id)
+    BEGIN SELECT RAISE(ABORT, 'the site has readings; deactivate it instead'); END
+    """,
+    """
+    CREATE TRIGGER parameters_keep_readings BEFORE DELETE ON parameters
+    WHEN EXISTS (SELECT 1 FROM readings WHERE parameter_id = OLD.id)
+    BEGIN SELECT RAISE(ABORT, 'the parameter has readings'); END
+    """,
+    """
     CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END
     """,
@@ -352,6 +360,26 @@ POSTGRESQL_TRIGGERS = (
     EXECUTE FUNCTION readings_keep_revision()
     """,
     """
+    CREATE FUNCTION refuse_delete_with_readings() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM readings WHERE
+                   (TG_TABLE_NAME = 'sites' AND site_id = OLD.id)
+                   OR (TG_TABLE_NAME = 'parameters' AND parameter_id = OLD.id)) THEN
+            RAISE EXCEPTION 'the % row % has readings; deactivate it instead',
+                TG_TABLE_NAME, OLD.id;
+        END IF;
+        RETURN OLD;
+    END $$
+    """,
+    """
+    CREATE TRIGGER sites_keep_readings BEFORE DELETE ON sites FOR EACH ROW
+    EXECUTE FUNCTION refuse_delete_with_readings()
+    """,
+    """
+    CREATE TRIGGER parameters_keep_readings BEFORE DELETE ON parameters FOR EACH ROW
+    EXECUTE FUNCTION refuse_delete_with_readings()
+    """,
+    """
     CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         RAISE EXCEPTION 'audit_log is append-only';
@@ -376,10 +404,17 @@ def _create_triggers() -> None:
 
 def _drop_triggers() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        for name in ("readings_keep_revision", "audit_log_no_update", "audit_log_no_delete"):
+        for name in (
+            "readings_keep_revision",
+            "sites_keep_readings",
+            "parameters_keep_readings",
+            "audit_log_no_update",
+            "audit_log_no_delete",
+        ):
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
     else:
         op.execute("DROP FUNCTION IF EXISTS readings_keep_revision() CASCADE")
+        op.execute("DROP FUNCTION IF EXISTS refuse_delete_with_readings() CASCADE")
         op.execute("DROP FUNCTION IF EXISTS audit_log_append_only() CASCADE")
 
 
