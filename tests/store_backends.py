@@ -102,7 +102,12 @@ def sites(engine: Engine) -> dict[str, int]:
         )
         created = {
             code: upsert_site(
-                session, code, name=code, latitude=30.6, longitude=114.4, grid_id=grid.id,
+                session,
+                code,
+                name=code,
+                latitude=30.6,
+                longitude=114.4,
+                grid_id=grid.id,
                 **fields,
             ).id
             for code, fields in SITES.items()

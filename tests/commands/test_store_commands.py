@@ -1,4 +1,4 @@
-"""The store's commands end to end: db upgrade, sites import, ingest (exit 2 on bad input), users."""
+"""The store's commands end to end: db upgrade, sites import, ingest (exit 2), users."""
 
 from __future__ import annotations
 
@@ -63,8 +63,10 @@ def test_users_add_list_and_token(configured: Path) -> None:
     assert run("users", "add", "meter-1", "--role", "device", "--no-password")[0] == 0
     assert run("users", "add", "bob", "--role", "wizard", "--password", "pw")[0] == 2
     users = run("users", "list")[1]["users"]
-    assert [(u["username"], u["role"]) for u in users] == [("alice", "analyst"),
-                                                           ("meter-1", "device")]
+    assert [(u["username"], u["role"]) for u in users] == [
+        ("alice", "analyst"),
+        ("meter-1", "device"),
+    ]
     code, issued = run("users", "token", "meter-1")
     assert code == 0 and issued["token"].startswith("qs_")
 

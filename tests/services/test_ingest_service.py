@@ -69,7 +69,9 @@ def test_a_corrected_file_revises_only_the_changed_readings(engine, sites, tmp_p
     ingest(engine, write_csv(tmp_path / "a.csv", LONG))
     corrected = LONG.replace("AIR1,pm25,2024-01-01 08:00,35,N", "AIR1,pm25,2024-01-01 08:00,36,N")
     assert ingest(engine, write_csv(tmp_path / "b.csv", corrected)) == {
-        "inserted": 0, "revised": 1, "unchanged": 3,
+        "inserted": 0,
+        "revised": 1,
+        "unchanged": 3,
     }
     with reading(engine) as session:
         assert session.scalar(select(ReadingRevision.value)) == 35.0
@@ -89,14 +91,17 @@ def test_wide_files_in_every_format(engine, sites, tmp_path, suffix):
         }
     )
     path = tmp_path / f"wide{suffix}"
-    {".xlsx": frame.write_excel, ".parquet": frame.write_parquet,
-     ".csv": frame.write_csv}[suffix](path)
+    {".xlsx": frame.write_excel, ".parquet": frame.write_parquet, ".csv": frame.write_csv}[suffix](
+        path
+    )
     plan = load_readings_file(engine, path, "minute")
     assert plan.layout == "wide"
     store_plan(engine, plan, actor="test:ingest", chunk_rows=1000)
     values = [(site, key, value, flag) for site, key, _, value, flag in stored(engine)]
     assert values == [
-        ("AIR5", "o3", 80.0, "N"), ("AIR5", "o3", 81.0, "C"), ("AIR5", "pm25", 35.0, "N"),
+        ("AIR5", "o3", 80.0, "N"),
+        ("AIR5", "o3", 81.0, "C"),
+        ("AIR5", "pm25", 35.0, "N"),
         ("RIVER", "cod", 12.5, "N"),
     ]
 
@@ -108,7 +113,9 @@ def problems_of(engine: Engine, path: Path, period: str = "hour") -> list[tuple]
 
 
 def test_any_bad_row_rejects_the_file_naming_row_and_column(engine, sites, tmp_path):
-    path = write_csv(tmp_path / "bad.csv", """
+    path = write_csv(
+        tmp_path / "bad.csv",
+        """
 site,parameter,time,value,flag
 AIR1,pm25,2024-01-01 08:00,35,N
 NOPE,pm25,2024-01-01 08:00,35,N
@@ -116,7 +123,8 @@ AIR1,pm99,2024-01-01 08:00,35,N
 AIR1,pm25,2024-01-01 08:30,35,N
 AIR1,pm10,2024-01-01 08:00,abc,Z
 AIR1,no2,,,N
-""")
+""",
+    )
     assert problems_of(engine, path) == [
         (3, "site", "unknown site 'NOPE'"),
         (4, "parameter", "unknown parameter 'pm99' for this site"),
@@ -131,17 +139,25 @@ AIR1,no2,,,N
 
 
 def test_wide_file_problems_name_the_parameter_column(engine, sites, tmp_path):
-    path = write_csv(tmp_path / "bad.csv", """
+    path = write_csv(
+        tmp_path / "bad.csv",
+        """
 site,time,pm25,pm25_flag,so2,xyz_flag
 AIR1,2024-01-01 09:00,36,Q,8,
 AIR1,2024-01-01 10:00,,,x,
-""")
-    assert problems_of(engine, path) == [(1, "xyz_flag", "flag column without its parameter column")]
-    path = write_csv(tmp_path / "bad2.csv", """
+""",
+    )
+    assert problems_of(engine, path) == [
+        (1, "xyz_flag", "flag column without its parameter column")
+    ]
+    path = write_csv(
+        tmp_path / "bad2.csv",
+        """
 site,time,pm25,pm25_flag,so2
 AIR1,2024-01-01 09:00,36,Q,8
 AIR1,2024-01-01 10:00,,,x
-""")
+""",
+    )
     assert problems_of(engine, path) == [
         (2, "pm25_flag", "unknown flag 'Q'; flags are N F M S D C T B X R"),
         (3, "so2", "'x' is not a number"),
@@ -149,23 +165,29 @@ AIR1,2024-01-01 10:00,,,x
 
 
 def test_one_key_twice_with_different_values_is_a_problem(engine, sites, tmp_path):
-    path = write_csv(tmp_path / "dup.csv", """
+    path = write_csv(
+        tmp_path / "dup.csv",
+        """
 site,parameter,time,value
 AIR1,pm25,2024-01-01 08:00,35
 AIR1,pm25,2024-01-01 08:00,35
 AIR1,pm25,2024-01-01 08:00,36
-""")
+""",
+    )
     assert problems_of(engine, path) == [
         (4, "value", "same site, parameter and time as row 2 with another value or flag"),
     ]
 
 
 def test_day_readings_start_at_beijing_midnight(engine, sites, tmp_path):
-    path = write_csv(tmp_path / "days.csv", """
+    path = write_csv(
+        tmp_path / "days.csv",
+        """
 site,parameter,time,value
 RIVER,cod,2024-01-02,15
 RIVER,cod,2024-01-03 08:00,15
-""")
+""",
+    )
     assert problems_of(engine, path, "day") == [
         (3, "time", "2024-01-03 08:00 does not start a day period (Beijing time)"),
     ]

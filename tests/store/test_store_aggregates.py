@@ -103,8 +103,13 @@ def test_reported_hours_take_the_place_of_computed_ones() -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 59), st.sampled_from(HJ212_FLAGS)), max_size=60,
-                unique_by=lambda item: item[0]))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 59), st.sampled_from(HJ212_FLAGS)),
+        max_size=60,
+        unique_by=lambda item: item[0],
+    )
+)
 def test_hour_validity_is_the_count_of_normal_minutes(cells) -> None:
     frame = pl.DataFrame(
         {
@@ -147,16 +152,23 @@ def test_stored_aggregates_keep_coverage_on_both_backends(engine, sites, paramet
     hour_starts = [DAY + timedelta(hours=n) for n in range(19)]
     hour_starts += [DAY + timedelta(days=1, hours=n) for n in range(20)]
     with writing(engine, "test:agg") as session:
-        upsert_readings(session, _readings(site, pm25, minute_starts, "minute"),
-                        source="test", actor="test:agg")
-        upsert_readings(session, _readings(site, so2, hour_starts, "hour"),
-                        source="test", actor="test:agg")
+        upsert_readings(
+            session, _readings(site, pm25, minute_starts, "minute"), source="test", actor="test:agg"
+        )
+        upsert_readings(
+            session, _readings(site, so2, hour_starts, "hour"), source="test", actor="test:agg"
+        )
         counts = aggregate(session, start=HOUR, end=DAY + timedelta(days=2), actor="test:agg")
     with reading(engine) as session:
         rows = session.execute(
-            select(Aggregate.parameter_id, Aggregate.period, Aggregate.period_start,
-                   Aggregate.expected_count, Aggregate.valid_count, Aggregate.valid)
-            .order_by(Aggregate.parameter_id, Aggregate.period, Aggregate.period_start)
+            select(
+                Aggregate.parameter_id,
+                Aggregate.period,
+                Aggregate.period_start,
+                Aggregate.expected_count,
+                Aggregate.valid_count,
+                Aggregate.valid,
+            ).order_by(Aggregate.parameter_id, Aggregate.period, Aggregate.period_start)
         ).all()
         audited = session.scalars(select(AuditEntry).where(AuditEntry.action == "aggregate")).one()
     pm25_rows = [row[1:] for row in rows if row[0] == pm25]
@@ -179,8 +191,9 @@ def test_recomputing_overwrites_aggregates(engine, sites, parameters) -> None:
     for count in (44, 45):
         starts = [HOUR + timedelta(minutes=n) for n in range(count)]
         with writing(engine, "test:agg") as session:
-            upsert_readings(session, _readings(site, pm25, starts, "minute"),
-                            source="test", actor="test:agg")
+            upsert_readings(
+                session, _readings(site, pm25, starts, "minute"), source="test", actor="test:agg"
+            )
             aggregate(session, start=HOUR, end=HOUR + timedelta(hours=1), actor="test:agg")
     with reading(engine) as session:
         hour = session.scalars(select(Aggregate).where(Aggregate.period == "hour")).one()

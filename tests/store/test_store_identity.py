@@ -60,11 +60,10 @@ def test_revoked_and_expired_tokens_are_refused(engine: Engine) -> None:
     with writing(engine, "cli:admin") as session:
         user = identity.add_user(session, "dave", "enterprise", password="pw")
         revoked = identity.issue_token(session, user, "old")
-        expired = identity.issue_token(session, user, "short",
-                                       expires_at=utc_now() - timedelta(seconds=1))
-        session.scalars(select(ApiToken).where(ApiToken.name == "old")).one().revoked_at = (
-            utc_now()
+        expired = identity.issue_token(
+            session, user, "short", expires_at=utc_now() - timedelta(seconds=1)
         )
+        session.scalars(select(ApiToken).where(ApiToken.name == "old")).one().revoked_at = utc_now()
     with reading(engine) as session:
         assert identity.user_for_token(session, revoked) is None
         assert identity.user_for_token(session, expired) is None
@@ -84,7 +83,9 @@ def test_every_orm_write_leaves_an_audit_row_with_before_and_after(engine, sites
             select(AuditEntry).where(AuditEntry.actor == "user:alice").order_by(AuditEntry.id)
         ).all()
     assert [(e.action, e.entity) for e in entries] == [
-        ("update", "sites"), ("insert", "users"), ("delete", "users"),
+        ("update", "sites"),
+        ("insert", "users"),
+        ("delete", "users"),
     ]
     update, insert, delete = entries
     assert update.entity_id == str(sites["AIR1"])

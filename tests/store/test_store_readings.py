@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import DatabaseError
 
 from qingshan.store.engine import reading, writing
-from qingshan.store.models import AuditEntry, Reading, ReadingRevision
+from qingshan.store.models import AuditEntry, Reading, ReadingRevision, Site
 from qingshan.store.readings import prune_raw_readings, upsert_readings
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -79,7 +80,9 @@ def test_changed_value_becomes_a_revision_and_the_old_one_is_kept(engine, sites,
     key = (sites["RIVER"], parameters["cod"])
     store(engine, batch(*key, [12.5, 13.0]), "hj212:first")
     assert store(engine, batch(*key, [12.5, 14.0]), "file:fix.csv") == {
-        "inserted": 0, "revised": 1, "unchanged": 1,
+        "inserted": 0,
+        "revised": 1,
+        "unchanged": 1,
     }
     store(engine, batch(*key, [12.5, 14.0], flags=["N", "M"]), "review")  # flag change
     with reading(engine) as session:
@@ -133,8 +136,13 @@ def test_every_changing_batch_is_audited_with_counts(engine, sites, parameters):
     assert [(e.actor, e.action, e.entity) for e in entries] == [
         ("test:writer", "upsert", "readings")
     ] * 2
-    assert entries[0].after == {"source": "http:alice", "rows": 2, "inserted": 2, "revised": 0,
-                                "unchanged": 0}
+    assert entries[0].after == {
+        "source": "http:alice",
+        "rows": 2,
+        "inserted": 2,
+        "revised": 0,
+        "unchanged": 0,
+    }
     assert entries[1].after["revised"] == 1
 
 
@@ -184,18 +192,44 @@ def test_prune_deletes_only_old_raw_readings(engine, sites, parameters):
         for period in ("minute", "hour"):
             step = timedelta(minutes=1) if period == "minute" else timedelta(hours=1)
             store(engine, batch(site, pm25, [1.0, 2.0], start=start, step=step, period=period))
-    store(engine, batch(site, pm25, [1.0, 5.0], start=old, step=timedelta(minutes=1),
-                        period="minute"))  # one revision that must go with its reading
+    store(
+        engine, batch(site, pm25, [1.0, 5.0], start=old, step=timedelta(minutes=1), period="minute")
+    )  # one revision that must go with its reading
     with writing(engine, "test:retention") as session:
-        deleted = prune_raw_readings(session, older_than=datetime(2023, 1, 1, tzinfo=UTC),
-                                     actor="test:retention")
+        deleted = prune_raw_readings(
+            session, older_than=datetime(2023, 1, 1, tzinfo=UTC), actor="test:retention"
+        )
     assert deleted == 2
     with reading(engine) as session:
         left = session.execute(select(Reading.period, Reading.period_start)).all()
         entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
     assert sorted((p, s.year) for p, s in left) == [
-        ("hour", 2020), ("hour", 2020), ("hour", 2024), ("hour", 2024),
-        ("minute", 2024), ("minute", 2024),
+        ("hour", 2020),
+        ("hour", 2020),
+        ("hour", 2024),
+        ("hour", 2024),
+        ("minute", 2024),
+        ("minute", 2024),
     ]
     assert count(engine, ReadingRevision) == 0
     assert (entry.action, entry.before) == ("prune", {"rows": 2})
+
+
+def test_readings_must_refer_to_existing_sites_and_parameters(engine, sites, parameters):
+    with pytest.raises(ValueError, match="unknown sites ids \\[999\\]"):
+        store(engine, batch(999, parameters["pm25"], [1.0]))
+    with pytest.raises(ValueError, match="unknown parameters ids \\[999\\]"):
+        store(engine, batch(sites["AIR1"], 999, [1.0]))
+    assert count(engine, Reading) == 0
+
+
+def test_a_site_or_parameter_with_readings_cannot_be_deleted(engine, sites, parameters):
+    """Readings carry no foreign keys (bulk speed); triggers keep them from being orphaned."""
+    store(engine, batch(sites["AIR1"], parameters["pm25"], [1.0]))
+    for table, key in (("sites", sites["AIR1"]), ("parameters", parameters["pm25"])):
+        with pytest.raises(DatabaseError, match="has readings"), engine.begin() as connection:
+            connection.execute(text(f"DELETE FROM {table} WHERE id = :id"), {"id": key})
+    with writing(engine, "test:cleanup") as session:
+        session.delete(session.get(Site, sites["AIR5"]))  # no readings: may go
+    with reading(engine) as session:
+        assert session.get(Site, sites["AIR5"]) is None
