@@ -12,7 +12,8 @@ Speed: SQLite takes the rows through one prepared ``INSERT … ON CONFLICT DO UP
 statement (``executemany``); PostgreSQL gets them by ``COPY`` into a temporary table, then one
 ``INSERT … SELECT … ON CONFLICT`` in key order (so concurrent batches lock rows in the same order
 and cannot deadlock). Sites and parameters are checked once per batch, not once per row (see
-:class:`~qingshan.store.models.Reading` on why readings have no foreign keys). ``benchmarks/bench_ingest.py`` measures both.
+:class:`~qingshan.store.models.Reading` on why readings have no foreign keys).
+``benchmarks/bench_ingest.py`` measures both paths.
 """
 
 from __future__ import annotations

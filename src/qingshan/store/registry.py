@@ -14,7 +14,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qingshan.store.models import District, Grid, Parameter, ParameterCode, Site, Township
+from qingshan.store.models import (
+    Device,
+    District,
+    Grid,
+    Parameter,
+    ParameterCode,
+    Site,
+    Township,
+)
 
 
 def reference_parameters() -> list[dict[str, Any]]:
@@ -133,3 +141,31 @@ def upsert_site(session: Session, code: str, **fields: Any) -> Site:
                 setattr(site, name, value)
     session.flush()
     return site
+
+
+def upsert_device(
+    session: Session,
+    mn: str,
+    *,
+    site_id: int,
+    password: str,
+    protocol_version: str = "2017",
+    crc_variant: str = "appendix_a",
+) -> Device:
+    """Register the HJ 212 data acquisition unit ``mn`` for a site, or update its settings."""
+    fields = {
+        "site_id": site_id,
+        "password": password,
+        "protocol_version": protocol_version,
+        "crc_variant": crc_variant,
+    }
+    device = session.scalar(select(Device).where(Device.mn == mn))
+    if device is None:
+        device = Device(mn=mn, **fields)
+        session.add(device)
+    else:
+        for name, value in fields.items():
+            if getattr(device, name) != value:
+                setattr(device, name, value)
+    session.flush()
+    return device
