@@ -80,3 +80,14 @@ def test_aggregate_and_prune_commands(configured: Path) -> None:
     assert (code, counts["hours"], counts["days"]) == (0, 1, 1)
     code, pruned = run("db", "prune", "--days", "30")
     assert (code, pruned["deleted"]) == (0, 45)
+
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def test_the_shipped_examples_import(database_url: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("QINGSHAN_DATABASE_URL", database_url)
+    run("db", "upgrade")
+    assert run("sites", "import", str(EXAMPLES / "sites.csv")) == (0, {"ok": True, "sites": 4})
+    code, counts = run("ingest", str(EXAMPLES / "readings_long.csv"))
+    assert (code, counts["inserted"]) == (0, 8)
