@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy.engine import make_url
 
 from qingshan.commands.common import emit_json
 from qingshan.config import get_settings
@@ -20,8 +21,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine output: one JS
 
 
 def _hide_password(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -61,7 +60,7 @@ def aggregate_command(
 ) -> None:
     """Recompute hour and day aggregates (GB 3095 validity) for whole days."""
     start = _local_midnight(first)
-    end = _local_midnight(datetime.combine(date.fromordinal(last.toordinal() + 1), time()))
+    end = _local_midnight(last + timedelta(days=1))
     actor = database.cli_actor()
     with writing(create_store_engine(), actor) as session:
         counts = aggregate(session, start=start, end=end, actor=actor)

@@ -78,7 +78,7 @@ def _entry(actor: str, action: str, instance: Base, before: Any, after: Any) -> 
         "at": utc_now(),
         "actor": actor,
         "action": action,
-        "entity": inspect(instance).mapper.local_table.name,
+        "entity": str(type(instance).__tablename__),
         "entity_id": _entity_id(instance),
         "before": before,
         "after": after,
