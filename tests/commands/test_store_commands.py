@@ -91,3 +91,11 @@ def test_the_shipped_examples_import(database_url: str, tmp_path: Path, monkeypa
     assert run("sites", "import", str(EXAMPLES / "sites.csv")) == (0, {"ok": True, "sites": 4})
     code, counts = run("ingest", str(EXAMPLES / "readings_long.csv"))
     assert (code, counts["inserted"]) == (0, 8)
+
+
+def test_commands_on_a_database_not_upgraded_say_what_to_do(database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("QINGSHAN_DATABASE_URL", database_url)
+    (tmp_path / "r.csv").write_text(READINGS, encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(tmp_path / "r.csv")])
+    assert result.exit_code == 1
+    assert "no Qingshan tables" in result.stderr and "qingshan db upgrade" in result.stderr

@@ -7,9 +7,10 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from qingshan.commands.common import emit_json
+from qingshan.commands.common import emit_json, stderr
 from qingshan.config import get_settings
 from qingshan.services import database
 from qingshan.store.aggregates import LOCAL_TIME_ZONE, aggregate
@@ -18,6 +19,16 @@ from qingshan.store.engine import create_store_engine, database_url, writing
 app = typer.Typer(help="The database: upgrade the schema, aggregate readings, prune raw data.")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine output: one JSON object.")]
+EXIT_NOT_READY = 1
+
+
+def store_engine() -> Engine:
+    """The configured database, ready for use; a clear message and exit 1 when it is not."""
+    try:
+        return database.open_store()
+    except database.StoreNotReady as error:
+        stderr.print(f"[bold red]{error}[/]")
+        raise typer.Exit(EXIT_NOT_READY) from None
 
 
 def _hide_password(url: str) -> str:
@@ -62,7 +73,7 @@ def aggregate_command(
     start = _local_midnight(first)
     end = _local_midnight(last + timedelta(days=1))
     actor = database.cli_actor()
-    with writing(create_store_engine(), actor) as session:
+    with writing(store_engine(), actor) as session:
         counts = aggregate(session, start=start, end=end, actor=actor)
     if as_json:
         emit_json({"ok": True, "hours": counts.hours, "days": counts.days})
@@ -80,7 +91,7 @@ def prune_command(
 ) -> None:
     """Delete real-time and minute readings older than the retention period."""
     retention = days if days is not None else get_settings().raw_retention_days
-    deleted = database.prune(create_store_engine(), retention, database.cli_actor())
+    deleted = database.prune(store_engine(), retention, database.cli_actor())
     if as_json:
         emit_json({"ok": True, "deleted": deleted, "retention_days": retention})
     else:

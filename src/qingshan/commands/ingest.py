@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 from qingshan.commands.common import emit_json, progress_over_rows, reporting_input_errors
+from qingshan.commands.db import store_engine
 from qingshan.config import get_settings
 from qingshan.services.database import cli_actor
 from qingshan.services.ingest import load_readings_file, store_plan
-from qingshan.store.engine import create_store_engine
 
 
 class PeriodChoice(StrEnum):
@@ -31,7 +31,7 @@ def ingest_command(
 ) -> None:
     """Store readings (long: site, parameter, time, value[, flag]; or wide), all or nothing."""
     settings = get_settings()
-    engine = create_store_engine()
+    engine = store_engine()
     with reporting_input_errors(as_json):
         plan = load_readings_file(engine, input_path, period.value)
     show = not as_json and plan.batch.height > settings.progress_threshold_rows

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from qingshan.commands.common import emit_json, reporting_input_errors
+from qingshan.commands.db import store_engine
 from qingshan.services.database import cli_actor
 from qingshan.services.sites import import_sites
-from qingshan.store.engine import create_store_engine
 
 app = typer.Typer(help="Monitoring sites, their grids and standard context.")
 
@@ -22,7 +22,7 @@ def import_command(
 ) -> None:
     """Create or update sites (and their district, township and grid) from a table."""
     with reporting_input_errors(as_json):
-        count = import_sites(create_store_engine(), input_path, cli_actor())
+        count = import_sites(store_engine(), input_path, cli_actor())
     if as_json:
         emit_json({"ok": True, "sites": count})
     else:

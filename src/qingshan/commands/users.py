@@ -8,9 +8,10 @@ import typer
 from sqlalchemy import select
 
 from qingshan.commands.common import emit_json, stderr
+from qingshan.commands.db import store_engine
 from qingshan.services.database import cli_actor
 from qingshan.store import identity
-from qingshan.store.engine import create_store_engine, reading, writing
+from qingshan.store.engine import reading, writing
 from qingshan.store.models import ROLES, User
 
 app = typer.Typer(help="Users with roles (admin, analyst, grid_officer, enterprise, device).")
@@ -35,7 +36,7 @@ def add_command(
     if password is None and not no_password:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        with writing(create_store_engine(), cli_actor()) as session:
+        with writing(store_engine(), cli_actor()) as session:
             user = identity.add_user(
                 session, username, role, password=password, display_name=display_name
             )
@@ -52,7 +53,7 @@ def add_command(
 @app.command("list")
 def list_command(as_json: JsonOption = False) -> None:
     """List users and their roles."""
-    with reading(create_store_engine()) as session:
+    with reading(store_engine()) as session:
         users = [
             {
                 "username": u.username,
@@ -78,7 +79,7 @@ def token_command(
     as_json: JsonOption = False,
 ) -> None:
     """Issue an API token for a user; it is printed once and only its hash is kept."""
-    with writing(create_store_engine(), cli_actor()) as session:
+    with writing(store_engine(), cli_actor()) as session:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
             stderr.print(f"[bold red]no user {username!r}[/]")

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from qingshan.store import migrate
-from qingshan.store.engine import writing
+from qingshan.store.engine import create_store_engine, writing
 from qingshan.store.readings import prune_raw_readings
 from qingshan.store.registry import seed_parameters
 from qingshan.store.types import utc_now
@@ -20,6 +20,24 @@ SYSTEM_ACTOR = "system:upgrade"
 def cli_actor() -> str:
     """The audit actor for commands run from a shell: ``cli:<login name>``."""
     return f"cli:{getpass.getuser()}"
+
+
+class StoreNotReady(RuntimeError):
+    """The database is not at the schema this version of Qingshan needs."""
+
+
+def open_store(url: str | None = None) -> Engine:
+    """An engine on a database at the newest schema; raise :class:`StoreNotReady` otherwise."""
+    engine = create_store_engine(url)
+    current, head = migrate.current_revision(engine), migrate.head_revision()
+    if current != head:
+        engine.dispose()
+        found = f"revision {current}" if current else "no Qingshan tables"
+        raise StoreNotReady(
+            f"the database has {found}, this version needs revision {head}: "
+            "run `qingshan db upgrade`"
+        )
+    return engine
 
 
 @dataclass(frozen=True)
