@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from itertools import count as counter
 from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DatabaseError
 
@@ -233,3 +236,58 @@ def test_a_site_or_parameter_with_readings_cannot_be_deleted(engine, sites, para
         session.delete(session.get(Site, sites["AIR5"]))  # no readings: may go
     with reading(engine) as session:
         assert session.get(Site, sites["AIR5"]) is None
+
+
+def test_any_sequence_of_batches_matches_a_last_write_wins_model(engine, sites, parameters):
+    """Property: after any sequence of batches, each key holds its last value and flag, its
+    revision is 1 + the number of changes, and the revisions table holds every replaced version.
+    """
+    examples = counter()
+    send = st.tuples(st.integers(0, 3), st.sampled_from([1.0, 2.0, 2.5]), st.sampled_from("NM"))
+    batches = st.lists(
+        st.lists(send, min_size=1, max_size=4, unique_by=lambda s: s[0]), min_size=1, max_size=5
+    )
+
+    @settings(
+        max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(batches)
+    def check(sequence: list[list[tuple[int, float, str]]]) -> None:
+        base = T0 + timedelta(days=next(examples))  # keys of this example only
+        model: dict[int, list[tuple[float, str]]] = {}
+        for sends in sequence:
+            frame = pl.concat(
+                [
+                    batch(
+                        sites["AIR1"],
+                        parameters["o3"],
+                        [value],
+                        start=base + timedelta(hours=hour),
+                        flags=[flag],
+                    )
+                    for hour, value, flag in sends
+                ]
+            )
+            store(engine, frame)
+            for hour, value, flag in sends:
+                versions = model.setdefault(hour, [])
+                if not versions or versions[-1] != (value, flag):
+                    versions.append((value, flag))
+        with reading(engine) as session:
+            for hour, versions in model.items():
+                current = session.scalars(
+                    select(Reading).where(
+                        Reading.parameter_id == parameters["o3"],
+                        Reading.period_start == base + timedelta(hours=hour),
+                    )
+                ).one()
+                old = session.execute(
+                    select(ReadingRevision.value, ReadingRevision.flag)
+                    .where(ReadingRevision.reading_id == current.id)
+                    .order_by(ReadingRevision.revision)
+                ).all()
+                assert (current.value, current.flag) == versions[-1]
+                assert current.revision == len(versions)
+                assert [tuple(row) for row in old] == versions[:-1]
+
+    check()
