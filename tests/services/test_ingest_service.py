@@ -128,7 +128,7 @@ AIR1,no2,,,N
     assert problems_of(engine, path) == [
         (3, "site", "unknown site 'NOPE'"),
         (4, "parameter", "unknown parameter 'pm99' for this site"),
-        (5, "time", "2024-01-01 08:30 does not start a hour period (Beijing time)"),
+        (5, "time", "2024-01-01 08:30 is not the start of a whole hour (Beijing time)"),
         (6, "flag", "unknown flag 'Z'; flags are N F M S D C T B X R"),
         (6, "value", "'abc' is not a number"),
         (7, "time", "a time is required"),
@@ -189,5 +189,5 @@ RIVER,cod,2024-01-03 08:00,15
 """,
     )
     assert problems_of(engine, path, "day") == [
-        (3, "time", "2024-01-03 08:00 does not start a day period (Beijing time)"),
+        (3, "time", "2024-01-03 08:00 is not the start of a whole day (Beijing time)"),
     ]

@@ -155,7 +155,7 @@ def _check_times(cells: pl.DataFrame, period: str, problems: ProblemCollector) -
         misaligned = cells.filter(local.dt.truncate(every) != local).with_columns(
             pl.col("_time_text").alias("_value")
         )
-        message = f"{{value}} does not start a {period} period (Beijing time)"
+        message = f"{{value}} is not the start of a whole {period} (Beijing time)"
         _report(problems, misaligned, "time", message)
     return cells
 
