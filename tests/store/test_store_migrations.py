@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import CheckConstraint, Engine, inspect, text
 from sqlalchemy.exc import DatabaseError
 
 from qingshan.services import database
@@ -46,3 +46,20 @@ def test_embedded_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> N
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+
+
+def test_migration_checks_are_the_models_checks(tmp_path: Path) -> None:
+    """Alembic does not compare CHECK constraints, so compare their text here (SQLite keeps the
+    text as written; PostgreSQL rewrites it)."""
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'qingshan.db'}")
+    migrate.upgrade(engine)
+    inspector = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        prefix = f"ck_{table.name}_"
+        expected = {
+            prefix + str(constraint.name).removeprefix(prefix): str(constraint.sqltext)
+            for constraint in table.constraints
+            if isinstance(constraint, CheckConstraint)
+        }
+        found = {c["name"]: c["sqltext"] for c in inspector.get_check_constraints(table.name)}
+        assert found == expected, table.name

@@ -66,8 +66,12 @@ NOISE_ZONES = ("0", "1", "2", "3", "4a", "4b")
 
 
 def _one_of(column: str, values: tuple[str, ...], *, nullable: bool = False) -> str:
-    listed = ", ".join(f"'{value}'" for value in values)
-    check = f"{column} IN ({listed})"
+    """A CHECK that ``column`` is one of ``values``, spelled as ``=`` comparisons joined by OR.
+
+    Not ``IN (…)``: SQLite builds a temporary index for an IN list each time a statement runs,
+    which made the CHECKs of ``readings`` half the cost of a bulk upsert.
+    """
+    check = " OR ".join(f"{column} = '{value}'" for value in values)
     return f"{column} IS NULL OR {check}" if nullable else check
 
 

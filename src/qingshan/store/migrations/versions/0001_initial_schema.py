@@ -23,6 +23,13 @@ TIME = sa.DateTime(timezone=True)
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
+
+def one_of(column: str, values: tuple[str, ...], *, nullable: bool = False) -> str:
+    """CHECK text: ``=`` comparisons joined by OR (an IN list is slow in SQLite CHECKs)."""
+    check = " OR ".join(f"{column} = '{value}'" for value in values)
+    return f"{column} IS NULL OR {check}" if nullable else check
+
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -75,7 +82,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", TIME, nullable=False),
         sa.CheckConstraint(
-            "role IN ('admin', 'analyst', 'grid_officer', 'enterprise', 'device')",
+            one_of("role", ("admin", "analyst", "grid_officer", "enterprise", "device")),
             name=op.f("ck_users_role"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
@@ -130,7 +137,7 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=12), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
-        sa.CheckConstraint("kind IN ('township', 'street')", name=op.f("ck_townships_kind")),
+        sa.CheckConstraint(one_of("kind", ("township", "street")), name=op.f("ck_townships_kind")),
         sa.ForeignKeyConstraint(
             ["district_id"], ["districts.id"], name=op.f("fk_townships_district_id_districts")
         ),
@@ -174,23 +181,25 @@ def upgrade() -> None:
         sa.Column("reporting_interval_minutes", sa.Integer(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.CheckConstraint(
-            "air_class IS NULL OR air_class IN ('I', 'II')", name=op.f("ck_sites_air_class")
+            one_of("air_class", ("I", "II"), nullable=True), name=op.f("ck_sites_air_class")
         ),
         sa.CheckConstraint(
-            "kind IN ('air_station', 'water_section', 'noise_point', 'source_outlet', "
-            "'energy_meter')",
+            one_of(
+                "kind",
+                ("air_station", "water_section", "noise_point", "source_outlet", "energy_meter"),
+            ),
             name=op.f("ck_sites_kind"),
         ),
         sa.CheckConstraint(
-            "noise_zone IS NULL OR noise_zone IN ('0', '1', '2', '3', '4a', '4b')",
+            one_of("noise_zone", ("0", "1", "2", "3", "4a", "4b"), nullable=True),
             name=op.f("ck_sites_noise_zone"),
         ),
         sa.CheckConstraint(
-            "water_target_class IS NULL OR water_target_class IN ('I', 'II', 'III', 'IV', 'V')",
+            one_of("water_target_class", ("I", "II", "III", "IV", "V"), nullable=True),
             name=op.f("ck_sites_water_class"),
         ),
         sa.CheckConstraint(
-            "waterbody_type IS NULL OR waterbody_type IN ('river', 'lake', 'reservoir')",
+            one_of("waterbody_type", ("river", "lake", "reservoir"), nullable=True),
             name=op.f("ck_sites_waterbody_type"),
         ),
         sa.CheckConstraint("latitude BETWEEN -90 AND 90", name=op.f("ck_sites_latitude")),
@@ -218,7 +227,7 @@ def upgrade() -> None:
         sa.Column("valid_count", sa.Integer(), nullable=False),
         sa.Column("valid", sa.Boolean(), nullable=False),
         sa.Column("computed_at", TIME, nullable=False),
-        sa.CheckConstraint("period IN ('hour', 'day')", name=op.f("ck_aggregates_period")),
+        sa.CheckConstraint(one_of("period", ("hour", "day")), name=op.f("ck_aggregates_period")),
         sa.ForeignKeyConstraint(
             ["parameter_id"], ["parameters.id"], name=op.f("fk_aggregates_parameter_id_parameters")
         ),
@@ -245,11 +254,12 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("last_seen_at", TIME, nullable=True),
         sa.CheckConstraint(
-            "crc_variant IN ('appendix_a', 'modbus', 'modbus_swapped')",
+            one_of("crc_variant", ("appendix_a", "modbus", "modbus_swapped")),
             name=op.f("ck_devices_crc_variant"),
         ),
         sa.CheckConstraint(
-            "protocol_version IN ('2005', '2017', '2025')", name=op.f("ck_devices_protocol_version")
+            one_of("protocol_version", ("2005", "2017", "2025")),
+            name=op.f("ck_devices_protocol_version"),
         ),
         sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name=op.f("fk_devices_site_id_sites")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_devices")),
@@ -271,11 +281,11 @@ def upgrade() -> None:
         sa.Column("received_at", TIME, nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.CheckConstraint(
-            "flag IN ('N', 'F', 'M', 'S', 'D', 'C', 'T', 'B', 'X', 'R')",
+            one_of("flag", ("N", "F", "M", "S", "D", "C", "T", "B", "X", "R")),
             name=op.f("ck_readings_flag"),
         ),
         sa.CheckConstraint(
-            "period IN ('realtime', 'minute', 'hour', 'day')", name=op.f("ck_readings_period")
+            one_of("period", ("realtime", "minute", "hour", "day")), name=op.f("ck_readings_period")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_readings")),
         sa.UniqueConstraint(
