@@ -33,7 +33,7 @@ from qingshan.store import create_store_engine
 from qingshan.store.engine import writing
 from qingshan.store.readings import upsert_readings
 from qingshan.store.registry import upsert_site
-from qingshan.store.types import SQLITE_TIME_FORMAT
+from qingshan.store.types import UTC_TEXT_FORMAT
 
 SITES = 50
 PARAMETERS = 10
@@ -100,7 +100,7 @@ def store_passes(engine: Engine, frame: pl.DataFrame) -> dict[str, float]:
 
 
 def sqlite_raw_rate(engine: Engine, frame: pl.DataFrame) -> float:
-    rows = frame.with_columns(pl.col("period_start").dt.strftime(SQLITE_TIME_FORMAT))
+    rows = frame.with_columns(pl.col("period_start").dt.strftime(UTC_TEXT_FORMAT))
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
@@ -135,7 +135,7 @@ def postgres_copy_rate(engine: Engine, frame: pl.DataFrame, shape: str) -> float
     csv = (
         frame.with_row_index("id", offset=1)
         .with_columns(
-            pl.col("period_start").dt.strftime(SQLITE_TIME_FORMAT + "+00"),
+            pl.col("period_start").dt.strftime(UTC_TEXT_FORMAT + "+00"),
             pl.lit("bench").alias("source"),
             pl.lit("2024-06-01 00:00:00+00").alias("received_at"),
             pl.lit(1).alias("revision"),

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from qingshan.store import audit
 from qingshan.store.models import FLAGS, PERIODS, RAW_PERIODS, Parameter, Reading, Site
-from qingshan.store.types import SQLITE_TIME_FORMAT, utc_now
+from qingshan.store.types import UTC_TEXT_FORMAT, utc_now
 
 KEY_COLUMNS = ("site_id", "parameter_id", "period", "period_start")
 INPUT_COLUMNS = (*KEY_COLUMNS, "value", "flag")
@@ -160,7 +160,7 @@ def _upsert_sqlite(
 ) -> tuple[int, int]:
     received = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     rows = batch.with_columns(
-        pl.col("period_start").dt.strftime(SQLITE_TIME_FORMAT),
+        pl.col("period_start").dt.strftime(UTC_TEXT_FORMAT),
         pl.lit(source).alias("source"),
         pl.lit(received).alias("received_at"),
     ).rows()
@@ -188,7 +188,7 @@ def _upsert_postgresql(
     session: Session, batch: pl.DataFrame, source: str, now: datetime
 ) -> tuple[int, int]:
     csv = batch.with_columns(
-        pl.col("period_start").dt.strftime(SQLITE_TIME_FORMAT + "+00")
+        pl.col("period_start").dt.strftime(UTC_TEXT_FORMAT + "+00")
     ).write_csv(include_header=False)
     raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cursor:

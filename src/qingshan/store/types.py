@@ -6,7 +6,7 @@ because a naive "08:00" could be Beijing time or UTC and the store must never gu
 
 * PostgreSQL: ``timestamp with time zone``.
 * SQLite: text ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC (SQLAlchemy's SQLite format, fixed width, so
-  text order is time order). The bulk path writes the same text with :data:`SQLITE_TIME_FORMAT`.
+  text order is time order). The bulk path writes the same text with :data:`UTC_TEXT_FORMAT`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"
-"""polars ``strftime`` format giving the text SQLAlchemy stores for a UTC time on SQLite."""
+UTC_TEXT_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"
+"""polars ``strftime`` format of a UTC time as SQLAlchemy stores it on SQLite; with ``+00``
+appended, the text the PostgreSQL bulk path COPYs into ``timestamptz``."""
 
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 """JSON on SQLite, JSONB on PostgreSQL."""
