@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from qingshan import __version__
-from qingshan.commands import air, carbon, gep, hj212, noise, water
+from qingshan.commands import air, carbon, db, gep, hj212, ingest, noise, sites, users, water
 
 app = typer.Typer(
     name="qingshan",
@@ -19,6 +19,10 @@ app.add_typer(water.app, name="water")
 app.add_typer(carbon.app, name="carbon")
 app.add_typer(gep.app, name="gep")
 app.add_typer(hj212.app, name="hj212")
+app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="users")
+app.add_typer(sites.app, name="sites")
+app.command("ingest")(ingest.ingest_command)
 
 
 @app.command()

@@ -26,6 +26,14 @@ class Settings(BaseSettings):
 
     carbon_factor_dir: Path | None = None
     """A bureau's own emission-factor files (``*.toml``), added to the shipped library."""
+    raw_retention_days: int = 400
+    """Days that raw readings (real-time and minute periods) are kept; hour and day readings and
+    aggregates are kept for good. ``qingshan db prune`` deletes older raw readings."""
+
+    @property
+    def database_path(self) -> Path:
+        """The embedded SQLite database used when ``database_url`` is not set."""
+        return self.data_dir / "qingshan.db"
 
 
 def get_settings() -> Settings:

@@ -1,0 +1,29 @@
+"""``qingshan sites …``: the site registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qingshan.commands.common import emit_json, reporting_input_errors
+from qingshan.commands.db import store_engine
+from qingshan.services.database import cli_actor
+from qingshan.services.sites import import_sites
+
+app = typer.Typer(help="Monitoring sites, their grids and standard context.")
+
+
+@app.command("import")
+def import_command(
+    input_path: Annotated[Path, typer.Argument(metavar="FILE", help="CSV, XLSX or Parquet.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine output.")] = False,
+) -> None:
+    """Create or update sites (and their district, township and grid) from a table."""
+    with reporting_input_errors(as_json):
+        count = import_sites(store_engine(), input_path, cli_actor())
+    if as_json:
+        emit_json({"ok": True, "sites": count})
+    else:
+        typer.echo(f"{count} sites imported")

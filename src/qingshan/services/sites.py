@@ -1,0 +1,158 @@
+"""``qingshan sites import FILE``: sites (and their grids) from a table, all or nothing.
+
+Required columns: ``code, name, kind, latitude, longitude``. Optional: ``air_class``,
+``water_target_class``, ``waterbody_type``, ``noise_zone``, ``reporting_interval_minutes``
+(default 60), ``permit_limits`` (JSON text), and the grid the site lies in — ``grid_code,
+grid_name, township_code, township_name, township_kind, district_code, district_name`` (all of
+them when ``grid_code`` is given). A site already present (same code) is updated.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine
+
+from qingshan.services.tables import (
+    FIRST_DATA_ROW,
+    ProblemCollector,
+    parse_numbers,
+    read_table,
+    require_columns,
+)
+from qingshan.store.engine import writing
+from qingshan.store.models import (
+    AIR_CLASSES,
+    NOISE_ZONES,
+    SITE_KINDS,
+    WATER_CLASSES,
+    WATERBODY_TYPES,
+)
+from qingshan.store.registry import ensure_grid, upsert_site
+
+REQUIRED = ("code", "name", "kind", "latitude", "longitude")
+GRID_COLUMNS = (
+    "grid_code",
+    "grid_name",
+    "township_code",
+    "township_name",
+    "township_kind",
+    "district_code",
+    "district_name",
+)
+CHOICES = {
+    "kind": SITE_KINDS,
+    "air_class": AIR_CLASSES,
+    "water_target_class": WATER_CLASSES,
+    "waterbody_type": WATERBODY_TYPES,
+    "noise_zone": NOISE_ZONES,
+    "township_kind": ("township", "street"),
+}
+OPTIONAL_TEXT = ("air_class", "water_target_class", "waterbody_type", "noise_zone")
+
+
+def _text(frame: pl.DataFrame, column: str) -> pl.Series:
+    if column not in frame.columns:
+        return pl.Series(column, [None] * frame.height, dtype=pl.String)
+    text = frame[column].cast(pl.String).str.strip_chars()
+    return text.replace("", None)
+
+
+def _check_choices(frame: pl.DataFrame, problems: ProblemCollector) -> None:
+    for column, allowed in CHOICES.items():
+        if column in frame.columns:
+            values = _text(frame, column)
+            bad = values.is_not_null() & ~values.is_in(allowed)
+            problems.check(frame, bad, column, f"{{value!r}} is not one of {', '.join(allowed)}")
+
+
+def _check_permit_limits(frame: pl.DataFrame, problems: ProblemCollector) -> list[dict[str, Any]]:
+    limits: list[dict[str, Any]] = []
+    for index, text in enumerate(_text(frame, "permit_limits")):
+        try:
+            value = json.loads(text) if text else {}
+        except json.JSONDecodeError as error:
+            problems.add(f"not JSON: {error}", row=index + FIRST_DATA_ROW, column="permit_limits")
+            value = {}
+        if not isinstance(value, dict):
+            problems.add(
+                "must be a JSON object", row=index + FIRST_DATA_ROW, column="permit_limits"
+            )
+            value = {}
+        limits.append(value)
+    return limits
+
+
+def load_sites(path: str | Path) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """Read and check a sites table; raise ``InputError`` naming every bad cell."""
+    frame = read_table(path)
+    problems = ProblemCollector(path)
+    require_columns(frame, REQUIRED, problems)
+    if "grid_code" in frame.columns:
+        require_columns(frame, GRID_COLUMNS, problems)
+    problems.raise_if_any()
+    frame = parse_numbers(frame, ["latitude"], problems, minimum=-90, maximum=90, what="latitude")
+    frame = parse_numbers(
+        frame, ["longitude"], problems, minimum=-180, maximum=180, what="longitude"
+    )
+    if "reporting_interval_minutes" in frame.columns:
+        frame = parse_numbers(
+            frame,
+            ["reporting_interval_minutes"],
+            problems,
+            minimum=1,
+            maximum=1440,
+            what="interval",
+        )
+        minutes = frame["reporting_interval_minutes"]
+        uneven = (1440 % minutes.fill_null(1).clip(lower_bound=1) != 0).fill_null(False)
+        problems.check(
+            frame,
+            uneven,
+            "reporting_interval_minutes",
+            "interval {value} does not divide a day into whole intervals",
+        )
+    for column in REQUIRED:
+        problems.check(frame, frame[column].is_null(), column, "a value is required")
+    _check_choices(frame, problems)
+    limits = _check_permit_limits(frame, problems)
+    problems.raise_if_any()
+    return frame, limits
+
+
+def import_sites(engine: Engine, path: str | Path, actor: str) -> int:
+    """Create or update every site of the file in one transaction; returns the row count."""
+    frame, limits = load_sites(path)
+    texts = {column: _text(frame, column) for column in (*OPTIONAL_TEXT, *GRID_COLUMNS)}
+    with writing(engine, actor) as session:
+        for index, row in enumerate(frame.iter_rows(named=True)):
+            grid_id = None
+            if texts["grid_code"][index] is not None:
+                grid = ensure_grid(
+                    session,
+                    district=(texts["district_code"][index], texts["district_name"][index]),
+                    township=(
+                        texts["township_code"][index],
+                        texts["township_name"][index],
+                        texts["township_kind"][index] or "township",
+                    ),
+                    grid=(texts["grid_code"][index], texts["grid_name"][index]),
+                )
+                grid_id = grid.id
+            interval = row.get("reporting_interval_minutes")
+            upsert_site(
+                session,
+                str(row["code"]).strip(),
+                name=str(row["name"]).strip(),
+                kind=str(row["kind"]).strip(),
+                latitude=float(row["latitude"]),
+                longitude=float(row["longitude"]),
+                grid_id=grid_id,
+                permit_limits=limits[index],
+                reporting_interval_minutes=int(interval) if interval is not None else 60,
+                **{column: texts[column][index] for column in OPTIONAL_TEXT},
+            )
+    return frame.height

@@ -1,0 +1,9 @@
+"""The store: SQLAlchemy 2 models, engines, migrations and the repositories all writes go through.
+
+Importing this package registers the audit hooks (:mod:`qingshan.store.audit`).
+"""
+
+from qingshan.store import audit as audit
+from qingshan.store.engine import create_store_engine, reading, writing
+
+__all__ = ["create_store_engine", "reading", "writing"]

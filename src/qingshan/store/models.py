@@ -1,0 +1,390 @@
+"""The platform's tables as SQLAlchemy 2 typed models.
+
+Hierarchy: district (区县) → township or street (乡镇/街道) → grid (网格) → site → device.
+Readings hang off a site and a parameter. Every write to these tables is recorded in
+:class:`AuditEntry` (see :mod:`qingshan.store.audit`); superseded reading values are kept in
+:class:`ReadingRevision` by a database trigger (see ``docs/store.md``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from qingshan.store.types import Identifier, JsonDocument, UtcDateTime, utc_now
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Deterministic constraint names, so that migrations can refer to them on both backends."""
+
+SITE_KINDS = ("air_station", "water_section", "noise_point", "source_outlet", "energy_meter")
+PERIODS = ("realtime", "minute", "hour", "day")
+RAW_PERIODS = ("realtime", "minute")
+"""Periods subject to the raw-data retention setting."""
+
+HJ212_FLAGS = ("N", "F", "M", "S", "D", "C", "T", "B")
+"""HJ 212—2017 §6.6.4 Table 8 data flags: N normal, F stopped, M maintenance, S manual set value,
+D fault, C calibration, T over the measuring range, B instrument–DAQ communication failure."""
+
+OWN_FLAGS = ("X", "R")
+"""Qingshan's own quality flags: X = aggregate without enough valid data (GB 3095 Table 4),
+R = invalidated in review."""
+
+FLAGS = HJ212_FLAGS + OWN_FLAGS
+VALID_FLAGS = ("N",)
+"""Flags whose values count as valid data in aggregation (only "instrument working normally")."""
+
+ROLES = ("admin", "analyst", "grid_officer", "enterprise", "device")
+PROTOCOL_VERSIONS = ("2005", "2017", "2025")
+CRC_VARIANTS = ("appendix_a", "modbus", "modbus_swapped")
+"""HJ 212 Appendix A CRC, or the MODBUS variants some devices use (opt-in per device)."""
+
+AIR_CLASSES = ("I", "II")
+WATER_CLASSES = ("I", "II", "III", "IV", "V")
+WATERBODY_TYPES = ("river", "lake", "reservoir")
+NOISE_ZONES = ("0", "1", "2", "3", "4a", "4b")
+"""GB 3096—2008 §4 acoustic environment functional zones."""
+
+
+def _one_of(column: str, values: tuple[str, ...], *, nullable: bool = False) -> str:
+    """A CHECK that ``column`` is one of ``values``, spelled as ``=`` comparisons joined by OR.
+
+    Not ``IN (…)``: SQLite builds a temporary index for an IN list each time a statement runs,
+    which made the CHECKs of ``readings`` half the cost of a bulk upsert.
+    """
+    check = " OR ".join(f"{column} = '{value}'" for value in values)
+    return f"{column} IS NULL OR {check}" if nullable else check
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JsonDocument,
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# Administrative hierarchy and sites
+# ------------------------------------------------------------------------------------------
+
+
+class District(Base):
+    """A county-level district (区县), by its administrative division code."""
+
+    __tablename__ = "districts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+    townships: Mapped[list[Township]] = relationship(back_populates="district")
+
+
+class Township(Base):
+    """A township (乡镇) or sub-district street (街道) of a district."""
+
+    __tablename__ = "townships"
+    __table_args__ = (CheckConstraint(_one_of("kind", ("township", "street")), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(8), default="township")
+
+    district: Mapped[District] = relationship(back_populates="townships")
+    grids: Mapped[list[Grid]] = relationship(back_populates="township")
+
+
+class Grid(Base):
+    """A management grid (网格): a polygon with the people responsible for it.
+
+    ``boundary`` is a GeoJSON Polygon or MultiPolygon geometry (WGS-84), kept as text;
+    ``responsible`` is a list of ``{"name", "phone", "duty"}`` objects.
+    """
+
+    __tablename__ = "grids"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    township_id: Mapped[int] = mapped_column(ForeignKey("townships.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    boundary: Mapped[str | None] = mapped_column(Text)
+    responsible: Mapped[list[dict[str, str]]] = mapped_column(JsonDocument, default=list)
+
+    township: Mapped[Township] = relationship(back_populates="grids")
+    sites: Mapped[list[Site]] = relationship(back_populates="grid")
+
+
+class Site(Base):
+    """A monitoring site and the standard context its readings are judged in.
+
+    Attributes
+    ----------
+    latitude, longitude : WGS-84 degrees [°].
+    air_class : GB 3095 ambient air functional area class, I or II (air stations).
+    water_target_class : GB 3838 target water quality class I–V (water sections).
+    waterbody_type : river, lake or reservoir (lakes and reservoirs have other TP limits).
+    noise_zone : GB 3096 functional zone 0, 1, 2, 3, 4a or 4b (noise points).
+    permit_limits : discharge limits from the pollutant discharge permit (source outlets),
+        ``{parameter_key: {"limit": number, "unit": text, "period": "hour" | "day"}}``.
+    reporting_interval_minutes : the interval between the site's readings [min]; the
+        minute → hour aggregation expects 60 / interval values per hour, and liveness calls a
+        device offline after 3 intervals of silence.
+    """
+
+    __tablename__ = "sites"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", SITE_KINDS), name="kind"),
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude"),
+        CheckConstraint(_one_of("air_class", AIR_CLASSES, nullable=True), name="air_class"),
+        CheckConstraint(
+            _one_of("water_target_class", WATER_CLASSES, nullable=True), name="water_class"
+        ),
+        CheckConstraint(
+            _one_of("waterbody_type", WATERBODY_TYPES, nullable=True), name="waterbody_type"
+        ),
+        CheckConstraint(_one_of("noise_zone", NOISE_ZONES, nullable=True), name="noise_zone"),
+        CheckConstraint(
+            "reporting_interval_minutes > 0 AND 1440 % reporting_interval_minutes = 0",
+            name="reporting_interval",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
+    air_class: Mapped[str | None] = mapped_column(String(2))
+    water_target_class: Mapped[str | None] = mapped_column(String(3))
+    waterbody_type: Mapped[str | None] = mapped_column(String(10))
+    noise_zone: Mapped[str | None] = mapped_column(String(2))
+    permit_limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reporting_interval_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    grid: Mapped[Grid | None] = relationship(back_populates="sites")
+    devices: Mapped[list[Device]] = relationship(back_populates="site")
+
+
+class Device(Base):
+    """A data acquisition unit (数采仪) that reports for a site over HJ 212.
+
+    ``password`` is the HJ 212 access password (PW). It is kept as given, not hashed: devices
+    send it in clear text in every packet and the 9014 reply echoes it back, so a hash would
+    protect nothing while costing a hash per packet.
+    """
+
+    __tablename__ = "devices"
+    __table_args__ = (
+        CheckConstraint(_one_of("protocol_version", PROTOCOL_VERSIONS), name="protocol_version"),
+        CheckConstraint(_one_of("crc_variant", CRC_VARIANTS), name="crc_variant"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mn: Mapped[str] = mapped_column(String(32), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    password: Mapped[str] = mapped_column(String(32))
+    protocol_version: Mapped[str] = mapped_column(String(4), default="2017")
+    crc_variant: Mapped[str] = mapped_column(String(16), default="appendix_a")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_seen_at: Mapped[datetime | None]
+
+    site: Mapped[Site] = relationship(back_populates="devices")
+
+
+# ------------------------------------------------------------------------------------------
+# Parameters and readings
+# ------------------------------------------------------------------------------------------
+
+
+class Parameter(Base):
+    """A measured quantity under its canonical key (``pm25``) and unit (``µg/m³``)."""
+
+    __tablename__ = "parameters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    unit: Mapped[str] = mapped_column(String(32))
+    medium: Mapped[str] = mapped_column(String(16))
+
+    codes: Mapped[list[ParameterCode]] = relationship(back_populates="parameter")
+
+
+class ParameterCode(Base):
+    """An external code that names a parameter, e.g. HJ 212 ``a34004`` → ``pm25``.
+
+    ``site_kind`` limits the mapping to one kind of site (``a21026`` is ambient SO2 at an air
+    station but flue-gas SO2 at a source outlet); NULL means any kind. ``factor`` converts the
+    device's unit to the parameter's canonical unit (value × factor).
+    """
+
+    __tablename__ = "parameter_codes"
+    __table_args__ = (UniqueConstraint("scheme", "code", "site_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parameter_id: Mapped[int] = mapped_column(ForeignKey("parameters.id"), index=True)
+    scheme: Mapped[str] = mapped_column(String(24))
+    code: Mapped[str] = mapped_column(String(16))
+    site_kind: Mapped[str | None] = mapped_column(String(16))
+    factor: Mapped[float] = mapped_column(Float, default=1.0)
+
+    parameter: Mapped[Parameter] = relationship(back_populates="codes")
+
+
+class Reading(Base):
+    """The current value of one (site, parameter, period, period start).
+
+    ``period_start`` is the start of the averaging period in UTC (for ``realtime``, the
+    sampling instant). ``revision`` counts changes: 1 when first stored; each changed value
+    or flag increments it, and the previous version moves to :class:`ReadingRevision`.
+
+    ``site_id`` and ``parameter_id`` are not declared as foreign keys: PostgreSQL checks a
+    foreign key with one locking query per inserted row, which made bulk ingest several times
+    slower. Integrity is kept set-wise instead: the bulk path checks (and on PostgreSQL
+    key-share locks) each batch's distinct sites and parameters, and triggers refuse to delete
+    a site or parameter that has readings (see the initial migration).
+    """
+
+    __tablename__ = "readings"
+    __table_args__ = (
+        UniqueConstraint("site_id", "parameter_id", "period", "period_start"),
+        CheckConstraint(_one_of("period", PERIODS), name="period"),
+        CheckConstraint(_one_of("flag", FLAGS), name="flag"),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    site_id: Mapped[int] = mapped_column(Integer)
+    parameter_id: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(8))
+    period_start: Mapped[datetime]
+    value: Mapped[float] = mapped_column(Float)
+    flag: Mapped[str] = mapped_column(String(1), default="N")
+    source: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ReadingRevision(Base):
+    """A superseded version of a reading, written by the ``readings`` update trigger."""
+
+    __tablename__ = "reading_revisions"
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    reading_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("readings.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    flag: Mapped[str] = mapped_column(String(1))
+    source: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    superseded_at: Mapped[datetime]
+
+
+class Aggregate(Base):
+    """An hour or day mean computed from shorter periods, with its coverage.
+
+    ``expected_count`` values were due in the period, ``valid_count`` were present with a valid
+    flag; ``valid`` says whether the period meets GB 3095—2026 Table 4 (≥ 45 minutes of data in
+    the hour, ≥ 20 hourly values in the day). ``value`` is the mean of the valid values (NULL
+    when there are none) and is given even when ``valid`` is false.
+    """
+
+    __tablename__ = "aggregates"
+    __table_args__ = (
+        UniqueConstraint("site_id", "parameter_id", "period", "period_start"),
+        CheckConstraint(_one_of("period", ("hour", "day")), name="period"),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    parameter_id: Mapped[int] = mapped_column(ForeignKey("parameters.id"))
+    period: Mapped[str] = mapped_column(String(8))
+    period_start: Mapped[datetime]
+    value: Mapped[float | None] = mapped_column(Float)
+    expected_count: Mapped[int] = mapped_column(Integer)
+    valid_count: Mapped[int] = mapped_column(Integer)
+    valid: Mapped[bool] = mapped_column(Boolean)
+    computed_at: Mapped[datetime]
+
+
+# ------------------------------------------------------------------------------------------
+# Identity and audit
+# ------------------------------------------------------------------------------------------
+
+
+class User(Base):
+    """A person or a device account; ``password_hash`` is an argon2id hash (or NULL: no login)."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+
+
+class ApiToken(Base):
+    """An API token; only its SHA-256 is stored, with a short prefix to recognise it by."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class AuditEntry(Base):
+    """One write: who, when, what, and a before/after summary. Append-only (trigger-enforced)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None]
+    after: Mapped[dict[str, Any] | None]
