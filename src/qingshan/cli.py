@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from qingshan import __version__
-from qingshan.commands import air, carbon, db, gep, hj212, ingest, noise, sites, users, water
+from qingshan.commands import air, carbon, db, gep, hj212, ingest, noise, serve, sites, users, water
 
 app = typer.Typer(
     name="qingshan",
@@ -23,6 +23,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(sites.app, name="sites")
 app.command("ingest")(ingest.ingest_command)
+app.command("serve")(serve.serve_command)
 
 
 @app.command()

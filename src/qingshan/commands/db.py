@@ -10,7 +10,7 @@ import typer
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from qingshan.commands.common import emit_json, stderr
+from qingshan.commands.common import JsonOption, emit_json, stderr
 from qingshan.config import get_settings
 from qingshan.services import database
 from qingshan.store.aggregates import LOCAL_TIME_ZONE, aggregate
@@ -18,7 +18,7 @@ from qingshan.store.engine import create_store_engine, database_url, writing
 
 app = typer.Typer(help="The database: upgrade the schema, aggregate readings, prune raw data.")
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine output: one JSON object.")]
+
 EXIT_NOT_READY = 1
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from qingshan.commands.common import emit_json, stderr
+from qingshan.commands.common import JsonOption, emit_json, stderr
 from qingshan.commands.db import store_engine
 from qingshan.services.database import cli_actor
 from qingshan.store import identity
@@ -16,7 +16,7 @@ from qingshan.store.models import ROLES, User
 
 app = typer.Typer(help="Users with roles (admin, analyst, grid_officer, enterprise, device).")
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine output: one JSON object.")]
+
 
 
 @app.command("add")

@@ -1,0 +1,19 @@
+"""``qingshan serve``: the HTTP API and its documentation, with uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from qingshan.api.app import create_app
+from qingshan.commands.db import store_engine
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the API at http://HOST:PORT/api/v1 and its documentation at /docs."""
+    uvicorn.run(create_app(store_engine()), host=host, port=port, log_level="info")
