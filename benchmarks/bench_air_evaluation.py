@@ -24,13 +24,12 @@ os.environ.setdefault("POLARS_MAX_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import math
-import time
 from collections import defaultdict
-from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 import polars as pl
+from timing import best_of
 
 from qingshan.standards.air_evaluation import DAILY_MEANS, evaluate
 
@@ -77,14 +76,6 @@ def plain_loop(rows: list[dict[str, object]]) -> dict[tuple[str, object], dict[s
         result[key] = values
     return result
 
-
-def best_of(runs: int, work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def check_agreement(frame: pl.DataFrame) -> None:

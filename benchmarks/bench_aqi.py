@@ -24,11 +24,10 @@ os.environ.setdefault("POLARS_MAX_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import random
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
+from timing import best_of
 
 from qingshan.standards.aqi import aqi_table
 
@@ -46,15 +45,6 @@ DAILY_RANGES = {  # the baseline's ranges (air.md §6), keys of python-aqi and o
     ("o3_8h", "o3_8h_max"): 799,
 }
 
-
-def best_of(runs: int, work: Callable[[], object]) -> float:
-    """Shortest wall time of ``runs`` calls, in seconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def daily_readings() -> list[list[tuple[str, str]]]:

@@ -22,26 +22,16 @@ os.environ.setdefault("POLARS_MAX_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import math
-import time
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import timedelta
 
 import numpy as np
+from timing import best_of
 
 from qingshan.standards.noise import daily_noise
 
 HOUR = np.timedelta64(1, "h")
 
-
-def best_of(runs: int, work: Callable[[], object]) -> float:
-    """Shortest wall time of ``runs`` calls, in seconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def year_of_hours(points: int) -> dict[str, np.ndarray]:
