@@ -662,7 +662,7 @@ def summary(session: Session, actor: Actor, kind: str, start: date) -> dict[str,
     begin, end = beijing_midnight(first), beijing_midnight(end_day)
     visible = _visible(actor, select(Case).where(Case.opened_at < end))
     cases = list(session.scalars(visible.order_by(Case.id)))
-    grids = dict(session.execute(select(Grid.id, Grid.code)).tuples())
+    grids = {grid_id: code for grid_id, code in session.execute(select(Grid.id, Grid.code))}
     opened = [case for case in cases if case.opened_at >= begin]
     states = _states_at(session, [case.id for case in cases], end)
     last_instant = end - timedelta(microseconds=1)
