@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile, status
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qingshan.api.deps import Caller, EngineDep, ReadSession, require_roles
@@ -270,7 +270,7 @@ def move_case(case_id: int, body: CaseMove, caller: Participant, engine: EngineD
 
 
 @router.post("/{case_id}/evidence", response_model=EvidenceOut, status_code=status.HTTP_201_CREATED)
-async def attach_evidence(
+def attach_evidence(
     case_id: int,
     caller: Participant,
     engine: EngineDep,
@@ -278,20 +278,7 @@ async def attach_evidence(
     file: Annotated[UploadFile | None, File()] = None,
 ) -> EvidenceOut:
     """Attach a text and/or a file (photos: ``image/*``) as multipart form data."""
-    content = None
-    if file is not None:
-        content = await file.read(service.MAX_EVIDENCE_BYTES + 1)
-    return _store_evidence(engine, caller, case_id, text, file, content)
-
-
-def _store_evidence(
-    engine: Engine,
-    caller: Caller,
-    case_id: int,
-    text: str,
-    file: UploadFile | None,
-    content: bytes | None,
-) -> EvidenceOut:
+    content = file.file.read(service.MAX_EVIDENCE_BYTES + 1) if file is not None else None
     with _workflow_errors(), writing(engine, caller.actor) as session:
         record = service.add_evidence(
             session,
