@@ -331,3 +331,8 @@ def test_weekly_summary_counts_the_period(engine, world, tmp_path) -> None:
     assert week["state_at_end"] == {"待核实": 2}
     assert before["opened"] == 0 and before["state_at_end"] == {}
     assert month["start"] == today().replace(day=1).isoformat()
+
+
+def test_a_site_must_lie_in_the_cases_grid(engine: Engine, world: World) -> None:
+    with pytest.raises(WorkflowError, match="not in grid G-02"):
+        open_one(engine, world, "analyst", grid_id=world.grid2, site_id=world.site)

@@ -21,7 +21,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, false, func, select
 from sqlalchemy.orm import Session
 
 from qingshan.config import get_settings
@@ -142,6 +142,14 @@ def _next_code(session: Session, grid: Grid, opened_at: datetime) -> str:
     return case_number(grid.code, opened_at, (taken or 0) + 1)
 
 
+def _check_site_in_grid(session: Session, site_id: int, grid: Grid) -> None:
+    site = session.get(Site, site_id)
+    if site is None:
+        raise WorkflowError(f"no site with id {site_id}")
+    if site.grid_id is not None and site.grid_id != grid.id:
+        raise WorkflowError(f"site {site.code} is not in grid {grid.code}")
+
+
 def open_case(
     session: Session,
     actor: Actor,
@@ -166,8 +174,8 @@ def open_case(
         raise WorkflowError(f"no grid with id {grid_id}")
     if not may_open(actor, grid_id):
         raise NotPermitted(f"{actor.name} may not open cases in grid {grid.code}")
-    if site_id is not None and session.get(Site, site_id) is None:
-        raise WorkflowError(f"no site with id {site_id}")
+    if site_id is not None:
+        _check_site_in_grid(session, site_id, grid)
     opened_at = utc_now()
     case = Case(
         code=_next_code(session, grid, opened_at),
@@ -277,7 +285,7 @@ def _visible(actor: Actor, query: Select[Any]) -> Select[Any]:
     if actor.role in BUREAU_ROLES:
         return query
     if actor.role != "grid_officer":
-        return query.where(False)
+        return query.where(false())
     return query.where(Case.grid_id.in_(sorted(actor.grid_ids)))
 
 
@@ -648,7 +656,7 @@ def _states_at(session: Session, case_ids: list[int], end: datetime) -> dict[int
         )
         .order_by(CaseEvent.id)
     )
-    return {case_id: State(state) for case_id, state in rows}
+    return {case_id: State(state) for case_id, state in rows if state is not None}
 
 
 def _closed_in_time(case: Case) -> bool:
