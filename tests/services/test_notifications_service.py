@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import Engine, select
 
 from case_world import World, build_world
-from qingshan.services import notifications
+from qingshan.services import cases, notifications
 from qingshan.store.case_models import NotificationDelivery, NotificationQueue
 from qingshan.store.engine import reading, writing
+from qingshan.store.types import utc_now
 
 # 2026-11-25 10:00 and 23:30 in Beijing (UTC+8).
 DAYTIME = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
@@ -174,3 +175,24 @@ def test_webhook_delivery_to_a_local_server(engine, world, webhook) -> None:
     assert body["route"] == "企业微信群"
     assert body["notification_ids"] == [first, second]
     assert "新问题 QS-G-01" in body["text"] and "逾期督办" in body["text"]
+
+
+def test_case_moves_reach_only_their_grids_route(engine, world, recorder) -> None:
+    route(
+        engine, "网格一", channel="recorder", target="g1", role="grid_officer", grid_id=world.grid1
+    )
+    analyst = world.actor(engine, "analyst")
+    with writing(engine, analyst.name) as session:
+        for grid_id, text in ((world.grid1, "油烟扰民"), (world.grid2, "噪声扰民")):
+            cases.open_case(
+                session,
+                analyst,
+                source="complaint",
+                grid_id=grid_id,
+                category="投诉",
+                description=text,
+            )
+    dispatch(engine, utc_now())
+    ((target, message),) = recorder.sent
+    assert target == "g1"
+    assert message.subject.startswith("新问题 QS-G-01-") and "油烟扰民" in message.text
