@@ -228,3 +228,15 @@ def test_targets_are_for_analysts(client, token_for, role):
     response = client.post("/api/v1/carbon/targets", headers=token_for(role),
                            files=targets_files())
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("params", "field"), [({"gwp": "AR3"}, "gwp"), ({"region": "火星"}, None)])
+def test_account_bad_options_are_422(client, token_for, params, field):
+    response = client.post("/api/v1/carbon/account", headers=token_for("analyst"),
+                           files=upload(EXAMPLES / "enterprise_activity.csv"), params=params)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    if field is None:  # an unknown region is named like the CLI's --region option
+        assert "unknown region '火星'" in detail["problems"][0]["message"]
+    else:  # a choice outside the documented set is refused by the request schema
+        assert detail[0]["loc"] == ["query", field]

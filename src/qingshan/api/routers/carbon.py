@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 import polars as pl
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile as FormFile
@@ -177,7 +178,8 @@ async def activity_upload(request: Request) -> AsyncIterator[ActivityUpload]:
                 raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                     {"message": "send the activity table as the form field "
                                                 "'file'"})
-            upload = area.save_table(file.file, file.filename, "activity")
+            upload = await run_in_threadpool(area.save_table, file.file, file.filename,
+                                             "activity")
         elif content_type.startswith("application/json"):
             csv_bytes = _rows_as_csv(await request.body())
             upload = area.save(io.BytesIO(csv_bytes), PurePosixPath("rows.csv"), "rows")

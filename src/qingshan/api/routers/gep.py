@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from starlette.datastructures import UploadFile as FormFile
 
@@ -136,7 +137,8 @@ async def run_source(request: Request) -> AsyncIterator[RunSource]:
                              gep_runs.new_run_id(utc_now()))
     try:
         if content_type.startswith("multipart/form-data"):
-            config, area = _save_uploads(await request.form(), pending)
+            form = await request.form()
+            config, area = await run_in_threadpool(_save_uploads, form, pending)
             yield RunSource(pending, config, area, "upload")
         elif content_type.startswith("application/json"):
             body = await request.json()
