@@ -48,7 +48,7 @@ def test_factors_filter_like_the_cli(client, token_for):
     response = client.get("/api/v1/carbon/factors", headers=token_for("analyst"),
                           params={"series": "mee_nbs", "year": 2022, "region": "重庆"})
     assert response.status_code == 200
-    factors = response.json()["factors"]
+    factors = response.json()["results"]
     # MEE/NBS 2022 provincial electricity factor of Chongqing: 0.5227 kgCO2/kWh (公告2024年第33号).
     assert [f["value"] for f in factors] == [0.5227]
     assert factors[0]["doc_no"].startswith("生态环境部 国家统计局")
@@ -58,7 +58,7 @@ def test_factors_include_the_bureau_factor_directory(client, token_for):
     response = client.get("/api/v1/carbon/factors", headers=token_for("enterprise"),
                           params={"series": "gbt32151_2024_c1"})
     assert response.status_code == 200
-    assert response.json()["count"] == 33
+    assert response.json()["meta"]["count"] == 33
 
 
 def test_factors_unknown_series_is_422(client, token_for):

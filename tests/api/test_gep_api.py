@@ -57,7 +57,7 @@ def service_gep_wan(config: str) -> float:
 def test_specs_and_one_spec(client, token_for, data_dir):
     listing = client.get("/api/v1/gep/specs", headers=token_for("grid_officer"))
     assert listing.status_code == 200
-    ids = [spec["id"] for spec in listing.json()["specs"]]
+    ids = [spec["id"] for spec in listing.json()["results"]]
     assert "ndrc-nbs-2022" in ids
     assert "precip_mm" in listing.json()["inputs"]["drivers"]
     analyst = token_for("analyst")
@@ -89,12 +89,12 @@ def test_server_run_list_tables_report_layers(client, token_for, engine, data_di
     assert run["manifest"]["compared_with"] == "config-2022.toml"
     assert "yoy_townships" in run["tables"]
 
-    listed = client.get(RUNS, headers=officer).json()["runs"]
+    listed = client.get(RUNS, headers=officer).json()["results"]
     assert [entry["run_id"] for entry in listed] == [run_id]
     assert client.get(f"{RUNS}/{run_id}", headers=officer).json()["gep_wan"] == run["gep_wan"]
 
     categories = client.get(f"{RUNS}/{run_id}/tables/categories", headers=officer).json()
-    rows = categories["rows"]
+    rows = categories["results"]
     assert sum(row["share_pct"] for row in rows) == pytest.approx(100)
     assert sum(row["value_wan"] for row in rows) == pytest.approx(run["gep_wan"])
 
@@ -118,7 +118,7 @@ def test_server_run_list_tables_report_layers(client, token_for, engine, data_di
     text = "\n".join(p.text for p in Document(io.BytesIO(report.content)).paragraphs)
     assert "生态产品总值" in text
 
-    layers = client.get(f"{RUNS}/{run_id}/layers", headers=officer).json()["layers"]
+    layers = client.get(f"{RUNS}/{run_id}/layers", headers=officer).json()["results"]
     assert {"townships.json", "grid.json", "water_conservation.value.npy"} <= set(layers)
     townships = client.get(f"{RUNS}/{run_id}/layers/townships.json", headers=officer).json()
     assert sum(t["gep_wan"] for t in townships.values()) == pytest.approx(run["gep_wan"])

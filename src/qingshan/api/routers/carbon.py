@@ -86,7 +86,8 @@ def factors(
     ``qingshan carbon factors``)."""
     with reporting_problems():
         table = carbon.factor_table(_library(), series, year, region)
-    return {"count": table.height, "factors": table.to_dicts()}
+    return {"meta": {"count": table.height, "series": series, "year": year, "region": region},
+            "results": table.to_dicts()}
 
 
 # -------------------------------------------------------------------------------- account

@@ -58,7 +58,8 @@ def _not_found(what: str) -> HTTPException:
 def specs(caller: Reader) -> dict[str, Any]:
     """The shipped specifications, and the statistics and drivers a configuration may give
     (as ``qingshan gep specs`` and ``--inputs``)."""
-    return {"specs": gep.spec_listing(), "inputs": gep.input_names()}
+    listing = gep.spec_listing()
+    return {"meta": {"count": len(listing)}, "results": listing, "inputs": gep.input_names()}
 
 
 @router.get("/specs/{spec_id}")
@@ -181,7 +182,8 @@ def create_run(
 @router.get("/runs")
 def list_runs(caller: Reader) -> dict[str, Any]:
     """Every kept run, newest first."""
-    return {"runs": [run.summary() for run in gep_runs.list_runs(_runs_dir())]}
+    runs = [run.summary() for run in gep_runs.list_runs(_runs_dir())]
+    return {"meta": {"count": len(runs)}, "results": runs}
 
 
 def _kept(run_id: str) -> gep_runs.KeptRun:
@@ -222,7 +224,8 @@ def run_table(
     if format == "xlsx":
         return Response(gep_runs.table_workbook(path, name), media_type=XLSX_TYPE, headers={
             "Content-Disposition": f'attachment; filename="{run_id}_{name}.xlsx"'})
-    return {"run_id": run_id, "table": name, "rows": gep_runs.table_frame(path).to_dicts()}
+    rows = gep_runs.table_frame(path).to_dicts()
+    return {"meta": {"run_id": run_id, "table": name, "count": len(rows)}, "results": rows}
 
 
 @router.get("/runs/{run_id}/workbook", response_class=FileResponse)
@@ -247,7 +250,8 @@ def run_report(run_id: str, caller: Reader) -> FileResponse:
 def run_layers(run_id: str, caller: Reader) -> dict[str, Any]:
     """The run's map layers: townships.json (values per township), townships.geojson (polygon
     inputs), per-indicator rasters (.tif when georeferenced, else .npy) described by grid.json."""
-    return {"run_id": run_id, "layers": _kept(run_id).layers()}
+    layers = _kept(run_id).layers()
+    return {"meta": {"run_id": run_id, "count": len(layers)}, "results": layers}
 
 
 @router.get("/runs/{run_id}/layers/{name}", response_class=FileResponse)
