@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import openpyxl
@@ -15,7 +16,7 @@ from docx import Document
 from sqlalchemy import select
 
 from qingshan.services import gep
-from qingshan.store.engine import reading
+from qingshan.store.engine import reading, writing
 from qingshan.store.models import AuditEntry
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gep"
@@ -271,3 +272,22 @@ def test_run_ids_and_file_names_in_urls_cannot_climb_out(client, token_for, data
     for url in (f"{RUNS}/{run_id}/tables/..%2F..%2Fsecret",
                 f"{RUNS}/{run_id}/layers/..%2Frun.json"):
         assert client.get(url, headers=analyst).status_code == 404, url
+
+
+def test_run_is_not_kept_when_its_audit_row_is_not_committed(
+    client, token_for, data_dir, monkeypatch
+):
+    import qingshan.api.routers.gep as router
+
+    @contextmanager
+    def failing_commit(engine, actor):
+        with writing(engine, actor) as session:
+            yield session
+            raise RuntimeError("commit failed")  # after the folder was renamed into place
+
+    monkeypatch.setattr(router, "writing", failing_commit)
+    test_client = type(client)(client.app, raise_server_exceptions=False)
+    response = test_client.post(RUNS, headers=token_for("analyst"),
+                                json={"config": "example/config-table.toml"})
+    assert response.status_code == 500
+    assert kept_runs(data_dir) == []

@@ -82,6 +82,9 @@ class KeptRun:
         """A file of ``layers/`` by its exact name (no path can be built from ``name``)."""
         return self.directory / LAYERS / name if name in self.layers() else None
 
+    def remove(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
     def summary(self) -> dict[str, Any]:
         manifest = self.manifest
         return {**manifest.get("run", {}), "title": manifest["title"],

@@ -170,12 +170,18 @@ def create_run(
                "origin": source.origin}
     with reporting_problems(source.area.display_name):
         manifest = source.pending.compute(source.config, source.area.directory, details)
-    with writing(engine, caller.actor) as session:
-        record(session, caller.actor, "gep.run", "gep_run", entity_id=source.pending.run_id,
-               after={**manifest["run"], "spec": manifest["spec"]["id"],
-                      "year": manifest["year"], "inputs": manifest["inputs"],
-                      "gep_wan": manifest["gep_wan"]})
-        kept = source.pending.publish()
+    kept: gep_runs.KeptRun | None = None
+    try:  # the run is kept only with its audit row
+        with writing(engine, caller.actor) as session:
+            record(session, caller.actor, "gep.run", "gep_run", entity_id=source.pending.run_id,
+                   after={**manifest["run"], "spec": manifest["spec"]["id"],
+                          "year": manifest["year"], "inputs": manifest["inputs"],
+                          "gep_wan": manifest["gep_wan"]})
+            kept = source.pending.publish()
+    except BaseException:
+        if kept is not None:
+            kept.remove()
+        raise
     return _run_detail(kept)
 
 
