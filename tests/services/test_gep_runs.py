@@ -14,12 +14,13 @@ from qingshan.services.tables import InputError
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gep"
 
 
-@pytest.fixture
-def kept(tmp_path: Path) -> gep_runs.KeptRun:
-    """The table-route example run kept under ``tmp_path/gep/runs``."""
-    inputs = gep_runs.inputs_folder(tmp_path)
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory: pytest.TempPathFactory) -> gep_runs.KeptRun:
+    """The table-route example run kept under a data folder (read only by the tests)."""
+    data_dir = tmp_path_factory.mktemp("data")
+    inputs = gep_runs.inputs_folder(data_dir)
     shutil.copytree(EXAMPLE, inputs / "example")
-    pending = gep_runs.start(gep_runs.runs_folder(tmp_path),
+    pending = gep_runs.start(gep_runs.runs_folder(data_dir),
                              gep_runs.new_run_id(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)))
     pending.compute(inputs / "example" / "config-table.toml", inputs, {"created_by": "test"})
     return pending.publish()
@@ -43,8 +44,9 @@ def test_table_and_layer_names_are_looked_up_not_joined(kept: gep_runs.KeptRun, 
     assert kept.layer_path(name) is None
 
 
-def test_listing_skips_pending_and_foreign_folders(kept: gep_runs.KeptRun) -> None:
-    runs = kept.directory.parent
+def test_listing_skips_pending_and_foreign_folders(kept: gep_runs.KeptRun, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    shutil.copytree(kept.directory, runs / kept.run_id)
     (runs / ".20260102T030406Z-00000000.pending").mkdir()
     (runs / "notes").mkdir()
     assert [run.run_id for run in gep_runs.list_runs(runs)] == [kept.run_id]
