@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -103,7 +103,7 @@ class UploadArea:
         return file
 
 
-def problems_response(error: InputError, name_of: Any = str) -> HTTPException:
+def problems_response(error: InputError, name_of: Callable[[str], str] = str) -> HTTPException:
     """``422`` listing every problem as ``{file, row, column, message}``."""
     problems = [Problem(name_of(p.file), p.row, p.column, p.message).as_dict()
                 for p in error.problems]
@@ -115,7 +115,7 @@ def problems_response(error: InputError, name_of: Any = str) -> HTTPException:
 
 
 @contextmanager
-def reporting_problems(name_of: Any = str) -> Iterator[None]:
+def reporting_problems(name_of: Callable[[str], str] = str) -> Iterator[None]:
     """Turn an :class:`InputError` raised inside the block into a ``422`` response."""
     try:
         yield
