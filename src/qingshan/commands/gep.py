@@ -17,8 +17,7 @@ from qingshan.commands.common import (
 )
 from qingshan.config import get_settings
 from qingshan.gep.accounts import WAN
-from qingshan.gep.catalogue import DRIVER_UNITS
-from qingshan.gep.spec import available_specs, known_statistics, load_spec
+from qingshan.gep.spec import load_spec
 from qingshan.services import gep
 from qingshan.services.gep_outputs import run_to_directory
 
@@ -90,8 +89,7 @@ def specs_command(
 ) -> None:
     """List the shipped GEP specifications (indicator sets) with their verification status."""
     if inputs:
-        payload: dict[str, dict[str, str]] = {"statistics": known_statistics(),
-                                              "drivers": DRIVER_UNITS}
+        payload = gep.input_names()
         if as_json:
             emit_json(payload)
             return
@@ -106,9 +104,7 @@ def specs_command(
         except KeyError as error:
             typer.echo(str(error.args[0]), err=True)
             raise typer.Exit(2) from None
-        rows = [{"indicator": i.id, "zh": i.zh, "category": i.category, "status": i.status,
-                 "items": [f"{item.id} [{item.display_unit}]" for item in i.items]}
-                for i in spec.indicators]
+        rows = gep.spec_indicators(spec)
         if as_json:
             emit_json({"id": spec.id, "status": spec.status, "note": spec.note,
                        "indicators": rows})
@@ -118,8 +114,7 @@ def specs_command(
             typer.echo(f"  {row['category']:10} {row['indicator']:22} {row['zh']:8} "
                        f"{', '.join(row['items'])}  [{row['status']}]")
         return
-    listing = [{"id": s.id, "title": s.title_zh, "document": s.document, "status": s.status,
-                "indicators": len(s.indicators)} for s in map(load_spec, available_specs())]
+    listing = gep.spec_listing()
     if as_json:
         emit_json({"specs": listing})
         return

@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from qingshan.gep import accounts, engine
 from qingshan.gep import prices as price_sets
 from qingshan.gep.catalogue import DRIVER_UNITS
-from qingshan.gep.spec import Spec, known_statistics, load_spec
+from qingshan.gep.spec import Spec, available_specs, known_statistics, load_spec
 from qingshan.gep.units import factor_between
 from qingshan.services.rasters import (
     PolygonZones,
@@ -99,6 +99,8 @@ class RunInputs:
     compare_with: Path | None
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    root: Path | None = None
+    """The folder every input must lie in (None: anywhere); see :func:`load_run`."""
 
 
 @dataclass
@@ -114,13 +116,36 @@ class GepResult:
     layers: dict[str, Path] = field(default_factory=dict)
 
 
+# ------------------------------------------------------------------------------ specifications
+
+
+def spec_listing() -> list[dict[str, Any]]:
+    """The shipped specifications (indicator sets) with their verification status."""
+    return [{"id": s.id, "title": s.title_zh, "document": s.document, "status": s.status,
+             "indicators": len(s.indicators)} for s in map(load_spec, available_specs())]
+
+
+def spec_indicators(spec: Spec) -> list[dict[str, Any]]:
+    """One specification's indicators with their items and display units."""
+    return [{"indicator": i.id, "zh": i.zh, "category": i.category, "status": i.status,
+             "items": [f"{item.id} [{item.display_unit}]" for item in i.items]}
+            for i in spec.indicators]
+
+
+def input_names() -> dict[str, dict[str, str]]:
+    """Every statistic and driver a configuration may give, with its base unit."""
+    return {"statistics": known_statistics(), "drivers": DRIVER_UNITS}
+
+
 # ------------------------------------------------------------------------------ config
 
 
 class _Config:
     """The TOML configuration with errors that name the file and the key."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, root: Path | None = None) -> None:
+        self.root = root
+        _check_inside(path, root, path, "the configuration")
         if not path.is_file():
             raise InputError.single(path, "configuration file not found")
         try:
@@ -146,11 +171,18 @@ class _Config:
 
     def file(self, key: str) -> Path:
         """A required path, relative to the configuration's folder."""
-        return (self.path.parent / str(self.get(key, str))).resolve()
+        return self.resolve(key, str(self.get(key, str)))
 
     def optional_file(self, key: str) -> Path | None:
         value = self.get(key, str, None)
-        return None if value is None else (self.path.parent / value).resolve()
+        return None if value is None else self.resolve(key, value)
+
+    def resolve(self, key: str, text: str) -> Path:
+        """The path ``text`` given at ``key``, relative to the configuration's folder, refused
+        when it lies outside the root (symbolic links followed)."""
+        path = (self.path.parent / text).resolve()
+        _check_inside(path, self.root, self.path, key)
+        return path
 
     def check_keys(self, section: str, allowed: set[str]) -> None:
         """Refuse unknown keys (a misspelt key would otherwise be silently ignored)."""
@@ -160,6 +192,12 @@ class _Config:
                 where = f"{section}.{key}" if section else key
                 raise self.error(where, "unknown key; expected one of " + ", ".join(
                     sorted(allowed)))
+
+
+def _check_inside(path: Path, root: Path | None, where: Path, key: str) -> None:
+    if root is not None and not path.resolve().is_relative_to(root.resolve()):
+        raise InputError([Problem(str(where), None, key,
+                                  "the path leads outside the folder inputs may be read from")])
 
 
 # ------------------------------------------------------------------------------ tables
@@ -186,7 +224,7 @@ def _read_price_set(
             return price_sets.load_price_set(name), path_text, None
         except KeyError as error:
             raise config.error("prices", str(error.args[0])) from error
-    path = (config.path.parent / path_text).resolve()
+    path = config.resolve("prices", path_text)
     frame = _read_toml_entries(path) if path.suffix.lower() == ".toml" else read_table(path)
     problems = ProblemCollector(path)
     require_columns(frame, ("key", "kind", "value", "unit", "year", "source", "status"), problems)
@@ -463,9 +501,14 @@ RASTER_KEYS = {"land_cover", "land_cover_nodata", "townships", "township_field",
                "township_names", "cell_size_m", "block_rows", "classes", "drivers"}
 
 
-def load_run(config_path: Path) -> RunInputs:
-    """Read and check the configuration and every input table; open the rasters."""
-    config = _Config(config_path.resolve())
+def load_run(config_path: Path, root: Path | None = None) -> RunInputs:
+    """Read and check the configuration and every input table; open the rasters.
+
+    With ``root``, the configuration, every path in it and the compared run's inputs must lie
+    inside ``root`` (checked before anything is opened): a caller of the API who writes the
+    configuration cannot make the server read its other files.
+    """
+    config = _Config(config_path.resolve(), root)
     config.check_keys("", TOP_KEYS)
     if "raster" in config.data:
         config.check_keys("raster", RASTER_KEYS)
@@ -541,7 +584,7 @@ def load_run(config_path: Path) -> RunInputs:
     return RunInputs(
         config.path, config.get("title", str, f"GEP {year}"), config.get("district", str, ""),
         spec, year, pricing, price_source, statistics, drivers, coefficients, table_rows,
-        raster, compare_with, files, warnings,
+        raster, compare_with, files, warnings, root,
     )
 
 
@@ -599,7 +642,8 @@ def run(
     Both runs' inputs are checked before any computing starts. ``make_layer_sink`` is given
     the run's inputs and item table (unit values) and returns where raster layers go.
     """
-    previous_inputs = load_run(inputs.compare_with) if inputs.compare_with else None
+    previous_inputs = load_run(inputs.compare_with, inputs.root) if inputs.compare_with \
+        else None
     sink = None
     if make_layer_sink is not None and inputs.raster is not None:
         sink = make_layer_sink(inputs, accounts.item_table(inputs.spec, inputs.pricing))
