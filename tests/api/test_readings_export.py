@@ -116,3 +116,16 @@ def test_export_from_a_cursor_continues_where_the_page_ended(
     )  # minute 1000 after 08:00
     bad = client.get("/api/v1/readings", headers=headers, params={"format": "csv", "cursor": "x"})
     assert bad.status_code == 422
+
+
+def test_xlsx_refuses_more_rows_than_a_worksheet_holds(
+    client, token_for, engine, sites, parameters, monkeypatch
+):
+    monkeypatch.setattr("qingshan.api.listing.XLSX_MAX_DATA_ROWS", ROWS - 1)
+    seed_minutes(engine, sites, parameters)
+    headers = token_for("analyst")
+    refused = client.get("/api/v1/readings", headers=headers, params={"format": "xlsx"})
+    assert refused.status_code == 422
+    assert "format=csv" in refused.json()["detail"]
+    one_less = {"format": "xlsx", "datetime_from": "2024-03-01 08:01"}
+    assert client.get("/api/v1/readings", headers=headers, params=one_less).status_code == 200

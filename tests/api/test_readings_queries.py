@@ -411,3 +411,17 @@ def test_reading_needs_a_token(client, sites):
     for url in READ_URLS:
         assert client.get(url).status_code == 401, url
         assert client.get(url, params={"format": "xlsx"}).status_code == 401, url
+
+
+def test_found_is_a_lower_bound_past_the_count_cap(
+    client, token_for, engine, sites, parameters, monkeypatch
+):
+    monkeypatch.setattr("qingshan.services.listing.FOUND_COUNT_CAP", 5)
+    seed(engine, sites, parameters, hours("AIR1", "pm25", 8))
+    headers = token_for("analyst")
+    meta = client.get("/api/v1/readings", headers=headers).json()["meta"]
+    assert (meta["found"], meta["found_exact"]) == (5, False)
+    narrow = client.get(
+        "/api/v1/readings", headers=headers, params={"datetime_to": "2024-03-01 10:00"}
+    )
+    assert (narrow.json()["meta"]["found"], narrow.json()["meta"]["found_exact"]) == (2, True)
