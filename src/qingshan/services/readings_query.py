@@ -408,7 +408,10 @@ def latest_listing(filters: SeriesFilter) -> Listing:
 
     For each combination of the filtered sites, parameters and periods, the newest start is a
     correlated ``max(period_start)``, which both databases answer with one probe of the unique
-    index ``(site_id, parameter_id, period, period_start)`` instead of scanning readings.
+    index ``(site_id, parameter_id, period, period_start)`` instead of scanning readings. The
+    combinations are a MATERIALIZED common table expression on PostgreSQL: inlined, the planner
+    turned the probe into a filter over every reading (12 s instead of milliseconds for 432,000
+    readings).
     """
     period_table = _periods_table(filters.periods or PERIODS)
     newest = (
@@ -431,7 +434,11 @@ def latest_listing(filters: SeriesFilter) -> Listing:
         .join(Parameter, true())
         .join(period_table, true())
     )
-    combinations = filters.apply_series(combinations).subquery("combinations")
+    combinations = (
+        filters.apply_series(combinations)
+        .cte("combinations")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
     latest = aliased(Reading)
     statement = (
         select(*_series_columns(), *_latest_columns(latest))

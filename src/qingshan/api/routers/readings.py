@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from qingshan.api.deps import Caller, EngineDep, require_roles
-from qingshan.api.listing import ENVELOPE_DOC, PagingDep, SeriesFilterDep, respond
+from qingshan.api.listing import ENVELOPE_DOC, Envelope, PagingDep, SeriesFilterDep, respond
 from qingshan.api.routers.sites import Reader
 from qingshan.services.readings_intake import MAX_BATCH, BatchRejected, ReadingIn, store_batch
 from qingshan.services.readings_query import aggregates_listing, latest_listing, readings_listing
@@ -68,7 +68,7 @@ def post_readings(body: ReadingBatch, caller: Writer, engine: EngineDep) -> Stor
     return StoredCounts(received=len(body.readings), **counts.as_dict())
 
 
-@router.get("/readings", responses=ENVELOPE_DOC)
+@router.get("/readings", response_model=Envelope, responses=ENVELOPE_DOC)
 def list_readings(
     _caller: Reader, engine: EngineDep, series: SeriesFilterDep, paging: PagingDep
 ) -> Any:
@@ -80,7 +80,7 @@ def list_readings(
     return respond(engine, readings_listing(series), paging)
 
 
-@router.get("/readings/latest", responses=ENVELOPE_DOC)
+@router.get("/readings/latest", response_model=Envelope, responses=ENVELOPE_DOC)
 def list_latest(
     _caller: Reader, engine: EngineDep, series: SeriesFilterDep, paging: PagingDep
 ) -> Any:
@@ -88,7 +88,7 @@ def list_latest(
     return respond(engine, latest_listing(series), paging)
 
 
-@router.get("/aggregates", responses=ENVELOPE_DOC)
+@router.get("/aggregates", response_model=Envelope, responses=ENVELOPE_DOC)
 def list_aggregates(
     _caller: Reader,
     engine: EngineDep,

@@ -10,6 +10,7 @@ from qingshan.api.deps import Caller, EngineDep, require_roles
 from qingshan.api.listing import (
     ENVELOPE_DOC,
     Codes,
+    Envelope,
     PagingDep,
     SiteFilterDep,
     respond,
@@ -26,13 +27,13 @@ nothing links a user to the sites of an enterprise yet, so they could only see e
 Reader = Annotated[Caller, Depends(require_roles(*READERS))]
 
 
-@router.get("/sites", responses=ENVELOPE_DOC)
+@router.get("/sites", response_model=Envelope, responses=ENVELOPE_DOC)
 def list_sites(_caller: Reader, engine: EngineDep, sites: SiteFilterDep, paging: PagingDep) -> Any:
     """Monitoring sites, filtered by `site` code, `kind`, `grid` code or `township` code."""
     return respond(engine, sites_listing(sites), paging)
 
 
-@router.get("/parameters", responses=ENVELOPE_DOC)
+@router.get("/parameters", response_model=Envelope, responses=ENVELOPE_DOC)
 def list_parameters(
     _caller: Reader,
     engine: EngineDep,
