@@ -8,7 +8,7 @@ row of the query — not only one page) or ``xlsx`` (every row, up to a workshee
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -34,7 +34,7 @@ from qingshan.services.listing import (
 )
 from qingshan.services.readings_query import LOCAL_ZONE, SeriesFilter, SiteFilter, parse_instant
 from qingshan.store.engine import reading
-from qingshan.store.models import FLAGS, PERIODS, SITE_KINDS
+from qingshan.store.models import PERIODS, SITE_KINDS
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows per page (≤ 1000)")]
 Cursor = Annotated[
@@ -111,29 +111,31 @@ SiteFilterDep = Annotated[SiteFilter, Depends(site_filter)]
 
 
 def series_filter(
-    sites: SiteFilterDep,
-    parameter: Codes = None,
-    period: Codes = None,
-    flag: Codes = None,
-    datetime_from: Instant = None,
-    datetime_to: Instant = None,
+    sites: SiteFilterDep, parameter: Codes = None, period: Codes = None
 ) -> SeriesFilter:
-    """Series (sites, parameter keys, periods, flags) and a period-start range [from, to)."""
-    start_from = instant(datetime_from, "datetime_from")
-    start_to = instant(datetime_to, "datetime_to")
-    if start_from is not None and start_to is not None and start_to <= start_from:
-        raise unprocessable("datetime_to", "datetime_to must be after datetime_from")
+    """Series: sites, parameter keys and periods."""
     return SeriesFilter(
         sites=sites,
         parameters=split_values(parameter, "parameter"),
         periods=split_values(period, "period", PERIODS),
-        flags=split_values(flag, "flag", FLAGS),
-        start_from=start_from,
-        start_to=start_to,
     )
 
 
 SeriesFilterDep = Annotated[SeriesFilter, Depends(series_filter)]
+
+
+def timed_series_filter(
+    series: SeriesFilterDep, datetime_from: Instant = None, datetime_to: Instant = None
+) -> SeriesFilter:
+    """Series and a period-start range ``datetime_from`` ≤ start < ``datetime_to``."""
+    start_from = instant(datetime_from, "datetime_from")
+    start_to = instant(datetime_to, "datetime_to")
+    if start_from is not None and start_to is not None and start_to <= start_from:
+        raise unprocessable("datetime_to", "datetime_to must be after datetime_from")
+    return replace(series, start_from=start_from, start_to=start_to)
+
+
+TimedSeriesFilterDep = Annotated[SeriesFilter, Depends(timed_series_filter)]
 
 
 def unprocessable(parameter: str, message: str) -> HTTPException:

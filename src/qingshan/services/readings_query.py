@@ -177,15 +177,19 @@ class SeriesFilter:
     start_from: datetime | None = None
     start_to: datetime | None = None
 
-    def echo(self) -> dict[str, Any]:
-        return {
+    def echo(self, *, with_times: bool = True, with_flags: bool = True) -> dict[str, Any]:
+        """The filters for ``meta.query`` (times in +08:00); leave out those that do not apply."""
+        echoed: dict[str, Any] = {
             **self.sites.echo(),
             "parameter": list(self.parameters),
             "period": list(self.periods),
-            "flag": list(self.flags),
-            "datetime_from": local_text(self.start_from),
-            "datetime_to": local_text(self.start_to),
         }
+        if with_flags:
+            echoed["flag"] = list(self.flags)
+        if with_times:
+            echoed["datetime_from"] = local_text(self.start_from)
+            echoed["datetime_to"] = local_text(self.start_to)
+        return echoed
 
     def apply_series(self, statement: Select[Any]) -> Select[Any]:
         """Restrict to the sites and parameters (``Site`` and ``Parameter`` in the FROM)."""
@@ -404,7 +408,6 @@ def _periods_table(periods: Sequence[str]) -> Any:
 def latest_listing(filters: SeriesFilter) -> Listing:
     """The most recent current reading of each (site, parameter, period) that has any.
 
-    Only the site, parameter and period filters apply (not the time range or flags).
 
     For each combination of the filtered sites, parameters and periods, the newest start is a
     correlated ``max(period_start)``, which both databases answer with one probe of the unique
@@ -463,11 +466,7 @@ def latest_listing(filters: SeriesFilter) -> Listing:
         ),
         render=_render_reading,
         columns=READING_COLUMNS,
-        query={
-            **filters.sites.echo(),
-            "parameter": list(filters.parameters),
-            "period": list(filters.periods),
-        },
+        query=filters.echo(with_times=False, with_flags=False),
     )
 
 
@@ -545,5 +544,5 @@ def aggregates_listing(filters: SeriesFilter, valid: bool | None = None) -> List
         ),
         render=_render_aggregate,
         columns=AGGREGATE_COLUMNS,
-        query={**filters.echo(), "valid": valid},
+        query={**filters.echo(with_flags=False), "valid": valid},
     )

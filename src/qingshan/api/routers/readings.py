@@ -6,16 +6,27 @@ each period's start and end in +08:00 and in UTC (``docs/api.md``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from qingshan.api.deps import Caller, EngineDep, require_roles
-from qingshan.api.listing import ENVELOPE_DOC, Envelope, PagingDep, SeriesFilterDep, respond
+from qingshan.api.listing import (
+    ENVELOPE_DOC,
+    Codes,
+    Envelope,
+    PagingDep,
+    SeriesFilterDep,
+    TimedSeriesFilterDep,
+    respond,
+    split_values,
+)
 from qingshan.api.routers.sites import Reader
 from qingshan.services.readings_intake import MAX_BATCH, BatchRejected, ReadingIn, store_batch
 from qingshan.services.readings_query import aggregates_listing, latest_listing, readings_listing
+from qingshan.store.models import FLAGS
 
 router = APIRouter(tags=["readings 监测数据"])
 
@@ -70,21 +81,26 @@ def post_readings(body: ReadingBatch, caller: Writer, engine: EngineDep) -> Stor
 
 @router.get("/readings", response_model=Envelope, responses=ENVELOPE_DOC)
 def list_readings(
-    _caller: Reader, engine: EngineDep, series: SeriesFilterDep, paging: PagingDep
+    _caller: Reader,
+    engine: EngineDep,
+    series: TimedSeriesFilterDep,
+    paging: PagingDep,
+    flag: Codes = None,
 ) -> Any:
     """Current readings, ordered by site, parameter, period and start.
 
     Filters: `site`, `kind`, `grid`, `township`, `parameter`, `period`, `flag` (each one or
     more values), and `datetime_from` ≤ period start < `datetime_to`.
     """
-    return respond(engine, readings_listing(series), paging)
+    flags = split_values(flag, "flag", FLAGS)
+    return respond(engine, readings_listing(replace(series, flags=flags)), paging)
 
 
 @router.get("/readings/latest", response_model=Envelope, responses=ENVELOPE_DOC)
 def list_latest(
     _caller: Reader, engine: EngineDep, series: SeriesFilterDep, paging: PagingDep
 ) -> Any:
-    """The newest reading of each site, parameter and period (time and flag filters ignored)."""
+    """The newest reading of each site, parameter and period."""
     return respond(engine, latest_listing(series), paging)
 
 
@@ -92,7 +108,7 @@ def list_latest(
 def list_aggregates(
     _caller: Reader,
     engine: EngineDep,
-    series: SeriesFilterDep,
+    series: TimedSeriesFilterDep,
     paging: PagingDep,
     valid: Annotated[
         bool | None, Query(description="only periods meeting (true) or missing (false) GB 3095")
