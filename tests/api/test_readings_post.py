@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from qingshan.store.engine import reading
@@ -177,4 +178,22 @@ def test_who_may_send_readings(client, token_for, sites):
 
 def test_sending_needs_a_token(client, sites, engine):
     assert client.post(URL, json={"readings": BATCH}).status_code == 401
+    assert stored(engine) == []
+
+
+def test_nothing_is_kept_or_acknowledged_when_the_write_fails(
+    client, token_for, sites, engine, monkeypatch
+):
+    """The batch is written, then the transaction fails before commit: no 2xx, no readings."""
+    from qingshan.services import readings_intake
+
+    real_upsert = readings_intake.upsert_readings
+
+    def upsert_then_fail(session, frame, **kwargs):
+        real_upsert(session, frame, **kwargs)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(readings_intake, "upsert_readings", upsert_then_fail)
+    with pytest.raises(RuntimeError, match="disk full"):  # the server answers 500
+        client.post(URL, json={"readings": BATCH}, headers=token_for("device"))
     assert stored(engine) == []

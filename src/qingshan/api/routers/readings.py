@@ -48,12 +48,12 @@ class ReadingBatch(BaseModel):
 
 
 class StoredCounts(BaseModel):
-    """What the committed batch did."""
+    """What the committed batch did; identical repeats inside the batch count once."""
 
     received: int = Field(description="items in the batch")
     inserted: int = Field(description="new readings")
     revised: int = Field(description="readings whose value or flag changed (new revision)")
-    unchanged: int = Field(description="identical re-sends and repeats: nothing written")
+    unchanged: int = Field(description="readings already stored as sent: nothing written")
 
 
 REJECTED_DOC: dict[int | str, dict[str, Any]] = {
