@@ -426,7 +426,7 @@ def latest_listing(filters: SeriesFilter) -> Listing:
         )
         .scalar_subquery()
     )
-    combinations = (
+    candidates = (
         select(
             Site.id.label("site_id"),
             Parameter.id.label("parameter_id"),
@@ -438,7 +438,7 @@ def latest_listing(filters: SeriesFilter) -> Listing:
         .join(period_table, true())
     )
     combinations = (
-        filters.apply_series(combinations)
+        filters.apply_series(candidates)
         .cte("combinations")
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )
