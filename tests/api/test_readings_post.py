@@ -5,9 +5,11 @@ Runs on SQLite and PostgreSQL (the ``engine`` fixture of tests/store_backends.py
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from qingshan.store.engine import reading
@@ -196,4 +198,53 @@ def test_nothing_is_kept_or_acknowledged_when_the_write_fails(
     monkeypatch.setattr(readings_intake, "upsert_readings", upsert_then_fail)
     with pytest.raises(RuntimeError, match="disk full"):  # the server answers 500
         client.post(URL, json={"readings": BATCH}, headers=token_for("device"))
+    assert stored(engine) == []
+
+
+CORRUPTIONS = {
+    "site": ("NOWHERE", "unknown_site"),
+    "parameter": ("pm2.5", "unknown_parameter"),
+    "start": ("2024-03-01T08:20:00+08:00", "not_period_start"),
+    "value": ("n/a", "float_parsing"),
+    "flag": ("Z", "literal_error"),
+    "period": ("week", "literal_error"),
+}
+
+
+@st.composite
+def batches_with_bad_items(draw):
+    """A batch of distinct valid hourly readings with 1–5 items spoilt in one field each."""
+    size = draw(st.integers(1, 60))
+    spoilt = draw(
+        st.dictionaries(
+            st.integers(0, size - 1), st.sampled_from(sorted(CORRUPTIONS)), min_size=1, max_size=5
+        )
+    )
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    batch = [hour("AIR1", (start + timedelta(hours=n)).isoformat(), float(n)) for n in range(size)]
+    for index, field in spoilt.items():
+        batch[index] = {**batch[index], field: CORRUPTIONS[field][0]}
+    return batch, spoilt
+
+
+@pytest.fixture
+def analyst_headers(token_for):
+    return token_for("analyst")
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    # The store is shared by the examples on purpose: every batch is refused, so it stays empty.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(batches_with_bad_items())
+def test_any_bad_items_are_each_reported_and_nothing_is_stored(
+    client, analyst_headers, sites, engine, case
+):
+    batch, spoilt = case
+    response = client.post(URL, json={"readings": batch}, headers=analyst_headers)
+    assert response.status_code == 422
+    reported = {(item["index"], item["field"], item["type"]) for item in response.json()["detail"]}
+    assert reported == {(index, field, CORRUPTIONS[field][1]) for index, field in spoilt.items()}
     assert stored(engine) == []
