@@ -3,6 +3,7 @@ targets, on both store backends; roles, 422 with row and column, and the audit r
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 from pathlib import Path
@@ -240,3 +241,40 @@ def test_account_bad_options_are_422(client, token_for):
                          params={"region": "火星"})
     assert region.status_code == 422  # named like the CLI's --region option
     assert "unknown region '火星'" in region.json()["detail"]["problems"][0]["message"]
+
+
+def test_district_inventory_gives_the_shipped_annual_emissions(client, token_for, engine):
+    """The example district's three years → an inventory whose yearly totals are the shipped
+    EMISSIONS table of the targets (examples/carbon/district_emissions.csv)."""
+    files = {"statistics": ("district_activity.csv",
+                            (EXAMPLES / "district_activity.csv").read_bytes()),
+             "enterprises": ("enterprise_activity.csv",
+                             (EXAMPLES / "enterprise_activity.csv").read_bytes())}
+    response = client.post("/api/v1/carbon/inventory?gases=co2", files=files,
+                           headers=token_for("analyst"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    with (EXAMPLES / "district_emissions.csv").open(encoding="utf-8") as emissions:
+        shipped = {int(row["year"]): float(row["co2_t"]) for row in csv.DictReader(emissions)}
+    assert {row["year"]: round(row["co2_t"], 3) for row in body["annual"]} == shipped
+    sectors = {row["sector"] for row in body["results"] if row["year"] == 2023}
+    assert {"industry", "lulucf", "total", "reporting_enterprises"} <= sectors
+    assert len(audit_rows(engine, "carbon.inventory")) == 1
+
+
+def test_district_inventory_names_an_unknown_sector(client, token_for):
+    text = ("entity,facility,sector,year,category,item,quantity,unit\n"
+            "区,,mining,2023,combustion,diesel,5,t\n")
+    response = client.post("/api/v1/carbon/inventory", headers=token_for("analyst"),
+                           files={"statistics": ("stats.csv", text.encode())})
+    assert response.status_code == 422
+    problem = response.json()["detail"]["problems"][0]
+    assert (problem["row"], problem["column"]) == (2, "sector")
+    assert "unknown sector 'mining'" in problem["message"]
+
+
+def test_district_inventory_is_for_analysts(client, token_for):
+    files = {"statistics": ("s.csv", (EXAMPLES / "district_activity.csv").read_bytes())}
+    response = client.post("/api/v1/carbon/inventory", files=files,
+                           headers=token_for("enterprise"))
+    assert response.status_code == 403

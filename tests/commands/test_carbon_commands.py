@@ -139,3 +139,32 @@ def test_factor_dir_from_the_setting(monkeypatch):
     result = run("factors", "--series", "gbt32151_2024_c1", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["count"] == 33
+
+
+def test_inventory_then_targets_from_its_annual_table(tmp_path):
+    """Three years of district statistics → inventory → the annual EMISSIONS table → targets
+    with a warning where the latest year is off pace."""
+    inventory, annual = tmp_path / "inventory.xlsx", tmp_path / "annual.csv"
+    result = run("inventory", EXAMPLES / "district_activity.csv", *FACTORS, "--gases", "co2",
+                 "--enterprises", EXAMPLES / "enterprise_activity.csv", "-o", inventory,
+                 "--annual", annual)
+    assert result.exit_code == 0, result.output
+    table = pl.read_excel(inventory)
+    assert set(table["sector"]) >= {"energy_supply", "lulucf", "total", "reporting_enterprises"}
+    shipped = pl.read_csv(EXAMPLES / "district_emissions.csv")
+    ours = pl.read_csv(annual)
+    assert ours["co2_t"].round(3).to_list() == shipped["co2_t"].to_list()
+    emissions = tmp_path / "emissions.csv"  # the non-fossil share comes from energy statistics
+    ours.with_columns(shipped["non_fossil_share_pct"]).write_csv(emissions)
+    progress = run("targets", EXAMPLES / "district_targets.csv", EXAMPLES / "district_gdp.csv",
+                   emissions, "--json")
+    assert progress.exit_code == 0, progress.output
+    assert json.loads(progress.stdout)["warnings"] >= 1
+
+
+def test_inventory_needs_a_sector_column(tmp_path):
+    path = write(tmp_path, "区,,2023,1,combustion,diesel,5,t\n")
+    result = run("inventory", path, "-o", tmp_path / "never.csv")
+    assert result.exit_code == 2
+    assert "column 'sector': required column is missing" in result.output
+    assert not (tmp_path / "never.csv").exists()

@@ -63,6 +63,18 @@ def _factor_dirs(given: list[Path] | None) -> list[Path]:
     return ([configured] if configured else []) + list(given or [])
 
 
+RegionOption = Annotated[
+    str, typer.Option(help="Electricity region when a row gives none: CN, 西南, 重庆 …")
+]
+GwpOption = Annotated[GwpChoice, typer.Option(help="IPCC GWP-100 set for CH4 and N2O.")]
+GasesOption = Annotated[
+    GasesChoice, typer.Option(help="all: CO2, CH4, N2O of combustion; co2: CO2 only.")
+]
+TceOption = Annotated[
+    TceChoice, typer.Option(help="gb2589 (Annex A coefficients) or ncv (NCV / 29.307 GJ).")
+]
+
+
 @app.command("account")
 def account_command(
     activity: Annotated[Path, typer.Argument(metavar="ACTIVITY", help="CSV, XLSX or Parquet.")],
@@ -74,21 +86,13 @@ def account_command(
         str, typer.Option(help="Electricity series: mee_nbs (consumption) or ets_grid (ETS).")
     ] = "mee_nbs",
     heat_series: Annotated[str, typer.Option(help="Heat factor series.")] = "cn_guideline",
-    region: Annotated[
-        str, typer.Option(help="Electricity region when a row gives none: CN, 西南, 重庆 …")
-    ] = "CN",
-    gwp: Annotated[GwpChoice, typer.Option(help="IPCC GWP-100 set for CH4 and N2O.")] = (
-        GwpChoice.ar5
-    ),
-    gases: Annotated[
-        GasesChoice, typer.Option(help="all: CO2, CH4, N2O of combustion; co2: CO2 only.")
-    ] = GasesChoice.all,
+    region: RegionOption = "CN",
+    gwp: GwpOption = GwpChoice.ar5,
+    gases: GasesOption = GasesChoice.all,
     electricity_basis: Annotated[
         BasisChoice, typer.Option(help="location (grid average) or market (residual + green).")
     ] = BasisChoice.location,
-    tce_basis: Annotated[
-        TceChoice, typer.Option(help="gb2589 (Annex A coefficients) or ncv (NCV / 29.307 GJ).")
-    ] = TceChoice.gb2589,
+    tce_basis: TceOption = TceChoice.gb2589,
 ) -> None:
     """Emissions (CO2, CH4, N2O, CO2e) and energy (tce) of every activity row, with its trace."""
     settings = get_settings()
@@ -115,6 +119,55 @@ def account_command(
         by_entity_year=carbon.summary(result).to_dicts(),
         energy_by_type=accounting.energy_by_type(result, ["entity", "year"]).to_dicts(),
     )
+
+
+@app.command("inventory")
+def inventory_command(
+    statistics: Annotated[
+        Path,
+        typer.Argument(
+            metavar="STATISTICS",
+            help="Activity rows with a sector column (energy_supply … lulucf, or 工业 …).",
+        ),
+    ],
+    enterprises: Annotated[
+        Path | None,
+        typer.Option(help="Reporting enterprises' activity file: adds their sum and share."),
+    ] = None,
+    annual: Annotated[
+        Path | None,
+        typer.Option(help="Also write year, co2_t, energy_tce: the EMISSIONS of `carbon targets`."),
+    ] = None,
+    output: OutputOption = None,
+    as_json: JsonOption = False,
+    factors: FactorsOption = None,
+    region: RegionOption = "CN",
+    gwp: GwpOption = GwpChoice.ar5,
+    gases: GasesOption = GasesChoice.all,
+    tce_basis: TceOption = TceChoice.gb2589,
+) -> None:
+    """District inventory by year and sector, location- and market-based electricity."""
+    settings = get_settings()
+    with reporting_input_errors(as_json):
+        library = carbon.library_for(_factor_dirs(factors))
+        options = accounting.Options(
+            region=carbon.canonical_region(region), gwp=gwp.value, gases=gases.value,
+            tce_basis=tce_basis.value,
+        )
+        original, frame = carbon.load_statistics(statistics, library)
+        accounted = None
+        if enterprises is not None:
+            raw, parsed = carbon.load_activity(enterprises, library)
+            accounted = carbon.account(enterprises, raw, parsed, library, options,
+                                       settings.chunk_rows)
+        table = carbon.district_inventory(statistics, original, frame, library, options,
+                                          accounted)
+        if output is not None:
+            write_table(table, output)
+        if annual is not None:
+            write_table(accounting.annual_for_targets(table), annual)
+    finish(table, output, as_json, rows=table.height,
+           annual=accounting.annual_for_targets(table).to_dicts())
 
 
 @app.command("targets")

@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,45 @@ def _report_key_problems(
         field = problem["field"] if problem["field"] in original.columns else "item"
         collector.check(original, rows, field, _escaped(problem["message"]))
     collector.raise_if_any()
+
+
+def load_statistics(
+    path: str | Path, library: FactorLibrary
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read a district's activity statistics: activity rows with a ``sector`` column
+    (energy_supply, industry, buildings, transport, agriculture, waste, lulucf or their Chinese
+    names); every bad cell is named."""
+    original, frame = load_activity(path, library)
+    problems = ProblemCollector(path)
+    require_columns(original, ["sector"], problems)
+    problems.raise_if_any()
+    sector = _canonical_column(original, "sector", "sectors", problems, "sector")
+    problems.check(original, sector.is_null(), "sector", "a sector is required")
+    problems.raise_if_any()
+    return original, frame.with_columns(sector=sector)
+
+
+def district_inventory(
+    path: str | Path,
+    original: pl.DataFrame,
+    frame: pl.DataFrame,
+    library: FactorLibrary,
+    options: accounting.Options,
+    enterprises: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """The district inventory by year and sector (location- and market-based electricity), with
+    the reporting enterprises' sum and share (:func:`qingshan.carbon.accounting.inventory`).
+
+    Every factor both electricity bases need is resolved first, so a missing one is reported
+    with the rows that need it instead of failing half-way.
+    """
+    for basis in ("location", "market"):
+        basis_options = replace(options, electricity_basis=basis)
+        keyed = accounting.keys_of(frame, basis_options)
+        resolution = accounting.resolve(keyed, library, basis_options)
+        if resolution.problems.height:
+            _report_key_problems(original, keyed, resolution.problems, path)
+    return accounting.inventory(frame, library, options, enterprises)
 
 
 def account(

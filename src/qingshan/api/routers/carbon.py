@@ -270,3 +270,56 @@ def assess_targets(
     return {"meta": {"inputs": inputs, "warnings": len(warnings)},
             "progress": progress.to_dicts(), "trajectory": trajectory.to_dicts(),
             "warnings": warnings}
+
+
+@router.post("/inventory")
+def district_inventory(
+    caller: TargetAnalyst,
+    engine: EngineDep,
+    statistics: Annotated[UploadFile, File(description="Activity rows with a sector column "
+                                           "(energy_supply … lulucf, or 工业 …).")],
+    enterprises: Annotated[UploadFile | None, File(description="Reporting enterprises' "
+                                                   "activity: adds their sum and share.")] = None,
+    gwp: Annotated[str, Query(description="AR4, AR5 or AR6.")] = _DEFAULTS.gwp,
+    gases: Annotated[Literal["all", "co2"], Query()] = "all",
+    region: Annotated[str, Query(description="Electricity region when a row gives none.")] = "CN",
+    format: OutputFormat = "json",
+) -> Any:
+    """The district inventory by year and sector, location- and market-based electricity, plus
+    the ``year, co2_t, energy_tce`` table that the targets read (as ``qingshan carbon
+    inventory``)."""
+    library = _library()
+    with temporary_area() as area:
+        saved = {"statistics": area.save_table(statistics.file, statistics.filename, "statistics")}
+        if enterprises is not None:
+            saved["enterprises"] = area.save_table(
+                enterprises.file, enterprises.filename, "enterprises")
+        with reporting_problems(area.display_name):
+            options = accounting.Options(
+                gwp=gwp, gases=gases, region=carbon.canonical_region(region))
+            path = saved["statistics"].path
+            original, frame = carbon.load_statistics(path, library)
+            accounted = None
+            if "enterprises" in saved:
+                enterprise_path = saved["enterprises"].path
+                raw, parsed = carbon.load_activity(enterprise_path, library)
+                accounted = carbon.account(enterprise_path, raw, parsed, library, options,
+                                           get_settings().chunk_rows)
+            table = carbon.district_inventory(path, original, frame, library, options, accounted)
+    annual = accounting.annual_for_targets(table)
+    inputs = {role: upload.audit() for role, upload in saved.items()}
+    audit_run(engine, caller, "carbon.inventory", "carbon", saved["statistics"].sha256,
+              {"inputs": inputs, "rows": table.height, "format": format})
+    if format == "xlsx":
+        return _xlsx(lambda target: _write_sheets(target, {"inventory": table, "annual": annual}),
+                     "carbon_inventory.xlsx")
+    return {"meta": {"inputs": inputs, "count": table.height},
+            "results": table.to_dicts(), "annual": annual.to_dicts()}
+
+
+def _write_sheets(path: str, sheets: dict[str, pl.DataFrame]) -> None:
+    import xlsxwriter
+
+    with xlsxwriter.Workbook(path) as workbook:
+        for name, table in sheets.items():
+            table.write_excel(workbook, worksheet=name)
