@@ -18,8 +18,9 @@ from qingshan.commands.common import (
     progress_over_rows,
     reporting_input_errors,
 )
+from qingshan.commands.db import store_engine
 from qingshan.config import get_settings
-from qingshan.services import carbon
+from qingshan.services import carbon, energy
 from qingshan.services.tables import write_table
 
 app = typer.Typer(
@@ -168,6 +169,35 @@ def inventory_command(
             write_table(accounting.annual_for_targets(table), annual)
     finish(table, output, as_json, rows=table.height,
            annual=accounting.annual_for_targets(table).to_dicts())
+
+
+@app.command("meters")
+def meters_command(
+    year: Annotated[int, typer.Option(help="Calendar year (Beijing time).")],
+    output: OutputOption = None,
+    as_json: JsonOption = False,
+    factors: FactorsOption = None,
+    fuel_series: Annotated[
+        str, typer.Option(help="Series for natural gas by volume (a bureau's GB/T 32151 file).")
+    ] = "ipcc2006",
+    region: RegionOption = "CN",
+    gases: GasesOption = GasesChoice.co2,
+    tce_basis: TceOption = TceChoice.gb2589,
+) -> None:
+    """Energy (tce) and CO2 of the energy meters in the monitoring hub, per meter and month."""
+    with reporting_input_errors(as_json):
+        library = carbon.library_for(_factor_dirs(factors))
+        options = accounting.Options(
+            fuel_series=fuel_series, region=carbon.canonical_region(region), gases=gases.value,
+            tce_basis=tce_basis.value,
+        )
+        activity, left_out = energy.meter_activity(store_engine(), year)
+        result = carbon.account("energy meters in the store", activity, activity, library,
+                                options, get_settings().chunk_rows)
+        if output is not None:
+            carbon.write_report(result, output)
+    finish(result, output, as_json, rows=result.height, not_accounted=left_out,
+           energy_by_type=accounting.energy_by_type(result, ["entity", "year"]).to_dicts())
 
 
 @app.command("targets")
