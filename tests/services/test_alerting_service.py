@@ -18,7 +18,9 @@ T0 = datetime(2026, 6, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
-def add_rule(engine: Engine, code: str, rule_type: str, severity: str = "orange", **parameters: Any) -> None:
+def add_rule(
+    engine: Engine, code: str, rule_type: str, severity: str = "orange", **parameters: Any
+) -> None:
     scope = parameters.pop("scope", None)
     with writing(engine, "test") as session:
         rules.create_rule(
@@ -33,8 +35,16 @@ def add_rule(engine: Engine, code: str, rule_type: str, severity: str = "orange"
         )
 
 
-def batch(site_id: int, parameter_id: int, values: list[float], *, start: datetime = T0,
-          step: timedelta = HOUR, period: str = "hour", flags: list[str] | None = None) -> pl.DataFrame:
+def batch(
+    site_id: int,
+    parameter_id: int,
+    values: list[float],
+    *,
+    start: datetime = T0,
+    step: timedelta = HOUR,
+    period: str = "hour",
+    flags: list[str] | None = None,
+) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "site_id": [site_id] * len(values),
@@ -101,7 +111,9 @@ def test_reading_by_reading_gives_the_same_single_alarm(engine, sites, parameter
     add_rule(engine, "so2-permit", "permit", parameter="flue_so2", for_periods=2, clear_after=2)
     states = []
     for hour, value in enumerate(PERMIT_SERIES):
-        ingest(engine, batch(sites["STACK"], parameters["flue_so2"], [value], start=T0 + hour * HOUR))
+        ingest(
+            engine, batch(sites["STACK"], parameters["flue_so2"], [value], start=T0 + hour * HOUR)
+        )
         states.append([(a["count"], a["active"]) for a in alarms(engine)])
     assert states == [[], [], [(1, True)], [(2, True)], [(2, True)], [(2, False)], [(2, False)]]
     assert alarms(engine) == [expected_permit_alarm(parameters)]
@@ -113,3 +125,173 @@ def test_evaluating_again_changes_nothing(engine, sites, parameters) -> None:
     again = alerting.evaluate_period(engine, T0, T0 + 6 * HOUR)
     assert again.as_dict() == {"opened": 0, "updated": 0, "cleared": 0}
     assert alarms(engine) == [expected_permit_alarm(parameters)]
+
+
+def test_manual_clear_then_a_new_trigger_opens_a_new_alarm(engine, sites, parameters) -> None:
+    from qingshan.services import alarms as alarm_service
+
+    add_rule(engine, "so2-permit", "permit", parameter="flue_so2")
+    so2 = parameters["flue_so2"]
+    ingest(engine, batch(sites["STACK"], so2, [40.0]))
+    with writing(engine, "test") as session:
+        alarm_service.clear(session, alarms_ids(engine)[0], who="user:officer", reason="known")
+    ingest(engine, batch(sites["STACK"], so2, [41.0], start=T0 + HOUR))
+    found = alarms(engine)
+    assert [(a["start"], a["active"]) for a in found] == [(T0, False), (T0 + HOUR, True)]
+
+
+def alarms_ids(engine: Engine) -> list[int]:
+    with reading(engine) as session:
+        return list(session.scalars(select(Alarm.id).order_by(Alarm.id)))
+
+
+def test_times_in_window_counts_exceedances_not_runs(engine, sites, parameters) -> None:
+    """2 times in 3 hours: hours 0 and 2 exceed (hour 1 does not) → holds at hour 2."""
+    add_rule(engine, "so2-2in3", "permit", parameter="flue_so2", times_in=[2, 3], clear_after=3)
+    ingest(engine, batch(sites["STACK"], parameters["flue_so2"], [40.0, 30.0, 40.0, 30.0, 30.0]))
+    assert [(a["start"], a["count"], a["active"]) for a in alarms(engine)] == [
+        (T0 + 2 * HOUR, 1, True)
+    ]
+
+
+def test_water_section_worse_than_its_target_class(engine, sites, parameters) -> None:
+    """RIVER's target is Class III; COD 25 mg/L is Class IV (GB 3838 Table 1: III ≤ 20, IV ≤ 30)."""
+    add_rule(engine, "cod-class", "water_class", parameter="cod")
+    ingest(engine, batch(sites["RIVER"], parameters["cod"], [20.0, 25.0, 18.0]))
+    [alarm] = alarms(engine)
+    assert (alarm["start"], alarm["peak"], alarm["cleared"]) == (T0 + HOUR, 4.0, T0 + 2 * HOUR)
+
+
+def test_hourly_aqi_over_level_takes_the_largest_iaqi(engine, sites, parameters) -> None:
+    """PM2.5 80 µg/m³ → IAQI 100 + 50 × 20/55 = 118.2, rounded up to 119 (HJ 633—2026 Table 3
+    breakpoints 60→100, 115→150, indexed with the 24-h column, §4.2.4); O3 1-h 150 µg/m³ →
+    IAQI 47; the AQI 119 exceeds 100. The hour before (PM2.5 30 → 43) does not."""
+    add_rule(engine, "aqi-100", "aqi", level=100)
+    air = sites["AIR1"]
+    frame = pl.concat(
+        [batch(air, parameters["pm25"], [30.0, 80.0]), batch(air, parameters["o3"], [150.0, 150.0])]
+    )
+    ingest(engine, frame)
+    [alarm] = alarms(engine)
+    assert (alarm["start"], alarm["peak"], alarm["parameter_id"]) == (T0 + HOUR, 119.0, None)
+
+
+def test_noise_limit_depends_on_day_and_night(engine, parameters) -> None:
+    """Zone 2: 60 dB(A) by day, 50 dB(A) at night (GB 3096—2008 Table 1). 55 dB(A) at 21:00
+    and 22:00 Beijing time: only the 22:00 hour (night) exceeds."""
+    from qingshan.store.registry import upsert_site
+
+    with writing(engine, "test") as session:
+        site = upsert_site(
+            session,
+            "N1",
+            name="N1",
+            kind="noise_point",
+            latitude=30.0,
+            longitude=114.0,
+            noise_zone="2",
+        ).id
+    add_rule(engine, "noise", "noise")
+    start = datetime(2026, 6, 1, 13, tzinfo=UTC)  # 21:00 Beijing
+    ingest(engine, batch(site, parameters["leq"], [55.0, 55.0], start=start))
+    assert [a["start"] for a in alarms(engine)] == [start + HOUR]
+
+
+def test_invalid_flags_do_not_exceed_but_raise_device_flag_alarms(
+    engine, sites, parameters
+) -> None:
+    add_rule(engine, "so2-permit", "permit", parameter="flue_so2")
+    add_rule(engine, "so2-device", "device_flag", "blue", parameter="flue_so2")
+    so2 = parameters["flue_so2"]
+    ingest(engine, batch(sites["STACK"], so2, [99.0, 20.0], flags=["D", "N"]))
+    with reading(engine) as session:
+        found = session.execute(
+            select(Alarm.rule_id, Alarm.severity, Alarm.started_at, Alarm.active)
+        ).all()
+    assert [(severity, start, active) for _, severity, start, active in found] == [
+        ("warning", T0, False)
+    ]
+
+
+def test_silence_after_three_intervals_and_clear_when_data_return(
+    engine, sites, parameters
+) -> None:
+    """AIR1 reports every minute: its last reading at T0 makes it silent after T0 + 3 min."""
+    add_rule(engine, "silent", "silent", scope={"sites": ["AIR1"]})
+    pm25 = parameters["pm25"]
+    minute = timedelta(minutes=1)
+    with writing(engine, "test") as session:
+        upsert_readings(
+            session,
+            batch(sites["AIR1"], pm25, [10.0], period="minute"),
+            source="test",
+            actor="test",
+        )
+    alerting.evaluate_period(engine, T0, T0 + 3 * minute)
+    assert alarms(engine) == []
+    alerting.evaluate_period(engine, T0, T0 + 3 * minute + timedelta(seconds=1))
+    assert [(a["start"], a["active"], a["peak"]) for a in alarms(engine)] == [
+        (T0 + 3 * minute + timedelta(seconds=1), True, 3 + 1 / 60)
+    ]
+    back = batch(sites["AIR1"], pm25, [11.0], start=T0 + 5 * minute, period="minute")
+    with writing(engine, "test") as session:
+        upsert_readings(session, back, source="test", actor="test")
+    alerting.evaluate_readings(engine, back, at=T0 + 5 * minute + timedelta(seconds=2))
+    assert [a["active"] for a in alarms(engine)] == [False]
+
+
+def test_neighbour_anomaly_points_to_the_site_far_above_its_peers(
+    engine, sites, parameters
+) -> None:
+    """Five stations of one grid read 40–44 µg/m³; one reads 90. Median 42.5, MAD 1.5 →
+    modified z = 0.6745 × 47.5 / 1.5 = 21.4 > 3.5 (Iglewicz & Hoaglin 1993)."""
+    from qingshan.store.registry import upsert_site
+    from qingshan.store.models import Site
+
+    with writing(engine, "test") as session:
+        grid_id = session.scalar(select(Site.grid_id).where(Site.code == "AIR1"))
+        extra = [
+            upsert_site(
+                session,
+                f"MS{i}",
+                name=f"MS{i}",
+                kind="air_station",
+                latitude=30.0,
+                longitude=114.0,
+                grid_id=grid_id,
+            ).id
+            for i in range(4)
+        ]
+    add_rule(engine, "pm25-neighbours", "neighbour", parameter="pm25")
+    pm25 = parameters["pm25"]
+    values = dict(zip([sites["AIR5"], *extra, sites["AIR1"]], [40.0, 41.0, 42.0, 43.0, 44.0, 90.0]))
+    frame = pl.concat([batch(site, pm25, [value]) for site, value in values.items()])
+    ingest(engine, frame)
+    with reading(engine) as session:
+        found = session.execute(select(Alarm.site_id, Alarm.peak_value)).all()
+    assert [(site, round(peak, 1)) for site, peak in found] == [(sites["AIR1"], 21.4)]
+
+
+def test_rule_changes_are_versions_and_audited(engine) -> None:
+    add_rule(engine, "so2-permit", "permit", parameter="flue_so2")
+    with writing(engine, "user:analyst") as session:
+        rules.change_rule(session, "so2-permit", actor="user:analyst", severity="red")
+        rules.change_rule(session, "so2-permit", actor="user:analyst", severity="critical")
+    with reading(engine) as session:
+        history = [
+            (v.version, v.severity, v.saved_by) for v in rules.rule_history(session, "so2-permit")
+        ]
+        audited = session.scalars(
+            select(AuditEntry.actor).where(AuditEntry.entity == "rule_versions")
+        ).all()
+    assert history == [(1, "major", "test"), (2, "critical", "user:analyst")]
+    assert list(audited) == ["test", "user:analyst"]
+
+
+def test_bad_rule_parameters_are_refused(engine) -> None:
+    with pytest.raises(ValueError, match="need"):
+        add_rule(engine, "x", "permit")
+    with pytest.raises(ValueError, match="times_in"):
+        add_rule(engine, "x", "permit", parameter="flue_so2", times_in=[3, 2])
+    with writing(engine, "test") as session:
+        assert session.scalars(select(RuleVersion)).all() == []

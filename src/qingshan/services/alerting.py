@@ -584,10 +584,15 @@ def _latest_alarms(session: Session, rule_id: int, keys: list[str]) -> dict[str,
 
 
 def _watermark(alarm: Alarm) -> datetime:
-    """The last period an alarm covers: later periods are new evidence."""
-    if alarm.active or alarm.cleared_at is None:
-        return alarm.last_triggered_at
-    return max(alarm.last_triggered_at, alarm.cleared_at)
+    """The last period an alarm covers: later periods are new evidence.
+
+    An automatic clear happened at a period (a data time), so the series was judged up to it.
+    A manual clear happened at a wall-clock time, which says nothing about the data: periods
+    after the last trigger still count (and a holding one opens a new alarm).
+    """
+    if alarm.clear_reason == "auto" and alarm.cleared_at is not None:
+        return alarm.cleared_at
+    return alarm.last_triggered_at
 
 
 def _micros(moment: datetime) -> int:
