@@ -1,4 +1,4 @@
-"""Rule evaluation against the store: alarms open, re-trigger, clear, de-duplicate (both backends)."""
+"""Rule evaluation against the store: alarms open, re-trigger, clear and de-duplicate."""
 
 from __future__ import annotations
 
@@ -245,8 +245,8 @@ def test_neighbour_anomaly_points_to_the_site_far_above_its_peers(
 ) -> None:
     """Five stations of one grid read 40–44 µg/m³; one reads 90. Median 42.5, MAD 1.5 →
     modified z = 0.6745 × 47.5 / 1.5 = 21.4 > 3.5 (Iglewicz & Hoaglin 1993)."""
-    from qingshan.store.registry import upsert_site
     from qingshan.store.models import Site
+    from qingshan.store.registry import upsert_site
 
     with writing(engine, "test") as session:
         grid_id = session.scalar(select(Site.grid_id).where(Site.code == "AIR1"))
@@ -264,7 +264,7 @@ def test_neighbour_anomaly_points_to_the_site_far_above_its_peers(
         ]
     add_rule(engine, "pm25-neighbours", "neighbour", parameter="pm25")
     pm25 = parameters["pm25"]
-    values = dict(zip([sites["AIR5"], *extra, sites["AIR1"]], [40.0, 41.0, 42.0, 43.0, 44.0, 90.0]))
+    values = dict(zip([sites["AIR5"], *extra, sites["AIR1"]], [40.0, 41.0, 42.0, 43.0, 44.0, 90.0], strict=True))
     frame = pl.concat([batch(site, pm25, [value]) for site, value in values.items()])
     ingest(engine, frame)
     with reading(engine) as session:
