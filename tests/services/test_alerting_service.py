@@ -264,7 +264,8 @@ def test_neighbour_anomaly_points_to_the_site_far_above_its_peers(
         ]
     add_rule(engine, "pm25-neighbours", "neighbour", parameter="pm25")
     pm25 = parameters["pm25"]
-    values = dict(zip([sites["AIR5"], *extra, sites["AIR1"]], [40.0, 41.0, 42.0, 43.0, 44.0, 90.0], strict=True))
+    stations = [sites["AIR5"], *extra, sites["AIR1"]]
+    values = dict(zip(stations, [40.0, 41.0, 42.0, 43.0, 44.0, 90.0], strict=True))
     frame = pl.concat([batch(site, pm25, [value]) for site, value in values.items()])
     ingest(engine, frame)
     with reading(engine) as session:
