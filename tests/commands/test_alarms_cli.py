@@ -57,6 +57,7 @@ def test_the_alarm_exists_when_ingest_returns(store: Path) -> None:
     assert ingest(store, QUIET_HOUR)["alarms"] == {"opened": 0, "updated": 0, "cleared": 0}
     assert ingest(store, POLLUTED_HOUR)["alarms"] == {"opened": 1, "updated": 0, "cleared": 0}
     code, listed = run("alarms", "list", "--state", "active")
+    assert code == 0
     [alarm] = listed["alarms"]
     assert (alarm["site"], alarm["parameter"], alarm["peak_value"]) == ("AIR1", "pm25", 119.0)
     assert alarm["started_at"] == "2026-06-01T01:00:00+00:00"  # 09:00 Beijing time
