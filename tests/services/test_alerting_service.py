@@ -296,3 +296,43 @@ def test_bad_rule_parameters_are_refused(engine) -> None:
         add_rule(engine, "x", "permit", parameter="flue_so2", times_in=[3, 2])
     with writing(engine, "test") as session:
         assert session.scalars(select(RuleVersion)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("rule_type", "settings", "values", "first_hour"),
+    [
+        ("spike", {"window": 4}, [10.0, 11.0, 10.0, 12.0, 50.0], 4),
+        ("rise", {"steps": 3}, [10.0, 11.0, 12.0, 13.0, 12.0], 3),
+        ("flat_line", {"periods": 3}, [10.0, 10.0, 10.0, 11.0], 2),
+        ("impossible", {"low": 0.0, "high": 1000.0}, [10.0, 1200.0, 10.0], 1),
+    ],
+)
+def test_history_and_quality_rules_fire_on_the_right_hour(
+    engine, sites, parameters, rule_type, settings, values, first_hour
+) -> None:
+    add_rule(engine, rule_type, rule_type, "yellow", parameter="pm25", **settings)
+    ingest(engine, batch(sites["AIR1"], parameters["pm25"], values))
+    assert [a["start"] for a in alarms(engine)] == [T0 + first_hour * HOUR]
+
+
+def test_target_pace_behind_after_a_polluted_day(engine, sites, parameters) -> None:
+    """Two Beijing days of hourly data from 1 January 2026, all six pollutants. Day 1: PM2.5
+    30 µg/m³ → AQI 43, good; day 2: PM2.5 150 µg/m³ → 24-h IAQI 200 (HJ 633—2012 Table 1,
+    in force before 2026-03-01), not good. Target 90 %: 100 % after day 1, 50 % after day 2,
+    so the alarm starts on day 2 with the ratio 50 % as its value."""
+    year_start = datetime(2025, 12, 31, 16, tzinfo=UTC)  # 2026-01-01 00:00 Beijing
+    day = timedelta(days=1)
+    levels = {"so2": 10.0, "no2": 20.0, "co": 0.5, "o3": 60.0, "pm10": 40.0}
+    frames = [
+        batch(sites["AIR1"], parameters[key], [v] * 48, start=year_start)
+        for key, v in levels.items()
+    ]
+    frames.append(
+        batch(sites["AIR1"], parameters["pm25"], [30.0] * 24 + [150.0] * 24, start=year_start)
+    )
+    with writing(engine, "test") as session:
+        upsert_readings(session, pl.concat(frames), source="test", actor="test")
+    add_rule(engine, "pace", "target_pace", "yellow", target_percent=90.0)
+    alerting.evaluate_period(engine, year_start, year_start + 2 * day - HOUR)
+    [alarm] = alarms(engine)
+    assert (alarm["start"], alarm["peak"], alarm["active"]) == (year_start + day, 50.0, True)

@@ -487,7 +487,8 @@ def _pace_events(
     """Daily events from 1 January (Beijing) of ``window.end``'s year: behind the target pace."""
     local_end = window.end.astimezone(_beijing())
     year_start = datetime(local_end.year, 1, 1, tzinfo=_beijing())
-    hourly = _hourly_for_evaluation(session, context, sites, year_start, window.end)
+    # window.end is the start of the last day; its hours run up to the evaluation instant
+    hourly = _hourly_for_evaluation(session, context, sites, year_start, window.at)
     if hourly.is_empty():
         return _empty_events()
     daily = air_evaluation.evaluate(hourly).daily
