@@ -142,11 +142,12 @@ def test_target_pace_ignores_invalid_days() -> None:
 
 @given(st.lists(st.floats(0, 1000, allow_nan=False), min_size=6, max_size=30))
 def test_neighbour_score_is_shift_invariant(values: list[float]) -> None:
-    """Adding a constant to every site at an hour changes no modified z-score."""
+    """Adding a constant to every site at an hour changes no modified z-score (up to the
+    single precision the medians are taken in)."""
     column = np.array(values)[:, None]
     _, z = anomaly.neighbour_anomaly(column, [0] * len(values), [[]])
     _, shifted = anomaly.neighbour_anomaly(column + 123.0, [0] * len(values), [[]])
-    np.testing.assert_allclose(z, shifted, atol=1e-9)
+    np.testing.assert_allclose(z, shifted, atol=1e-3)
 
 
 def test_rule_parameters_are_completed_and_checked() -> None:
@@ -169,3 +170,14 @@ def test_severity_colours() -> None:
     ]
     with pytest.raises(ValueError):
         severity_of("purple")
+
+
+def test_nan_median_equals_numpy_nanmedian() -> None:
+    rng = np.random.default_rng(7)
+    values = rng.normal(100.0, 20.0, size=(30, 5, 9))
+    values[rng.random(values.shape) < 0.2] = NAN
+    values[0, 0, :] = NAN
+    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):
+        expected = [np.nanmedian(values, axis=axis) for axis in (0, 1, 2)]
+    for axis in (0, 1, 2):
+        np.testing.assert_allclose(anomaly.nan_median(values, axis), expected[axis], rtol=1e-6)

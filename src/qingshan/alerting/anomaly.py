@@ -20,9 +20,7 @@ never raises an alarm.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -44,12 +42,23 @@ MIN_PEERS = 4
 """Fewest values (the site included) a median/MAD comparison needs at one hour."""
 
 
-@contextmanager
-def _quiet_all_nan() -> Iterator[None]:
-    """Silence numpy's "All-NaN slice" warning: an hour without values is simply NaN here."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
+def nan_median(values: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
+    """Median along ``axis`` ignoring NaN (NaN where all are NaN), by one sort.
+
+    Equal to :func:`numpy.nanmedian` (which takes a slow masked path for many short rows) up
+    to single precision: the values are sorted as float32 (7 significant digits, far finer
+    than any monitor's resolution), which numpy sorts several times faster. NaN sorts last,
+    so the median of the ``k`` values present is the mean of sorted elements ``(k − 1) // 2``
+    and ``k // 2``.
+    """
+    moved = np.moveaxis(values, axis, -1).astype(np.float32)
+    ordered = np.sort(moved, axis=-1)
+    present = (~np.isnan(ordered)).sum(axis=-1)
+    last = moved.shape[-1] - 1
+    low = np.take_along_axis(ordered, np.maximum((present - 1) // 2, 0)[..., None], -1)
+    high = np.take_along_axis(ordered, np.minimum(present // 2, last)[..., None], -1)
+    middle = (low[..., 0].astype(np.float64) + high[..., 0]) / 2
+    return np.where(present > 0, middle, np.nan)
 
 
 def modified_z(
@@ -106,9 +115,8 @@ def neighbour_anomaly(
         peers = np.isin(grids, [int(g), *neighbours[int(g)]])
         block = grid[peers]
         counted = (~np.isnan(block)).sum(axis=0) >= min_peers
-        with np.errstate(invalid="ignore"), _quiet_all_nan():
-            median = np.nanmedian(block, axis=0)
-            mad = np.nanmedian(np.abs(block - median), axis=0)
+        median = nan_median(block, axis=0)
+        mad = nan_median(np.abs(block - median), axis=0)
         z = modified_z(grid[members], median, mad, min_spread)
         score[members] = np.where(counted, z, np.nan)
     with np.errstate(invalid="ignore"):
@@ -141,9 +149,8 @@ def spike(
     needed = window // 2 if min_history is None else min_history
     padded = np.concatenate([np.full((grid.shape[0], window), np.nan), grid[:, :-1]], axis=1)
     history = sliding_window_view(padded, window, axis=1)  # (series, periods, window)
-    with np.errstate(invalid="ignore"), _quiet_all_nan():
-        median = np.nanmedian(history, axis=2)
-        mad = np.nanmedian(np.abs(history - median[..., None]), axis=2)
+    median = nan_median(history, axis=2)
+    mad = nan_median(np.abs(history - median[..., None]), axis=2)
     enough = (~np.isnan(history)).sum(axis=2) >= needed
     z = np.where(enough, modified_z(grid, median, mad, min_spread), np.nan)
     with np.errstate(invalid="ignore"):
