@@ -119,3 +119,20 @@ def test_series_are_independent() -> None:
         (1, 0, 1),
         (2, 1, None),
     ]
+
+
+@given(conditions, conditions, st.integers(1, 3))
+def test_episodes_of_several_series_in_any_order(
+    first: list[bool], second: list[bool], k: int
+) -> None:
+    """Two series shuffled together give each series' own episodes (a clear is never found
+    in the next series)."""
+    frame = pl.concat(
+        [events(first), events(second).with_columns(pl.lit(9, dtype=pl.Int64).alias("series"))]
+    )
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=1)
+    found = episodes(shuffled, k).select("series", "start", "end", "count", "cleared").rows()
+    expected = [(7, *e) for e in naive_episodes(first, k)] + [
+        (9, *e) for e in naive_episodes(second, k)
+    ]
+    assert found == expected

@@ -107,25 +107,49 @@ def episodes(events: pl.DataFrame, clear_after: int) -> pl.DataFrame:
     """
     if clear_after < 1:
         raise ValueError("clear_after must be at least 1")
-    ordered = events.sort("series", "t").with_columns(
-        (~pl.col("held")).cast(pl.Int64).cum_sum().over("series").alias("falses")
+    series, t, held, value = _sorted_columns(events)
+    falses = np.cumsum(~held)  # over all series: only differences within one series are used
+    holding = np.flatnonzero(held)
+    if holding.size == 0:
+        return pl.DataFrame(schema=EPISODE_SCHEMA)
+    h_series, h_falses = series[holding], falses[holding]
+    new = np.ones(holding.size, dtype=bool)
+    new[1:] = (h_series[1:] != h_series[:-1]) | (h_falses[1:] - h_falses[:-1] >= clear_after)
+    first = np.flatnonzero(new)
+    last = np.r_[first[1:], holding.size] - 1
+    not_holding = np.flatnonzero(~held)  # the row with cumulative false count c is [c − 1]
+    clearing = h_falses[last] + clear_after - 1
+    clears = clearing < not_holding.size
+    clear_row = not_holding[clearing[clears]]
+    clears[clears] = series[clear_row] == h_series[first][clears]  # in the same series only
+    clear_t = np.zeros(first.size, dtype=np.int64)
+    clear_t[clears] = t[not_holding[clearing[clears]]]
+    table = pl.DataFrame(
+        {
+            "series": h_series[first],
+            "start": t[holding[first]],
+            "end": t[holding[last]],
+            "count": (last - first + 1).astype(np.uint32),
+            "peak": np.fmax.reduceat(value[holding], first),
+            "cleared": clear_t,
+            "clears": clears,
+        }
     )
-    holding = ordered.filter(pl.col("held"))
-    previous = pl.col("falses").shift(1).over("series")
-    holding = holding.with_columns(
-        (previous.is_null() | (pl.col("falses") - previous >= clear_after))
-        .cum_sum()
-        .alias("episode")
-    )
-    summary = holding.group_by("series", "episode").agg(
-        pl.col("t").min().alias("start"),
-        pl.col("t").max().alias("end"),
-        pl.len().alias("count"),
-        pl.col("value").max().alias("peak"),
-        (pl.col("falses").max() + clear_after).alias("clearing_false"),
-    )
-    clearing = ordered.filter(~pl.col("held")).select(
-        "series", pl.col("falses").alias("clearing_false"), pl.col("t").alias("cleared")
-    )
-    joined = summary.join(clearing, on=["series", "clearing_false"], how="left")
-    return joined.select(list(EPISODE_SCHEMA)).cast(EPISODE_SCHEMA).sort("series", "start")  # type: ignore[arg-type]
+    table = table.with_columns(pl.when("clears").then("cleared").alias("cleared"))
+    return table.select(list(EPISODE_SCHEMA)).cast(EPISODE_SCHEMA)  # type: ignore[arg-type]
+
+
+def _sorted_columns(
+    events: pl.DataFrame,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64]]:
+    """The event columns as arrays ordered by series and time (sorted only when needed)."""
+    series = events["series"].to_numpy().astype(np.int64, copy=False)
+    t = events["t"].to_numpy().astype(np.int64, copy=False)
+    step_series, step_t = np.diff(series), np.diff(t)
+    if not np.all((step_series > 0) | ((step_series == 0) & (step_t > 0))):
+        order = np.lexsort((t, series))
+        series, t = series[order], t[order]
+        events = events[order]
+    held = events["held"].to_numpy().astype(bool, copy=False)
+    value = events["value"].to_numpy().astype(np.float64, copy=False)
+    return series, t, held, value
