@@ -336,3 +336,11 @@ def test_target_pace_behind_after_a_polluted_day(engine, sites, parameters) -> N
     alerting.evaluate_period(engine, year_start, year_start + 2 * day - HOUR)
     [alarm] = alarms(engine)
     assert (alarm["start"], alarm["peak"], alarm["active"]) == (year_start + day, 50.0, True)
+
+
+def test_sites_without_the_standard_context_are_not_judged(engine, sites, parameters) -> None:
+    """A permit rule for NOx: STACK has only an SO2 limit, so a period re-evaluation skips it."""
+    add_rule(engine, "nox-permit", "permit", parameter="flue_nox")
+    ingest(engine, batch(sites["STACK"], parameters["flue_nox"], [500.0]))
+    assert alerting.evaluate_period(engine, T0, T0 + HOUR).as_dict()["opened"] == 0
+    assert alarms(engine) == []

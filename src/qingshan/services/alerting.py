@@ -139,6 +139,8 @@ def in_scope(rule: Rule, site: SiteInfo) -> bool:
     kinds = RULE_TYPES[rule.type].site_kinds
     if kinds is not None and site.kind not in kinds:
         return False
+    if not _has_standard_context(rule, site):
+        return False
     scope = rule.scope or {}
     checks = (
         ("site_kinds", site.kind),
@@ -146,6 +148,18 @@ def in_scope(rule: Rule, site: SiteInfo) -> bool:
         ("sites", site.code),
     )
     return all(not scope.get(name) or value in scope[name] for name, value in checks)
+
+
+def _has_standard_context(rule: Rule, site: SiteInfo) -> bool:
+    """Whether the site carries what the rule compares with: a permit limit for the
+    parameter, a target water class, a noise zone (a site without one is not judged)."""
+    if rule.type == "permit":
+        return rule.parameters["parameter"] in site.permit_limits
+    if rule.type == "water_class":
+        return site.water_target_class is not None
+    if rule.type == "noise":
+        return site.noise_zone is not None
+    return True
 
 
 # ------------------------------------------------------------------------------------------
@@ -311,7 +325,7 @@ def _single_parameter_kernel(rule: Rule, sites: list[SiteInfo], panel: Panel) ->
     if kind == "aqi":
         held, value = exceedance.iaqi_over(p["parameter"], values, float(p["level"]))
     elif kind == "water_class":
-        targets = [WATER_CLASS_CODES[s.water_target_class or "V"] for s in sites]
+        targets = [WATER_CLASS_CODES[str(s.water_target_class)] for s in sites]
         lakes = [s.waterbody_type in LAKE_TYPES for s in sites]
         held, value = exceedance.water_worse_than_target(
             WATER_ITEMS[p["parameter"]], values, targets, lakes
