@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -59,6 +60,7 @@ periods within this distance)."""
 WATER_CLASS_CODES = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
 LAKE_TYPES = ("lake", "reservoir")
 _MICROS = pl.Datetime("us", "UTC")
+BEIJING = ZoneInfo(LOCAL_TIME_ZONE)
 
 
 @dataclass
@@ -293,6 +295,11 @@ class Window:
     """The instant of the evaluation (silence is judged at this time)."""
 
 
+def _times_in(rule: Rule) -> tuple[int, int] | None:
+    pair = rule.parameters.get("times_in")
+    return (int(pair[0]), int(pair[1])) if pair else None
+
+
 def kernel_history(rule: Rule) -> int:
     """Periods of history the rule's kernel and window condition need before a period."""
     p = rule.parameters
@@ -301,17 +308,12 @@ def kernel_history(rule: Rule) -> int:
         "rise": p.get("steps", 0),
         "flat_line": p.get("periods", 1) - 1,
     }
-    times_in = tuple(p["times_in"]) if p.get("times_in") else None
-    return int(own.get(rule.type, 0)) + lookback_periods(
-        for_periods=p["for_periods"],
-        times_in=times_in,  # type: ignore[arg-type]
-    )
+    window = lookback_periods(for_periods=p["for_periods"], times_in=_times_in(rule))
+    return int(own.get(rule.type, 0)) + window
 
 
 def _windowed(rule: Rule, held: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    p = rule.parameters
-    times_in = (p["times_in"][0], p["times_in"][1]) if p.get("times_in") else None
-    return apply_window(held, for_periods=p["for_periods"], times_in=times_in)
+    return apply_window(held, for_periods=rule.parameters["for_periods"], times_in=_times_in(rule))
 
 
 KernelResult = tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.bool_]]
@@ -499,8 +501,8 @@ def _pace_events(
     session: Session, rule: Rule, context: Context, sites: list[SiteInfo], window: Window
 ) -> pl.DataFrame:
     """Daily events from 1 January (Beijing) of ``window.end``'s year: behind the target pace."""
-    local_end = window.end.astimezone(_beijing())
-    year_start = datetime(local_end.year, 1, 1, tzinfo=_beijing())
+    local_end = window.end.astimezone(BEIJING)
+    year_start = datetime(local_end.year, 1, 1, tzinfo=BEIJING)
     # window.end is the start of the last day; its hours run up to the evaluation instant
     hourly = _hourly_for_evaluation(session, context, sites, year_start, window.at)
     if hourly.is_empty():
@@ -536,12 +538,6 @@ def _pace_events(
         )
     events = pl.concat(frames) if frames else _empty_events()
     return events.filter(pl.col("t") >= window.start)
-
-
-def _beijing() -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(LOCAL_TIME_ZONE)
 
 
 def rule_events(
@@ -583,9 +579,10 @@ def grid_officers(session: Session) -> dict[int, str]:
     for grid_id, username in linked:
         officers.setdefault(grid_id, username)
     for grid_id, responsible in session.execute(select(Grid.id, Grid.responsible)):
-        if grid_id not in officers and responsible:
-            officers[grid_id] = str(responsible[0].get("name", "")) or None  # type: ignore[assignment]
-    return {grid: name for grid, name in officers.items() if name}
+        name = str(responsible[0].get("name", "")) if responsible else ""
+        if grid_id not in officers and name:
+            officers[grid_id] = name
+    return officers
 
 
 def _latest_alarms(session: Session, rule_id: int, keys: list[str]) -> dict[str, Alarm]:
@@ -806,8 +803,9 @@ def evaluate_readings(
                 )
                 if rows.is_empty():
                     continue
-                times = rows["period_start"]
-                window = _window(session, rule, targets, times.min(), times.max(), at)  # type: ignore[arg-type]
+                first, last = rows["period_start"].min(), rows["period_start"].max()
+                assert isinstance(first, datetime) and isinstance(last, datetime)
+                window = _window(session, rule, targets, first, last, at)
             counts.add(_evaluate_rule(session, rule, context, targets, window))
     return counts
 
