@@ -344,3 +344,18 @@ def test_sites_without_the_standard_context_are_not_judged(engine, sites, parame
     ingest(engine, batch(sites["STACK"], parameters["flue_nox"], [500.0]))
     assert alerting.evaluate_period(engine, T0, T0 + HOUR).as_dict()["opened"] == 0
     assert alarms(engine) == []
+
+
+def test_the_database_refuses_a_second_active_alarm_of_one_identity(
+    engine, sites, parameters
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    add_rule(engine, "so2-permit", "permit", parameter="flue_so2")
+    ingest(engine, batch(sites["STACK"], parameters["flue_so2"], [40.0]))
+    with reading(engine) as session:
+        original = session.scalars(select(Alarm)).one()
+        copy = {c.key: getattr(original, c.key) for c in Alarm.__table__.columns if c.key != "id"}
+    with pytest.raises(IntegrityError), writing(engine, "test") as session:
+        session.add(Alarm(**copy))
+        session.flush()
