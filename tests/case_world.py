@@ -4,13 +4,16 @@ officers assigned to one grid each through ``user_grids``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from qingshan.services import cases
 from qingshan.services.case_workflow import Actor
 from qingshan.store.engine import reading, writing
-from qingshan.store.identity import add_user
+from qingshan.store.identity import add_user, set_user_grids
+from qingshan.store.models import Alarm, Rule
 from qingshan.store.registry import ensure_grid, upsert_site
 
 USERS = {
@@ -28,6 +31,7 @@ class World:
     grid2: int
     site: int
     user_ids: dict[str, int]
+    alarm_ids: list[int]
 
     def actor(self, engine: Engine, username: str) -> Actor:
         with reading(engine) as session:
@@ -58,5 +62,25 @@ def build_world(engine: Engine) -> World:
         for username, (role, grid_codes) in USERS.items():
             user_ids[username] = add_user(session, username, role).id
             if grid_codes:
-                cases.set_user_grids(session, username, grid_codes)
-        return World(grids[0], grids[1], site.id, user_ids)
+                set_user_grids(session, username, grid_codes)
+        alarm_ids = _alarms(session, site.id, grids[0], count=3)
+        return World(grids[0], grids[1], site.id, user_ids, alarm_ids)
+
+
+def _alarms(session: Session, site_id: int, grid_id: int, count: int) -> list[int]:
+    """``count`` active alarms of one AQI rule at the site, for cases to be opened from."""
+    rule = Rule(code="pm25-150", name="PM2.5 IAQI > 150", type="aqi", severity="major",
+                parameters={"parameter": "pm25", "level": 150}, updated_by="test:fixture")
+    session.add(rule)
+    session.flush()
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    alarms = [
+        Alarm(series_key=f"pm25-150:{site_id}:{index}", rule_id=rule.id, rule_version=1,
+              site_id=site_id, grid_id=grid_id, severity="major",
+              started_at=start + timedelta(hours=index),
+              last_triggered_at=start + timedelta(hours=index))
+        for index in range(count)
+    ]
+    session.add_all(alarms)
+    session.flush()
+    return [alarm.id for alarm in alarms]

@@ -5,8 +5,22 @@ from __future__ import annotations
 import typer
 
 from qingshan import __version__
-from qingshan.commands import air, carbon, db, gep, hj212, ingest, noise, serve, sites, users, water
-from qingshan.commands import cases as case_commands
+from qingshan.commands import (
+    air,
+    alarms,
+    carbon,
+    cases,
+    db,
+    gep,
+    hj212,
+    ingest,
+    noise,
+    rules,
+    serve,
+    sites,
+    users,
+    water,
+)
 
 app = typer.Typer(
     name="qingshan",
@@ -23,7 +37,9 @@ app.add_typer(hj212.app, name="hj212")
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(sites.app, name="sites")
-app.add_typer(case_commands.app, name="cases")
+app.add_typer(rules.app, name="rules")
+app.add_typer(alarms.app, name="alarms")
+app.add_typer(cases.app, name="cases")
 app.command("ingest")(ingest.ingest_command)
 app.command("serve")(serve.serve_command)
 

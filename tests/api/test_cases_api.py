@@ -44,8 +44,9 @@ def open_case(client, headers, username="officer1", grid="G-01", **fields):
 
 
 def test_loop_over_http(client, headers, world, tmp_path) -> None:
-    case = open_case(client, headers, site="AIR1", alarm_ids=[7, 9])
-    assert (case["state_label"], case["site"], case["alarm_ids"]) == ("待核实", "AIR1", [7, 9])
+    alarms = world.alarm_ids[:2]
+    case = open_case(client, headers, site="AIR1", alarm_ids=alarms)
+    assert (case["state_label"], case["site"], case["alarm_ids"]) == ("待核实", "AIR1", alarms)
     url = f"{CASES}/{case['id']}"
     officer = headers("officer1")
     deadline = (beijing_day(utc_now()) + timedelta(days=5)).isoformat()

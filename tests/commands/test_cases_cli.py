@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from case_world import build_world
+from case_world import World, build_world
 from qingshan.cli import app
 from qingshan.services.case_workflow import beijing_day
 from qingshan.store import create_store_engine
@@ -30,16 +30,22 @@ def run(*args: str) -> tuple[int, dict]:
 
 
 @pytest.fixture
-def configured(engine, database_url: str, tmp_path: Path, monkeypatch) -> Path:
+def world(engine, database_url: str, tmp_path: Path, monkeypatch) -> World:
     monkeypatch.setenv("QINGSHAN_DATABASE_URL", database_url)
     monkeypatch.setenv("QINGSHAN_DATA_DIR", str(tmp_path))
-    build_world(engine)
+    return build_world(engine)
+
+
+@pytest.fixture
+def configured(world: World, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_open_move_export_from_the_shell(configured: Path) -> None:
+def test_open_move_export_from_the_shell(configured: Path, world: World) -> None:
+    alarm = str(world.alarm_ids[0])
     code, opened = run(
-        "open", "--grid", "G-01", "--category", "扬尘", "--description", "道路积尘", "--alarm", "5"
+        "open", "--grid", "G-01", "--category", "扬尘", "--description", "道路积尘",
+        "--alarm", alarm,
     )
     assert code == 0
     number = opened["cases"][0]["code"]
@@ -62,7 +68,7 @@ def test_open_move_export_from_the_shell(configured: Path) -> None:
     assert run("export", "-o", str(output)) == (0, {"ok": True, "output": str(output), "cases": 1})
     sheet = openpyxl.load_workbook(output).active
     header, row = ([cell.value for cell in r] for r in sheet.iter_rows(max_row=2))
-    assert dict(zip(header, row, strict=True))["关联预警"] == "5"
+    assert dict(zip(header, row, strict=True))["关联预警"] == alarm
 
 
 def test_escalate_sends_through_a_log_route(configured, database_url, caplog) -> None:
@@ -87,10 +93,14 @@ def test_escalate_sends_through_a_log_route(configured, database_url, caplog) ->
 
 
 def test_officer_grids_and_bad_input(configured: Path) -> None:
-    assert run("officer-grids", "officer1", "G-01", "G-02") == (
+    def users(*args: str) -> tuple[int, dict[str, object]]:
+        result = CliRunner().invoke(app, ["users", *args, "--json"])
+        return result.exit_code, json.loads(result.stdout)
+
+    assert users("grids", "officer1", "G-01", "G-02") == (
         0,
         {"ok": True, "username": "officer1", "grids": ["G-01", "G-02"]},
     )
-    code, refused = run("officer-grids", "officer1", "G-99")
-    assert code == 2 and "G-99" in refused["error"]
+    code, refused = users("grids", "officer1", "G-99")
+    assert code == 2 and "G-99" in str(refused["error"])
     assert run("list", "--state", "closing")[0] == 2

@@ -266,7 +266,7 @@ def test_alarm_case_is_opened_once_while_open(engine: Engine, world: World) -> N
         ids = {
             cases.open_case_from_alarm(
                 session,
-                alarm_id=42,
+                alarm_id=world.alarm_ids[0],
                 site_id=world.site,
                 grid_id=world.grid1,
                 description="PM2.5 小时浓度 180 µg/m³，连续 3 小时超标",
@@ -275,7 +275,7 @@ def test_alarm_case_is_opened_once_while_open(engine: Engine, world: World) -> N
             for _ in range(2)
         }
         (case_id,) = ids
-        assert cases.alarm_ids(session, case_id) == [42]
+        assert cases.alarm_ids(session, case_id) == [world.alarm_ids[0]]
         assert cases.get_case(session, system, case_id).location == "红卫路站（AIR1）"
 
 

@@ -14,7 +14,17 @@ from sqlalchemy import Engine
 from swagger_ui_bundle import swagger_ui_path
 
 from qingshan import __version__
-from qingshan.api.routers import auth, carbon, cases, gep, health, readings, sites
+from qingshan.api.routers import (
+    alarms,
+    auth,
+    carbon,
+    cases,
+    gep,
+    health,
+    readings,
+    rules,
+    sites,
+)
 
 API_PREFIX = "/api/v1"
 SWAGGER_STATIC = "/static/swagger-ui"
@@ -33,7 +43,7 @@ def create_app(engine: Engine) -> FastAPI:
     )
     app.state.engine = engine
     app.mount(SWAGGER_STATIC, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
-    for module in (health, auth, sites, readings, cases, carbon, gep):
+    for module in (health, auth, sites, readings, rules, alarms, cases, carbon, gep):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/docs", include_in_schema=False)

@@ -256,21 +256,6 @@ def summary_command(
         typer.echo(f"{key}\t{value}")
 
 
-@app.command("officer-grids")
-def officer_grids_command(
-    username: Annotated[str, typer.Argument()],
-    grids: Annotated[list[str], typer.Argument(help="Grid codes (replace earlier ones).")],
-    as_json: JsonOption = False,
-) -> None:
-    """Set the grids a grid officer works in (table ``user_grids``)."""
-    with _refusals(as_json), writing(store_engine(), cli_actor()) as session:
-        codes = service.set_user_grids(session, username, grids)
-    if as_json:
-        emit_json({"ok": True, "username": username, "grids": codes})
-    else:
-        typer.echo(f"{username}: {', '.join(codes)}")
-
-
 @app.command("route")
 def route_command(
     name: Annotated[str, typer.Argument()],

@@ -11,6 +11,7 @@ import typer
 from qingshan.commands.common import emit_json, progress_over_rows, reporting_input_errors
 from qingshan.commands.db import store_engine
 from qingshan.config import get_settings
+from qingshan.services.alerting import evaluate_readings
 from qingshan.services.database import cli_actor
 from qingshan.services.ingest import load_readings_file, store_plan
 
@@ -39,12 +40,20 @@ def ingest_command(
         counts = store_plan(
             engine, plan, actor=cli_actor(), chunk_rows=settings.chunk_rows, on_rows=steps.advance
         )
+    alarms = evaluate_readings(engine, plan.batch, actor=cli_actor())  # after the commit
     if as_json:
         emit_json(
-            {"ok": True, "layout": plan.layout, "rows": plan.batch.height, **counts.as_dict()}
+            {
+                "ok": True,
+                "layout": plan.layout,
+                "rows": plan.batch.height,
+                **counts.as_dict(),
+                "alarms": alarms.as_dict(),
+            }
         )
     else:
         typer.echo(
             f"{plan.batch.height} readings: {counts.inserted} new, {counts.revised} "
-            f"revised, {counts.unchanged} unchanged"
+            f"revised, {counts.unchanged} unchanged; alarms: {alarms.opened} opened, "
+            f"{alarms.updated} updated, {alarms.cleared} cleared"
         )

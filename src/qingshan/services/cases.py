@@ -46,7 +46,8 @@ from qingshan.services.case_workflow import (
     may_add_evidence,
     may_open,
 )
-from qingshan.store.case_models import Case, CaseAlarm, CaseEvent, CaseEvidence, UserGrid
+from qingshan.store.case_models import Case, CaseAlarm, CaseEvent, CaseEvidence
+from qingshan.store.identity import grids_of_user
 from qingshan.store.models import Grid, Site, User
 from qingshan.store.types import utc_now
 
@@ -69,8 +70,7 @@ class CaseNotFound(LookupError):
 def actor_for_user(session: Session, user_id: int, name: str) -> Actor:
     """The workflow actor for a user: role and, for grid officers, the grids from ``user_grids``."""
     user = session.get_one(User, user_id)
-    grids = session.scalars(select(UserGrid.grid_id).where(UserGrid.user_id == user_id))
-    return Actor(name=name, role=user.role, grid_ids=frozenset(grids))
+    return Actor(name=name, role=user.role, grid_ids=grids_of_user(session, user_id))
 
 
 def operator_actor(name: str) -> Actor:
@@ -83,21 +83,6 @@ def grid_by_code(session: Session, code: str) -> Grid:
     if grid is None:
         raise WorkflowError(f"no grid {code!r}")
     return grid
-
-
-def set_user_grids(session: Session, username: str, grid_codes: list[str]) -> list[str]:
-    """Make ``grid_codes`` the grids of user ``username`` (replacing earlier ones)."""
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise WorkflowError(f"no user {username!r}")
-    wanted = {grid_by_code(session, code).id for code in grid_codes}
-    for link in session.scalars(select(UserGrid).where(UserGrid.user_id == user.id)):
-        if link.grid_id not in wanted:
-            session.delete(link)
-        wanted.discard(link.grid_id)
-    session.add_all(UserGrid(user_id=user.id, grid_id=grid_id) for grid_id in sorted(wanted))
-    session.flush()
-    return sorted(grid_codes)
 
 
 # ------------------------------------------------------------------------------------------

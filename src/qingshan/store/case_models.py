@@ -5,9 +5,7 @@
 * :class:`CaseEvent` — the case's timeline (who, when, from which state to which, what, why).
   :class:`CaseEvidence` — text, photos and files. Both are append-only: database triggers refuse
   UPDATE and DELETE (migration 0005), like ``audit_log``.
-* :class:`CaseAlarm` — alarms a case was opened from. ``alarm_id`` has **no foreign key yet**:
-  the ``alarms`` table is built on a parallel branch; the key is added when the branches meet.
-* :class:`UserGrid` — the grids a grid officer works in (the permission matrix's "own grid").
+* :class:`CaseAlarm` — alarms a case was opened from.
 * Notifications: :class:`NotificationRoute` (who gets what, through which channel, quiet hours,
   grouping), :class:`Notification` (something to tell), :class:`NotificationQueue` (a
   notification waiting for a route) and :class:`NotificationDelivery` (one message sent or
@@ -49,15 +47,6 @@ EVIDENCE_KINDS = ("text", "photo", "file")
 DELIVERY_STATUSES = ("sent", "failed")
 
 
-class UserGrid(Base):
-    """A grid a user (grid officer) is responsible for."""
-
-    __tablename__ = "user_grids"
-
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), primary_key=True, index=True)
-
-
 class Case(Base):
     """A problem on the list, from an alarm, a complaint or an inspection.
 
@@ -95,12 +84,12 @@ class Case(Base):
 
 
 class CaseAlarm(Base):
-    """An alarm linked to a case. No foreign key on ``alarm_id`` yet (see the module doc)."""
+    """An alarm linked to a case."""
 
     __tablename__ = "case_alarms"
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
-    alarm_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), primary_key=True, index=True)
 
 
 class CaseEvidence(Base):
@@ -167,10 +156,7 @@ class NotificationRoute(Base):
 
 
 class Notification(Base):
-    """Something to tell the ``roles`` of a grid, about a case or an alarm.
-
-    ``alarm_id`` has no foreign key yet (the ``alarms`` table comes from a parallel branch).
-    """
+    """Something to tell the ``roles`` of a grid, about a case or an alarm."""
 
     __tablename__ = "notifications"
 
@@ -182,7 +168,7 @@ class Notification(Base):
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
-    alarm_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id"), index=True)
 
 
 class NotificationDelivery(Base):

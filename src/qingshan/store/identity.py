@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qingshan.store.models import ROLES, ApiToken, User
+from qingshan.store.models import ROLES, ApiToken, Grid, User, UserGrid
 from qingshan.store.types import utc_now
 
 TOKEN_PREFIX = "qs_"
@@ -107,3 +107,30 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
+
+
+def grids_of_user(session: Session, user_id: int) -> frozenset[int]:
+    """The ids of the grids a user answers for (a grid officer's "own grids")."""
+    return frozenset(
+        session.scalars(select(UserGrid.grid_id).where(UserGrid.user_id == user_id))
+    )
+
+
+def set_user_grids(session: Session, username: str, grid_codes: list[str]) -> list[str]:
+    """Make ``grid_codes`` the grids ``username`` answers for, replacing earlier ones (audited
+    by the session); unknown users and grids are refused with their names."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise ValueError(f"no user {username!r}")
+    found = dict(session.execute(select(Grid.code, Grid.id).where(Grid.code.in_(grid_codes))).all())
+    unknown = [code for code in grid_codes if code not in found]
+    if unknown:
+        raise ValueError(f"no grid {', '.join(map(repr, unknown))}")
+    wanted = set(found.values())
+    for link in session.scalars(select(UserGrid).where(UserGrid.user_id == user.id)):
+        if link.grid_id not in wanted:
+            session.delete(link)
+        wanted.discard(link.grid_id)
+    session.add_all(UserGrid(user_id=user.id, grid_id=grid_id) for grid_id in sorted(wanted))
+    session.flush()
+    return sorted(grid_codes)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -63,6 +64,11 @@ WATER_CLASSES = ("I", "II", "III", "IV", "V")
 WATERBODY_TYPES = ("river", "lake", "reservoir")
 NOISE_ZONES = ("0", "1", "2", "3", "4a", "4b")
 """GB 3096—2008 §4 acoustic environment functional zones."""
+
+SEVERITIES = ("critical", "major", "minor", "warning")
+"""Alarm severities, highest first (red, orange, yellow, blue warnings; see
+:data:`qingshan.alerting.catalogue.SEVERITIES`)."""
+CLEAR_REASONS = ("auto", "manual")
 
 
 def _one_of(column: str, values: tuple[str, ...], *, nullable: bool = False) -> str:
@@ -388,3 +394,131 @@ class AuditEntry(Base):
     entity_id: Mapped[str | None] = mapped_column(String(64))
     before: Mapped[dict[str, Any] | None]
     after: Mapped[dict[str, Any] | None]
+
+
+# ------------------------------------------------------------------------------------------
+# Rules and alarms (docs/alerting.md)
+# ------------------------------------------------------------------------------------------
+
+
+class UserGrid(Base):
+    """A grid a user answers for: grid officers see and acknowledge the alarms of these grids."""
+
+    __tablename__ = "user_grids"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), primary_key=True, index=True)
+
+
+class Rule(Base):
+    """An alarm rule, as data: type, parameters, scope, severity; ``version`` counts changes.
+
+    ``scope`` is ``{"site_kinds": [...], "grids": [grid codes], "sites": [site codes]}``; an
+    empty or missing list does not restrict. Every change writes a new :class:`RuleVersion`.
+    """
+
+    __tablename__ = "rules"
+    __table_args__ = (CheckConstraint(_one_of("severity", SEVERITIES), name="severity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(32))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    scope: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    severity: Mapped[str] = mapped_column(String(8))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+    versions: Mapped[list[RuleVersion]] = relationship(
+        back_populates="rule", order_by="RuleVersion.version"
+    )
+
+
+class RuleVersion(Base):
+    """One version of a rule as it was saved (history; never updated)."""
+
+    __tablename__ = "rule_versions"
+    __table_args__ = (UniqueConstraint("rule_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("rules.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(32))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    scope: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    severity: Mapped[str] = mapped_column(String(8))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    saved_at: Mapped[datetime]
+    saved_by: Mapped[str] = mapped_column(String(100))
+
+    rule: Mapped[Rule] = relationship(back_populates="versions")
+
+
+class Alarm(Base):
+    """An alarm: one episode of a rule's condition at a site (and parameter).
+
+    Identity is rule + site (+ parameter): while an alarm is ``active`` a re-trigger updates it
+    (``last_triggered_at``, ``peak_value``, ``count``) — the partial unique index on
+    ``series_key`` allows one active alarm per identity. States are active/cleared ×
+    acknowledged (ThingsBoard's four). Times are period starts of the readings that triggered
+    it; ``cleared_at`` is the start of the period that cleared it (or the manual clear time).
+    """
+
+    __tablename__ = "alarms"
+    __table_args__ = (
+        CheckConstraint(_one_of("severity", SEVERITIES), name="severity"),
+        CheckConstraint(_one_of("clear_reason", CLEAR_REASONS, nullable=True), name="clear_reason"),
+        Index(
+            "uq_alarms_active_series",
+            "series_key",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+        Index("ix_alarms_site_started", "site_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_key: Mapped[str] = mapped_column(String(48))
+    rule_id: Mapped[int] = mapped_column(ForeignKey("rules.id"), index=True)
+    rule_version: Mapped[int] = mapped_column(Integer)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    parameter_id: Mapped[int | None] = mapped_column(ForeignKey("parameters.id"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
+    severity: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[datetime]
+    last_triggered_at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    peak_value: Mapped[float | None] = mapped_column(Float)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    cleared_at: Mapped[datetime | None]
+    clear_reason: Mapped[str | None] = mapped_column(String(8))
+    acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    rule: Mapped[Rule] = relationship()
+    comments: Mapped[list[AlarmComment]] = relationship(
+        back_populates="alarm", order_by="AlarmComment.id"
+    )
+
+
+class AlarmComment(Base):
+    """A comment on an alarm: by a person, or by the system (acknowledged, cleared…)."""
+
+    __tablename__ = "alarm_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+    author: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    system: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    alarm: Mapped[Alarm] = relationship(back_populates="comments")

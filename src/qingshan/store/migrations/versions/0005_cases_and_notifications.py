@@ -1,12 +1,10 @@
-"""Problem list (问题清单) and notifications: cases, their alarms, evidence and timeline, the
-user ↔ grid link, notification routes, notifications, their queue and deliveries.
+"""Problem list (问题清单) and notifications: cases, their alarms, evidence and timeline,
+notification routes, notifications, their queue and deliveries. (The user ↔ grid link,
+``user_grids``, comes with the alarms in revision 0004.)
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-25
-
-``case_alarms.alarm_id`` and ``notifications.alarm_id`` have no foreign key yet: the ``alarms``
-table comes from a parallel branch; the key is added when the branches are merged.
 
 Triggers refuse UPDATE and DELETE on ``case_events`` (the timeline) and ``case_evidence`` on both
 backends, as ``audit_log``'s do: the history of a case cannot be rewritten by any code path.
@@ -40,7 +38,7 @@ def one_of(column: str, values: tuple[str, ...], *, nullable: bool = False) -> s
 
 
 revision = "0005"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -70,19 +68,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_routes")),
         sa.UniqueConstraint("name", name=op.f("uq_notification_routes_name")),
     )
-    op.create_table(
-        "user_grids",
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("grid_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["grid_id"], ["grids.id"], name=op.f("fk_user_grids_grid_id_grids")
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_user_grids_user_id_users")
-        ),
-        sa.PrimaryKeyConstraint("user_id", "grid_id", name=op.f("pk_user_grids")),
-    )
-    op.create_index(op.f("ix_user_grids_grid_id"), "user_grids", ["grid_id"], unique=False)
     op.create_table(
         "cases",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -153,6 +138,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_case_alarms_case_id_cases")
         ),
+        sa.ForeignKeyConstraint(
+            ["alarm_id"], ["alarms.id"], name=op.f("fk_case_alarms_alarm_id_alarms")
+        ),
         sa.PrimaryKeyConstraint("case_id", "alarm_id", name=op.f("pk_case_alarms")),
     )
     op.create_index(op.f("ix_case_alarms_alarm_id"), "case_alarms", ["alarm_id"], unique=False)
@@ -208,6 +196,9 @@ def upgrade() -> None:
         sa.Column("alarm_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_notifications_case_id_cases")
+        ),
+        sa.ForeignKeyConstraint(
+            ["alarm_id"], ["alarms.id"], name=op.f("fk_notifications_alarm_id_alarms")
         ),
         sa.ForeignKeyConstraint(
             ["grid_id"], ["grids.id"], name=op.f("fk_notifications_grid_id_grids")
@@ -293,7 +284,6 @@ def downgrade() -> None:
         "case_alarms",
         "notification_deliveries",
         "cases",
-        "user_grids",
         "notification_routes",
     ):
         op.drop_table(table)

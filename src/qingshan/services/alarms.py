@@ -1,0 +1,197 @@
+"""Alarm handling by people: list with filters, acknowledge, clear, comment; officers' grids.
+
+Alarm *state* comes from rule evaluation (:mod:`qingshan.services.alerting`); people only
+acknowledge ("I have seen it"), clear by hand (a rule without data to clear it, a known cause)
+and comment. Acknowledging and clearing also write a system comment, so an alarm's own page
+tells its story (ThingsBoard keeps such system comments; ``shared/reference/platform.md``
+§1.2). Grid officers are limited to the grids linked to them in ``user_grids``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from qingshan.alerting.catalogue import SEVERITIES
+from qingshan.store.models import Alarm, AlarmComment, Grid, Parameter, Rule, Site
+from qingshan.store.types import utc_now
+
+STATES = ("active", "cleared", "acknowledged", "unacknowledged")
+
+
+class AlarmNotFound(LookupError):
+    """No such alarm, or not one the caller may see."""
+
+
+@dataclass(frozen=True)
+class AlarmFilter:
+    """Which alarms to list; ``None`` = no restriction. Times bound ``started_at``."""
+
+    state: str | None = None
+    severity: str | None = None
+    grid: str | None = None
+    site: str | None = None
+    rule: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 500
+
+
+def _filtered(query: Select[Any], chosen: AlarmFilter) -> Select[Any]:
+    state_conditions = {
+        "active": Alarm.active,
+        "cleared": ~Alarm.active,
+        "acknowledged": Alarm.acknowledged,
+        "unacknowledged": ~Alarm.acknowledged,
+    }
+    if chosen.state is not None:
+        if chosen.state not in state_conditions:
+            raise ValueError(f"state must be one of {STATES}")
+        query = query.where(state_conditions[chosen.state])
+    if chosen.severity is not None:
+        query = query.where(Alarm.severity == chosen.severity)
+    if chosen.grid is not None:
+        query = query.where(Grid.code == chosen.grid)
+    if chosen.site is not None:
+        query = query.where(Site.code == chosen.site)
+    if chosen.rule is not None:
+        query = query.where(Rule.code == chosen.rule)
+    if chosen.since is not None:
+        query = query.where(Alarm.started_at >= chosen.since)
+    if chosen.until is not None:
+        query = query.where(Alarm.started_at < chosen.until)
+    return query
+
+
+def _base_query() -> Select[Any]:
+    return (
+        select(Alarm, Rule.code, Site.code, Grid.code, Parameter.key)
+        .join(Rule, Rule.id == Alarm.rule_id)
+        .join(Site, Site.id == Alarm.site_id)
+        .outerjoin(Grid, Grid.id == Alarm.grid_id)
+        .outerjoin(Parameter, Parameter.id == Alarm.parameter_id)
+    )
+
+
+def _visible(query: Select[Any], grids: Collection[int] | None) -> Select[Any]:
+    return query if grids is None else query.where(Alarm.grid_id.in_(list(grids)))
+
+
+def alarm_as_dict(row: Any) -> dict[str, Any]:
+    alarm, rule_code, site_code, grid_code, parameter_key = row
+    return {
+        "id": alarm.id,
+        "rule": rule_code,
+        "rule_version": alarm.rule_version,
+        "site": site_code,
+        "grid": grid_code,
+        "parameter": parameter_key,
+        "severity": alarm.severity,
+        "colour": SEVERITIES[alarm.severity],
+        "status": f"{'ACTIVE' if alarm.active else 'CLEARED'}_"
+        f"{'ACK' if alarm.acknowledged else 'UNACK'}",
+        "active": alarm.active,
+        "acknowledged": alarm.acknowledged,
+        "started_at": alarm.started_at.isoformat(),
+        "last_triggered_at": alarm.last_triggered_at.isoformat(),
+        "count": alarm.count,
+        "peak_value": alarm.peak_value,
+        "cleared_at": alarm.cleared_at.isoformat() if alarm.cleared_at else None,
+        "clear_reason": alarm.clear_reason,
+        "acknowledged_at": alarm.acknowledged_at.isoformat() if alarm.acknowledged_at else None,
+        "acknowledged_by": alarm.acknowledged_by,
+        "assignee": alarm.assignee,
+    }
+
+
+def list_alarms(
+    session: Session, chosen: AlarmFilter, grids: Collection[int] | None = None
+) -> list[dict[str, Any]]:
+    """Alarms newest first; ``grids`` limits them to those grids (None: all)."""
+    query = _visible(_filtered(_base_query(), chosen), grids)
+    rows = session.execute(
+        query.order_by(Alarm.started_at.desc(), Alarm.id.desc()).limit(chosen.limit)
+    )
+    return [alarm_as_dict(row) for row in rows]
+
+
+def get_alarm(session: Session, alarm_id: int, grids: Collection[int] | None = None) -> Alarm:
+    """The alarm, if it exists and lies in ``grids`` (a hidden alarm is "not found")."""
+    alarm = session.get(Alarm, alarm_id)
+    if alarm is None or (grids is not None and alarm.grid_id not in grids):
+        raise AlarmNotFound(f"no alarm {alarm_id}")
+    return alarm
+
+
+def describe(
+    session: Session, alarm_id: int, grids: Collection[int] | None = None
+) -> dict[str, Any]:
+    """One alarm with its comments."""
+    get_alarm(session, alarm_id, grids)
+    row = session.execute(_base_query().where(Alarm.id == alarm_id)).one()
+    data = alarm_as_dict(row)
+    data["comments"] = [
+        {"at": c.at.isoformat(), "author": c.author, "body": c.body, "system": c.system}
+        for c in row[0].comments
+    ]
+    return data
+
+
+def _system_comment(session: Session, alarm: Alarm, author: str, body: str) -> None:
+    session.add(AlarmComment(alarm=alarm, author=author, body=body, system=True))
+
+
+def acknowledge(
+    session: Session, alarm_id: int, *, who: str, grids: Collection[int] | None = None
+) -> Alarm:
+    """Mark an alarm as seen (idempotent: a second acknowledgement changes nothing)."""
+    alarm = get_alarm(session, alarm_id, grids)
+    if not alarm.acknowledged:
+        alarm.acknowledged = True
+        alarm.acknowledged_at = utc_now()
+        alarm.acknowledged_by = who
+        _system_comment(session, alarm, who, "acknowledged")
+        session.flush()
+    return alarm
+
+
+def clear(
+    session: Session,
+    alarm_id: int,
+    *,
+    who: str,
+    reason: str = "",
+    grids: Collection[int] | None = None,
+) -> Alarm:
+    """Clear an active alarm by hand; if the condition holds again, a new alarm opens."""
+    alarm = get_alarm(session, alarm_id, grids)
+    if alarm.active:
+        alarm.active = False
+        alarm.cleared_at = utc_now()
+        alarm.clear_reason = "manual"
+        _system_comment(session, alarm, who, f"cleared by hand{': ' + reason if reason else ''}")
+        session.flush()
+    return alarm
+
+
+def comment(
+    session: Session,
+    alarm_id: int,
+    *,
+    who: str,
+    body: str,
+    grids: Collection[int] | None = None,
+) -> AlarmComment:
+    """Add a person's comment (comments are never edited; they stay when the alarm clears)."""
+    if not body.strip():
+        raise ValueError("a comment needs text")
+    alarm = get_alarm(session, alarm_id, grids)
+    note = AlarmComment(alarm=alarm, author=who, body=body.strip(), system=False)
+    session.add(note)
+    session.flush()
+    return note
