@@ -67,8 +67,8 @@ def test_whole_block_transferred_by_eight_threads_moves_once(
     assert len(refused) == THREADS - 1
     assert all("not in account" in reason for reason in refused)
     with reading(engine) as session:
-        holders = [h for i in range(THREADS)
-                   for h in ledger.holdings(session, ledger.account_by_code(session, f"BUYER{i}").id)]
+        buyers = [ledger.account_by_code(session, f"BUYER{i}").id for i in range(THREADS)]
+        holders = [h for buyer in buyers for h in ledger.holdings(session, buyer)]
         assert [h["quantity_t"] for h in holders] == [100]
         assert ledger.verify(session) == []
 
