@@ -31,12 +31,22 @@ def accounts(engine: Engine) -> dict[str, int]:
         }
 
 
-def act(engine: Engine, account_id: int, methodology: str, quantity: float, key: str,
-        at: datetime = RIDE) -> ledger.ActionOutcome:
+def act(
+    engine: Engine,
+    account_id: int,
+    methodology: str,
+    quantity: float,
+    key: str,
+    at: datetime = RIDE,
+) -> ledger.ActionOutcome:
     with writing(engine, "test") as session:
         outcome = ledger.record_action(
-            session, key, account_id=account_id, methodology_code=methodology,
-            quantity=quantity, occurred_at=at,
+            session,
+            key,
+            account_id=account_id,
+            methodology_code=methodology,
+            quantity=quantity,
+            occurred_at=at,
         )
         session.expunge(outcome.action)
         return outcome
@@ -53,8 +63,14 @@ def issue(engine: Engine, owner: int, quantity: int, key: str, project: str = "P
     """Issue credits; returns the new block id."""
     with writing(engine, "test") as session:
         operation = ledger.issue(
-            session, key, methodology_code="AR-CQCM-001", project_code=project,
-            project_name="青山碳汇造林", vintage=2023, quantity=quantity, to_account_id=owner,
+            session,
+            key,
+            methodology_code="AR-CQCM-001",
+            project_code=project,
+            project_name="青山碳汇造林",
+            vintage=2023,
+            quantity=quantity,
+            to_account_id=owner,
             verification="核查报告 2024-001",
         )
         assert operation.new_block_id is not None
@@ -144,9 +160,7 @@ def test_points_redeem_and_never_go_negative(engine: Engine, accounts: dict[str,
 # ------------------------------------------------------------------------------------------
 
 
-def test_issuances_number_serials_without_overlap(
-    engine: Engine, accounts: dict[str, int]
-) -> None:
+def test_issuances_number_serials_without_overlap(engine: Engine, accounts: dict[str, int]) -> None:
     first = issue(engine, accounts["OWNER"], 1000, "i1")
     second = issue(engine, accounts["OWNER"], 500, "i2")
     other_project = issue(engine, accounts["OWNER"], 10, "i3", project="P002")
@@ -165,8 +179,12 @@ def test_partial_transfer_moves_the_upper_range(engine: Engine, accounts: dict[s
     origin = issue(engine, accounts["OWNER"], 1000, "i1")
     with writing(engine, "test") as session:
         operation = ledger.transfer(
-            session, "t1", block_id=origin, quantity=300,
-            from_account_id=accounts["OWNER"], to_account_id=accounts["ENT1"],
+            session,
+            "t1",
+            block_id=origin,
+            quantity=300,
+            from_account_id=accounts["OWNER"],
+            to_account_id=accounts["ENT1"],
         )
         moved = operation.new_block_id
         assert operation.serial == "QS-AR-CQCM-001-2023-P001-701-1000"
@@ -182,33 +200,56 @@ def test_only_the_owner_moves_and_not_more_than_held(
 ) -> None:
     origin = issue(engine, accounts["OWNER"], 100, "i1")
     with pytest.raises(LedgerError, match="not in account"), writing(engine, "t") as session:
-        ledger.transfer(session, "t1", block_id=origin, quantity=1,
-                        from_account_id=accounts["ENT1"], to_account_id=accounts["ENT2"])
+        ledger.transfer(
+            session,
+            "t1",
+            block_id=origin,
+            quantity=1,
+            from_account_id=accounts["ENT1"],
+            to_account_id=accounts["ENT2"],
+        )
     with pytest.raises(LedgerError, match="cannot move 101"), writing(engine, "t") as session:
-        ledger.transfer(session, "t2", block_id=origin, quantity=101,
-                        from_account_id=accounts["OWNER"], to_account_id=accounts["ENT2"])
+        ledger.transfer(
+            session,
+            "t2",
+            block_id=origin,
+            quantity=101,
+            from_account_id=accounts["OWNER"],
+            to_account_id=accounts["ENT2"],
+        )
     assert block(engine, origin) == (1, 100, accounts["OWNER"], "held")
 
 
-def test_retirement_is_irreversible_and_certified(
-    engine: Engine, accounts: dict[str, int]
-) -> None:
+def test_retirement_is_irreversible_and_certified(engine: Engine, accounts: dict[str, int]) -> None:
     origin = issue(engine, accounts["OWNER"], 100, "i1")
     with writing(engine, "test") as session:
         operation = ledger.retire(
-            session, "ret1", block_id=origin, quantity=40, from_account_id=accounts["OWNER"],
-            purpose="碳中和", beneficiary="2026 青山马拉松", note="赛事碳中和",
+            session,
+            "ret1",
+            block_id=origin,
+            quantity=40,
+            from_account_id=accounts["OWNER"],
+            purpose="碳中和",
+            beneficiary="2026 青山马拉松",
+            note="赛事碳中和",
         )
         retired = operation.new_block_id
     assert retired is not None
     first, last, holder, status = block(engine, retired)
     assert (first, last, status) == (61, 100, "retired")
     for attempt in (
-        lambda s: ledger.transfer(s, "x1", block_id=retired, quantity=1,
-                                  from_account_id=holder, to_account_id=accounts["ENT1"]),
+        lambda s: ledger.transfer(
+            s,
+            "x1",
+            block_id=retired,
+            quantity=1,
+            from_account_id=holder,
+            to_account_id=accounts["ENT1"],
+        ),
         lambda s: ledger.cancel(s, "x2", block_id=retired, quantity=1, reason="undo"),
-        lambda s: ledger.set_frozen(s, "x3", block_id=retired, quantity=1, frozen=True,
-                                    reason="check"),
+        lambda s: ledger.set_frozen(
+            s, "x3", block_id=retired, quantity=1, frozen=True, reason="check"
+        ),
     ):
         with pytest.raises(LedgerError, match="is retired"), writing(engine, "t") as session:
             attempt(session)
@@ -219,9 +260,7 @@ def test_retirement_is_irreversible_and_certified(
         assert ledger.verify(session) == []
 
 
-def test_surrender_stops_at_the_five_percent_cap(
-    engine: Engine, accounts: dict[str, int]
-) -> None:
+def test_surrender_stops_at_the_five_percent_cap(engine: Engine, accounts: dict[str, int]) -> None:
     """碳排放权交易管理办法（试行） Art. 29: offsets ≤ 5 % of the allowances due, which Art. 28
     sets at the verified emissions: 1,000,000 t → 50,000 t (carbon.md §7.6)."""
     enterprise = accounts["ENT1"]
@@ -229,21 +268,47 @@ def test_surrender_stops_at_the_five_percent_cap(
     with writing(engine, "test") as session:
         obligation = ledger.add_obligation(session, enterprise, "CN-ETS", 2025, 1_000_000)
         assert obligation.offset_cap_t == 50_000
-        ledger.surrender(session, "s1", block_id=origin, quantity=30_000,
-                         from_account_id=enterprise, obligation_id=obligation.id)
+        ledger.surrender(
+            session,
+            "s1",
+            block_id=origin,
+            quantity=30_000,
+            from_account_id=enterprise,
+            obligation_id=obligation.id,
+        )
         obligation_id = obligation.id
     with pytest.raises(LedgerError, match="20000 t left"), writing(engine, "t") as session:
-        ledger.surrender(session, "s2", block_id=origin, quantity=20_001,
-                         from_account_id=enterprise, obligation_id=obligation_id)
+        ledger.surrender(
+            session,
+            "s2",
+            block_id=origin,
+            quantity=20_001,
+            from_account_id=enterprise,
+            obligation_id=obligation_id,
+        )
     with writing(engine, "test") as session:
-        ledger.surrender(session, "s3", block_id=origin, quantity=20_000,
-                         from_account_id=enterprise, obligation_id=obligation_id)
+        ledger.surrender(
+            session,
+            "s3",
+            block_id=origin,
+            quantity=20_000,
+            from_account_id=enterprise,
+            obligation_id=obligation_id,
+        )
     assert block(engine, origin)[:2] == (1, 10_000)
-    with pytest.raises(LedgerError, match="compliance go through surrender"), writing(
-        engine, "t"
-    ) as session:
-        ledger.retire(session, "s4", block_id=origin, quantity=1, from_account_id=enterprise,
-                      purpose="履约抵销", beneficiary="ENT1")
+    with (
+        pytest.raises(LedgerError, match="compliance go through surrender"),
+        writing(engine, "t") as session,
+    ):
+        ledger.retire(
+            session,
+            "s4",
+            block_id=origin,
+            quantity=1,
+            from_account_id=enterprise,
+            purpose="履约抵销",
+            beneficiary="ENT1",
+        )
     with reading(engine) as session:
         assert ledger.verify(session) == []
 
@@ -253,10 +318,16 @@ def test_retried_request_applies_once(engine: Engine, accounts: dict[str, int]) 
     results = []
     for _ in range(2):
         with writing(engine, "test") as session:
-            results.append(ledger.transfer(
-                session, "same-key", block_id=origin, quantity=10,
-                from_account_id=accounts["OWNER"], to_account_id=accounts["ENT1"],
-            ).id)
+            results.append(
+                ledger.transfer(
+                    session,
+                    "same-key",
+                    block_id=origin,
+                    quantity=10,
+                    from_account_id=accounts["OWNER"],
+                    to_account_id=accounts["ENT1"],
+                ).id
+            )
     assert results[0] == results[1]
     assert block(engine, origin)[:2] == (1, 90)
 
@@ -267,12 +338,19 @@ def test_freeze_blocks_movement_and_cancel_needs_a_reason(
     owner = accounts["OWNER"]
     origin = issue(engine, owner, 100, "i1")
     with writing(engine, "test") as session:
-        frozen = ledger.set_frozen(session, "f1", block_id=origin, quantity=20, frozen=True,
-                                   reason="核查中").new_block_id
+        frozen = ledger.set_frozen(
+            session, "f1", block_id=origin, quantity=20, frozen=True, reason="核查中"
+        ).new_block_id
     assert frozen is not None
     with pytest.raises(LedgerError, match="is frozen"), writing(engine, "t") as session:
-        ledger.transfer(session, "t1", block_id=frozen, quantity=1, from_account_id=owner,
-                        to_account_id=accounts["ENT1"])
+        ledger.transfer(
+            session,
+            "t1",
+            block_id=frozen,
+            quantity=1,
+            from_account_id=owner,
+            to_account_id=accounts["ENT1"],
+        )
     with pytest.raises(LedgerError, match="needs a reason"), writing(engine, "t") as session:
         ledger.cancel(session, "c0", block_id=frozen, quantity=20, reason=" ")
     with writing(engine, "test") as session:
@@ -282,8 +360,13 @@ def test_freeze_blocks_movement_and_cancel_needs_a_reason(
     with reading(engine) as session:
         supply = ledger.supply(session)
         assert supply[0] | {"serial_prefix": None} == {
-            "issuance_id": supply[0]["issuance_id"], "serial_prefix": None, "issued_t": 100,
-            "held": 95, "frozen": 0, "retired": 0, "cancelled": 5,
+            "issuance_id": supply[0]["issuance_id"],
+            "serial_prefix": None,
+            "issued_t": 100,
+            "held": 95,
+            "frozen": 0,
+            "retired": 0,
+            "cancelled": 5,
         }
         assert ledger.verify(session) == []
 
@@ -293,12 +376,24 @@ def test_block_timeline_follows_the_units_back_to_issuance(
 ) -> None:
     origin = issue(engine, accounts["OWNER"], 100, "i1")
     with writing(engine, "test") as session:
-        moved = ledger.transfer(session, "t1", block_id=origin, quantity=50,
-                                from_account_id=accounts["OWNER"],
-                                to_account_id=accounts["ENT1"]).new_block_id
+        moved = ledger.transfer(
+            session,
+            "t1",
+            block_id=origin,
+            quantity=50,
+            from_account_id=accounts["OWNER"],
+            to_account_id=accounts["ENT1"],
+        ).new_block_id
         assert moved is not None
-        ledger.retire(session, "r1", block_id=moved, quantity=50,
-                      from_account_id=accounts["ENT1"], purpose="自愿注销", beneficiary="ENT1")
+        ledger.retire(
+            session,
+            "r1",
+            block_id=moved,
+            quantity=50,
+            from_account_id=accounts["ENT1"],
+            purpose="自愿注销",
+            beneficiary="ENT1",
+        )
     with reading(engine) as session:
         kinds = [entry["kind"] for entry in ledger.block_timeline(session, moved)]
         assert kinds == ["issue", "transfer", "retire"]

@@ -30,8 +30,15 @@ def owner_block(engine: Engine) -> dict[str, Any]:
         for index in range(THREADS):
             ledger.open_account(session, f"BUYER{index}", f"企业{index}", "enterprise")
     issued = registry.issue(
-        engine, ADMIN, key="issue", methodology="AR-CQCM-001", project_code="P001",
-        project_name="青山碳汇造林", vintage=2023, quantity=100, to_account="OWNER",
+        engine,
+        ADMIN,
+        key="issue",
+        methodology="AR-CQCM-001",
+        project_code="P001",
+        project_name="青山碳汇造林",
+        vintage=2023,
+        quantity=100,
+        to_account="OWNER",
         verification="核查报告",
     )
     return {"block_id": issued["new_block_id"]}
@@ -59,8 +66,13 @@ def test_whole_block_transferred_by_eight_threads_moves_once(
     block_id = owner_block["block_id"]
     done, refused = race(
         lambda i: registry.transfer(
-            engine, ADMIN, key=f"t{i}", block_id=block_id, quantity=100,
-            from_account="OWNER", to_account=f"BUYER{i}",
+            engine,
+            ADMIN,
+            key=f"t{i}",
+            block_id=block_id,
+            quantity=100,
+            from_account="OWNER",
+            to_account=f"BUYER{i}",
         )
     )
     assert len(done) == 1
@@ -83,12 +95,23 @@ def test_partial_transfers_and_retirements_never_exceed_the_block(
     def take(i: int) -> dict[str, Any]:
         if i % 2:
             return registry.retire(
-                engine, ADMIN, key=f"r{i}", block_id=block_id, quantity=30,
-                from_account="OWNER", purpose="碳中和", beneficiary=f"活动{i}",
+                engine,
+                ADMIN,
+                key=f"r{i}",
+                block_id=block_id,
+                quantity=30,
+                from_account="OWNER",
+                purpose="碳中和",
+                beneficiary=f"活动{i}",
             )
         return registry.transfer(
-            engine, ADMIN, key=f"t{i}", block_id=block_id, quantity=30,
-            from_account="OWNER", to_account=f"BUYER{i}",
+            engine,
+            ADMIN,
+            key=f"t{i}",
+            block_id=block_id,
+            quantity=30,
+            from_account="OWNER",
+            to_account=f"BUYER{i}",
         )
 
     done, refused = race(take)
@@ -108,8 +131,13 @@ def test_the_same_request_sent_eight_times_applies_once(
     block_id = owner_block["block_id"]
     done, refused = race(
         lambda _: registry.transfer(
-            engine, ADMIN, key="one-request", block_id=block_id, quantity=10,
-            from_account="OWNER", to_account="BUYER0",
+            engine,
+            ADMIN,
+            key="one-request",
+            block_id=block_id,
+            quantity=10,
+            from_account="OWNER",
+            to_account="BUYER0",
         )
     )
     assert refused == []
@@ -125,10 +153,7 @@ def test_concurrent_redemptions_never_overdraw_points(engine: Engine) -> None:
     registry.record_actions(
         engine,
         ADMIN,
-        [
-            registry.ActionRow("RES1", "CQ-BUS", 1, utc_now(), f"ride{i}")
-            for i in range(10)
-        ],
+        [registry.ActionRow("RES1", "CQ-BUS", 1, utc_now(), f"ride{i}") for i in range(10)],
     )  # 11.00 points
     done, refused = race(
         lambda i: registry.redeem(

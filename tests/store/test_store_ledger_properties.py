@@ -72,9 +72,15 @@ def ledger_machine(engine: Engine) -> type[RuleBasedStateMachine]:
         def issue(self, holder: int, quantity: int) -> None:
             with writing(engine, "test:machine") as session:
                 operation = ledger.issue(
-                    session, self._key(), methodology_code="AR-CQCM-001",
-                    project_code=self.project, project_name="p", vintage=2023,
-                    quantity=quantity, to_account_id=self.holders[holder], verification="v",
+                    session,
+                    self._key(),
+                    methodology_code="AR-CQCM-001",
+                    project_code=self.project,
+                    project_name="p",
+                    vintage=2023,
+                    quantity=quantity,
+                    to_account_id=self.holders[holder],
+                    verification="v",
                 )
                 issuance = session.get(CreditIssuance, operation.issuance_id)
                 assert issuance is not None
@@ -133,11 +139,18 @@ def ledger_machine(engine: Engine) -> type[RuleBasedStateMachine]:
         ) -> Any:
             common = {"block_id": block.id, "quantity": quantity}
             if kind == "transfer":
-                return ledger.transfer(session, key, **common, from_account_id=block.account_id,
-                                       to_account_id=target)
+                return ledger.transfer(
+                    session, key, **common, from_account_id=block.account_id, to_account_id=target
+                )
             if kind == "retire":
-                return ledger.retire(session, key, **common, from_account_id=block.account_id,
-                                     purpose="自愿注销", beneficiary="b")
+                return ledger.retire(
+                    session,
+                    key,
+                    **common,
+                    from_account_id=block.account_id,
+                    purpose="自愿注销",
+                    beneficiary="b",
+                )
             if kind == "cancel":
                 return ledger.cancel(session, key, **common, reason="r")
             return ledger.set_frozen(session, key, **common, frozen=kind == "freeze", reason="")
@@ -157,8 +170,12 @@ def ledger_machine(engine: Engine) -> type[RuleBasedStateMachine]:
         def ride(self, rides: int) -> None:
             with writing(engine, "test:machine") as session:
                 outcome = ledger.record_action(
-                    session, self._key(), account_id=self.resident, methodology_code="CQ-BUS",
-                    quantity=rides, occurred_at=RIDE_DAY,
+                    session,
+                    self._key(),
+                    account_id=self.resident,
+                    methodology_code="CQ-BUS",
+                    quantity=rides,
+                    occurred_at=RIDE_DAY,
                 )
                 accepted = self.rides + rides <= DAILY_RIDES
                 assert outcome.action.status == ("accepted" if accepted else "rejected")
@@ -170,8 +187,9 @@ def ledger_machine(engine: Engine) -> type[RuleBasedStateMachine]:
         def redeem(self, points: int) -> None:
             try:
                 with writing(engine, "test:machine") as session:
-                    ledger.redeem(session, self._key(), account_id=self.resident, points=points,
-                                  note="")
+                    ledger.redeem(
+                        session, self._key(), account_id=self.resident, points=points, note=""
+                    )
             except LedgerError:
                 assert points > self.points
                 return

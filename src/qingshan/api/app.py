@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from swagger_ui_bundle import swagger_ui_path
 
 from qingshan import __version__
-from qingshan.api.routers import auth, health
+from qingshan.api.routers import auth, health, registry
 
 API_PREFIX = "/api/v1"
 SWAGGER_STATIC = "/static/swagger-ui"
@@ -33,7 +33,7 @@ def create_app(engine: Engine) -> FastAPI:
     )
     app.state.engine = engine
     app.mount(SWAGGER_STATIC, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
-    for module in (health, auth):
+    for module in (health, auth, registry):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/docs", include_in_schema=False)

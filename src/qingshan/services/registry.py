@@ -166,8 +166,17 @@ def list_methodologies(engine: Engine) -> list[dict[str, Any]]:
 
 METHODOLOGY_FIELDS = frozenset(
     {
-        "name", "version", "scheme", "kind", "document", "source", "unit", "grams_per_unit",
-        "points_per_unit", "daily_cap_units", "active",
+        "name",
+        "version",
+        "scheme",
+        "kind",
+        "document",
+        "source",
+        "unit",
+        "grams_per_unit",
+        "points_per_unit",
+        "daily_cap_units",
+        "active",
     }
 )
 
@@ -476,9 +485,7 @@ def cancel(
     principal.require(ADMIN_ROLES, "cancel credits")
 
     def work(session: Session) -> dict[str, Any]:
-        operation = ledger.cancel(
-            session, key, block_id=block_id, quantity=quantity, reason=reason
-        )
+        operation = ledger.cancel(session, key, block_id=block_id, quantity=quantity, reason=reason)
         return ledger.operation_dict(operation)
 
     return _write(engine, principal, work)
@@ -547,9 +554,7 @@ def verify(engine: Engine) -> list[str]:
 def certificate(engine: Engine, number: str) -> dict[str, Any]:
     """A retirement certificate: its content, the stored hash and whether it still matches."""
     with reading(engine) as session:
-        record = session.scalar(
-            select(Retirement).where(Retirement.certificate_number == number)
-        )
+        record = session.scalar(select(Retirement).where(Retirement.certificate_number == number))
         if record is None:
             raise NotFound(f"no certificate {number!r}")
         content = ledger.certificate_content(session, record)
@@ -585,4 +590,3 @@ def certificate_html(found: dict[str, Any], verify_url: str) -> str:
         f'<p>核验 Verify: <a href="{html.escape(verify_url)}">{html.escape(verify_url)}</a></p>'
         "</html>"
     )
-
