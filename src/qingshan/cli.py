@@ -6,6 +6,7 @@ import typer
 
 from qingshan import __version__
 from qingshan.commands import air, carbon, db, gep, hj212, ingest, noise, serve, sites, users, water
+from qingshan.commands import registry as registry_commands
 
 app = typer.Typer(
     name="qingshan",
@@ -22,6 +23,7 @@ app.add_typer(hj212.app, name="hj212")
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(sites.app, name="sites")
+app.add_typer(registry_commands.app, name="registry")
 app.command("ingest")(ingest.ingest_command)
 app.command("serve")(serve.serve_command)
 
