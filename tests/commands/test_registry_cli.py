@@ -50,6 +50,12 @@ def test_actions_import_accepts_rejects_over_cap_and_skips_duplicates(configured
     code, listed = run("accounts", "list")
     balance = {row["code"]: row["points"] for row in listed["accounts"]}
     assert balance["RES1"] == pytest.approx(10 * 1.1 + 0.99)
+    code, refused = run(
+        "issue-actions", "--methodology", "CQ-BUS", "--from", "2024-03-01",
+        "--until", "2024-03-31", "--project", "BUS2403",
+    )  # fmt: skip
+    assert code == 2
+    assert "1.200 kg of unissued reductions" in refused["error"]
 
 
 def test_bad_action_cells_exit_2_and_record_nothing(configured: Path) -> None:

@@ -3,7 +3,7 @@ irreversible retirement, the compliance offset cap, idempotency and the journal.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from qingshan.store import ledger
 from qingshan.store.engine import reading, writing
 from qingshan.store.ledger import LedgerError
-from qingshan.store.models import CreditBlock, LowCarbonAction, RegistryAccount
+from qingshan.store.models import CreditBlock, LowCarbonAction, Methodology, RegistryAccount
 
 RIDE = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 Beijing time, 2024-03-01
 
@@ -399,3 +399,31 @@ def test_block_timeline_follows_the_units_back_to_issuance(
         assert kinds == ["issue", "transfer", "retire"]
         statement = [entry["kind"] for entry in ledger.account_timeline(session, accounts["ENT1"])]
         assert statement == ["transfer", "retire"]
+
+
+def test_individual_reductions_become_credits_once(
+    engine: Engine, accounts: dict[str, int]
+) -> None:
+    """A period's accepted reductions are issued in whole tonnes, rounded down, and each
+    reduction at most once (the platform's aggregate project)."""
+    with writing(engine, "test") as session:
+        session.add(
+            Methodology(
+                code="TEST-PV", name="测试 光伏", version="1", scheme="TEST", kind="action",
+                document="test", source="test", unit="kWh", grams_per_unit=500.0,
+                points_per_unit=0.0, parameters={}, active=True,
+            )
+        )
+    resident = accounts["RES1"]
+    act(engine, resident, "TEST-PV", 1500, "pv1")  # 0.75 t
+    act(engine, resident, "TEST-PV", 1000, "pv2", datetime(2024, 3, 2, 1, tzinfo=UTC))  # 0.5 t
+    act(engine, resident, "TEST-PV", 9000, "pv3", datetime(2024, 4, 1, 1, tzinfo=UTC))  # later
+    period = {"methodology_code": "TEST-PV", "first_day": date(2024, 3, 1),
+              "last_day": date(2024, 3, 31), "project_code": "AGG2403"}
+    with writing(engine, "test") as session:
+        platform = ledger.system_account(session, "SYS-PLATFORM").id
+        operation = ledger.issue_from_actions(session, "agg1", **period, to_account_id=platform)
+        assert operation.serial == "QS-TEST-PV-2024-AGG2403-1-1"
+        assert operation.details["not_issued_mg"] == 250_000_000
+    with pytest.raises(LedgerError, match="less than 1 t"), writing(engine, "t") as session:
+        ledger.issue_from_actions(session, "agg2", **period, to_account_id=platform)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from datetime import datetime
 from typing import Annotated, Any
 
 import polars as pl
@@ -172,6 +173,30 @@ def issue_command(
             verification=verification,
         ),
     )
+    _report(operation, as_json)
+
+
+@app.command("issue-actions")
+def issue_actions_command(
+    methodology: Annotated[str, typer.Option(help="Action methodology, e.g. CQ-BUS.")],
+    first: Annotated[
+        datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day (Beijing).")
+    ],
+    last: Annotated[datetime, typer.Option("--until", formats=["%Y-%m-%d"], help="Last day.")],
+    project: Annotated[str, typer.Option(help="Code of the aggregate project, e.g. BUS2403.")],
+    to: Annotated[str, typer.Option("--to", help="Receiving account.")] = "SYS-PLATFORM",
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Issue a period's unissued individual reductions as credits (whole tonnes)."""
+    engine = store_engine()
+    operation = _run(
+        as_json,
+        lambda: registry.issue_from_actions(
+            engine, _admin(), key=_key(key), methodology=methodology, first_day=first.date(),
+            last_day=last.date(), project_code=project, to_account=to,
+        ),
+    )  # fmt: skip
     _report(operation, as_json)
 
 

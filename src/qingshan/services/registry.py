@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -366,6 +366,36 @@ def issue(
             quantity=quantity,
             to_account_id=owner.id,
             verification=verification,
+        )
+        return ledger.operation_dict(operation)
+
+    return _write(engine, principal, work)
+
+
+def issue_from_actions(
+    engine: Engine,
+    principal: Principal,
+    *,
+    key: str,
+    methodology: str,
+    first_day: date,
+    last_day: date,
+    project_code: str,
+    to_account: str = "SYS-PLATFORM",
+) -> dict[str, Any]:
+    """Issue the unissued individual reductions of a period as credits (administrator only)."""
+    principal.require(ADMIN_ROLES, "issue credits")
+
+    def work(session: Session) -> dict[str, Any]:
+        owner = ledger.account_by_code(session, to_account)
+        operation = ledger.issue_from_actions(
+            session,
+            key,
+            methodology_code=methodology,
+            first_day=first_day,
+            last_day=last_day,
+            project_code=project_code,
+            to_account_id=owner.id,
         )
         return ledger.operation_dict(operation)
 

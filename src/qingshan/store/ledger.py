@@ -29,14 +29,15 @@ import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from qingshan.carbon.inclusion import (
+    MG_PER_TONNE,
     format_serial,
     offset_cap_tonnes,
     parse_serial,
@@ -47,6 +48,7 @@ from qingshan.carbon.inclusion import (
     shipped_schemes,
     split_upper,
 )
+from qingshan.store import audit
 from qingshan.store.models import (
     RETIREMENT_PURPOSES,
     TERMINAL_STATUSES,
@@ -72,7 +74,8 @@ SYSTEM_ACCOUNTS = {
     "SYS-RETIREMENT": ("retirement", "注销账户 retirement account"),
     "SYS-CANCELLATION": ("cancellation", "取消账户 cancellation account"),
 }
-NEUTRALITY = "碳中和"
+ID_CHUNK = 10_000
+"""Rows per ``UPDATE … WHERE id IN (…)`` when marking actions as issued."""
 COMPLIANCE = "履约抵销"
 
 
@@ -220,10 +223,13 @@ def _journal(session: Session, key: str, kind: str, **fields: Any) -> RegistryOp
 
 
 def _locked(session: Session, model: Any, row_id: int, label: str) -> Any:
+    """The row, locked until the transaction ends (PostgreSQL ``FOR NO KEY UPDATE``: it still
+    lets other transactions insert rows that refer to it, e.g. blocks moving into an account
+    whose points are being changed)."""
     row = session.scalar(
         select(model)
         .where(model.id == row_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
     if row is None:
@@ -378,6 +384,75 @@ def issue(
         serial=_serial(session, block),
         details={"verification": verification},
     )
+
+
+def issue_from_actions(
+    session: Session,
+    key: str,
+    *,
+    methodology_code: str,
+    first_day: date,
+    last_day: date,
+    project_code: str,
+    to_account_id: int,
+) -> RegistryOperation:
+    """Issue credits for the individual reductions of one methodology over Beijing days
+    ``first_day``…``last_day`` (one vintage year) that no issuance has used yet.
+
+    Whole tonnes are issued, rounded down; the actions are marked with the issuance, so a
+    reduction becomes credits at most once. The remainder below one tonne is not carried over
+    (conservative: never more credits than reductions).
+    """
+    if done := replay(session, key):
+        return done
+    if first_day > last_day or first_day.year != last_day.year:
+        raise LedgerError("give a period within one year (the vintage)")
+    methodology = methodology_by_code(session, methodology_code)
+    rows = session.execute(
+        select(LowCarbonAction.id, LowCarbonAction.reduction_mg)
+        .where(
+            LowCarbonAction.methodology_id == methodology.id,
+            LowCarbonAction.status == "accepted",
+            LowCarbonAction.issuance_id.is_(None),
+            LowCarbonAction.local_day.between(first_day, last_day),
+        )
+        .with_for_update(key_share=True)
+    ).all()
+    total_mg = sum(mg for _, mg in rows)
+    tonnes = total_mg // MG_PER_TONNE
+    if tonnes < 1:
+        raise LedgerError(f"{total_mg / 10**6:.3f} kg of unissued reductions: less than 1 t")
+    operation = issue(
+        session,
+        key,
+        methodology_code=methodology_code,
+        project_code=project_code,
+        project_name=f"{methodology.name} 个人减排量 {first_day}–{last_day}",
+        vintage=first_day.year,
+        quantity=tonnes,
+        to_account_id=to_account_id,
+        verification=f"{len(rows)} accepted actions, {total_mg} mg CO2",
+    )
+    ids = [action_id for action_id, _ in rows]
+    for start in range(0, len(ids), ID_CHUNK):
+        session.execute(
+            update(LowCarbonAction)
+            .where(LowCarbonAction.id.in_(ids[start : start + ID_CHUNK]))
+            .values(issuance_id=operation.issuance_id)
+            .execution_options(synchronize_session=False)
+        )
+    summary = {
+        "issuance_id": operation.issuance_id,
+        "actions": len(ids),
+        "reduction_mg": total_mg,
+        "not_issued_mg": total_mg - tonnes * MG_PER_TONNE,
+    }
+    audit.record(
+        session, session.info["actor"], "issue_from_actions", "registry_actions", after=summary
+    )
+    operation.details = {**operation.details, **summary}
+    session.flush()
+    return operation
 
 
 def transfer(

@@ -498,6 +498,8 @@ class LowCarbonAction(Base):
     reduction_mg: Mapped[int] = mapped_column(BigInteger, default=0)
     points_centi: Mapped[int] = mapped_column(BigInteger, default=0)
     recorded_at: Mapped[datetime] = mapped_column(default=utc_now)
+    issuance_id: Mapped[int | None] = mapped_column(ForeignKey("registry_issuances.id"))
+    """The issuance that turned this reduction into credits (each reduction counts once)."""
 
 
 class ComplianceScheme(Base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
@@ -98,6 +99,15 @@ class Issuance(BaseModel):
     quantity: int = Field(ge=1, description="tonnes CO2e")
     to_account: str
     verification: str = Field(min_length=1, max_length=200)
+
+
+class AggregatedIssuance(BaseModel):
+    idempotency_key: Key
+    methodology: str
+    first_day: date = Field(description="First Beijing calendar day of the period.")
+    last_day: date = Field(description="Last day, included (same year).")
+    project_code: str
+    to_account: str = "SYS-PLATFORM"
 
 
 class Transfer(BaseModel):
@@ -214,6 +224,18 @@ def issue(body: Issuance, engine: EngineDep, caller: Admin) -> dict[str, Any]:
     fields = body.model_dump()
     key = fields.pop("idempotency_key")
     return _call(lambda: registry.issue(engine, _principal(caller), key=key, **fields))
+
+
+@router.post("/issuances/from-actions", status_code=status.HTTP_201_CREATED)
+def issue_from_actions(
+    body: AggregatedIssuance, engine: EngineDep, caller: Admin
+) -> dict[str, Any]:
+    """Issue a period's unissued individual reductions as credits (whole tonnes, rounded down)."""
+    fields = body.model_dump()
+    key = fields.pop("idempotency_key")
+    return _call(
+        lambda: registry.issue_from_actions(engine, _principal(caller), key=key, **fields)
+    )
 
 
 @router.post("/transfers")

@@ -172,6 +172,7 @@ def upgrade() -> None:
         sa.Column("reduction_mg", sa.BigInteger(), nullable=False),
         sa.Column("points_centi", sa.BigInteger(), nullable=False),
         sa.Column("recorded_at", TIME, nullable=False),
+        sa.Column("issuance_id", sa.Integer(), nullable=True),
         sa.CheckConstraint(
             one_of("status", ("accepted", "rejected")), name=op.f("ck_registry_actions_status")
         ),
@@ -184,6 +185,11 @@ def upgrade() -> None:
             ["account_id"],
             ["registry_accounts.id"],
             name=op.f("fk_registry_actions_account_id_registry_accounts"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["issuance_id"],
+            ["registry_issuances.id"],
+            name=op.f("fk_registry_actions_issuance_id_registry_issuances"),
         ),
         sa.ForeignKeyConstraint(
             ["methodology_id"],
