@@ -37,7 +37,7 @@ _SERIAL = re.compile(r"^(?P<prefix>.+)-(?P<first>\d+)-(?P<last>\d+)$")
 
 @dataclass(frozen=True)
 class MethodologySpec:
-    """A shipped methodology (``carbon/data/inclusion.toml``) with its sources."""
+    """A shipped methodology (``carbon/inclusion_data/inclusion.toml``) with its sources."""
 
     code: str
     name: str
@@ -68,7 +68,8 @@ class SchemeSpec:
 
 @cache
 def _reference() -> dict[str, Any]:
-    text = resources.files("qingshan.carbon.data").joinpath("inclusion.toml").read_text("utf-8")
+    data = resources.files("qingshan.carbon.inclusion_data").joinpath("inclusion.toml")
+    text = data.read_text("utf-8")
     return tomllib.loads(text)
 
 
