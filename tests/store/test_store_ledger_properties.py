@@ -218,7 +218,7 @@ def test_random_operation_sequences_keep_every_invariant(engine: Engine) -> None
     run_state_machine_as_test(
         ledger_machine(engine),
         settings=settings(
-            max_examples=20,
+            max_examples=15,
             stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -86,8 +86,9 @@ def _write(engine: Engine, principal: Principal, work: Callable[[Session], T]) -
     """Run ``work`` in one audited transaction, once more if a unique index refused it.
 
     A unique violation means a concurrent transaction committed first: a twin request with
-    the same idempotency key (the second run finds its operation and returns it, changing
-    nothing) or an issuance of the same serial prefix (the second run numbers after it).
+    the same idempotency key (the second run finds its result and returns it, changing
+    nothing), an issuance of the same serial prefix (the second run numbers after it), or an
+    account or obligation created twice (the second run refuses with a clear reason).
     """
     try:
         with writing(engine, principal.actor) as session:
@@ -113,14 +114,16 @@ def open_account(
 ) -> dict[str, Any]:
     """Open an individual, enterprise or project-owner account (optionally owned by a user)."""
     principal.require(PLATFORM_ROLES, "open accounts")
-    with writing(engine, principal.actor) as session:
+
+    def work(session: Session) -> dict[str, Any]:
         user_id = None
         if username:
             user_id = session.scalar(select(User.id).where(User.username == username))
             if user_id is None:
                 raise NotFound(f"no user {username!r}")
-        account = ledger.open_account(session, code, name, kind, user_id)
-        return _account_dict(account)
+        return _account_dict(ledger.open_account(session, code, name, kind, user_id))
+
+    return _write(engine, principal, work)
 
 
 def _account_dict(account: RegistryAccount) -> dict[str, Any]:
@@ -189,7 +192,8 @@ def define_methodology(
     unknown = set(fields) - METHODOLOGY_FIELDS
     if unknown:
         raise LedgerError(f"unknown methodology fields: {', '.join(sorted(unknown))}")
-    with writing(engine, principal.actor) as session:
+
+    def work(session: Session) -> dict[str, Any]:
         methodology = session.scalar(select(Methodology).where(Methodology.code == code))
         if methodology is None:
             missing = {"name", "version", "scheme", "kind", "document", "source"} - set(fields)
@@ -201,6 +205,8 @@ def define_methodology(
             setattr(methodology, field, value)
         session.flush()
         return _methodology_dict(methodology)
+
+    return _write(engine, principal, work)
 
 
 def add_obligation(
@@ -214,7 +220,8 @@ def add_obligation(
 ) -> dict[str, Any]:
     """Record verified emissions for a year; the offset cap follows the scheme (CN-ETS: 5 %)."""
     principal.require(PLATFORM_ROLES, "record compliance obligations")
-    with writing(engine, principal.actor) as session:
+
+    def work(session: Session) -> dict[str, Any]:
         account = ledger.account_by_code(session, account_code)
         obligation = ledger.add_obligation(session, account.id, scheme, year, verified_emissions_t)
         return {
@@ -225,6 +232,8 @@ def add_obligation(
             "verified_emissions_t": verified_emissions_t,
             "offset_cap_t": obligation.offset_cap_t,
         }
+
+    return _write(engine, principal, work)
 
 
 # ------------------------------------------------------------------------------------------
@@ -259,7 +268,8 @@ def record_actions(
     """Record actions in one transaction; each one is accepted, rejected (with the reason) or
     recognised as a duplicate of an earlier one."""
     principal.require(PLATFORM_ROLES, "record low-carbon actions")
-    with writing(engine, principal.actor) as session:
+
+    def work(session: Session) -> list[dict[str, Any]]:
         accounts: dict[str, int] = {}
         results = []
         for row in rows:
@@ -276,6 +286,8 @@ def record_actions(
             )
             results.append(_action_dict(outcome))
         return results
+
+    return _write(engine, principal, work)
 
 
 def load_actions(path: str | Path, engine: Engine) -> list[ActionRow]:

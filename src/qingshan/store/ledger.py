@@ -188,6 +188,14 @@ def add_obligation(
     account = session.get(RegistryAccount, account_id)
     if account is None or account.kind != "enterprise":
         raise LedgerError("obligations belong to enterprise accounts")
+    if session.scalar(
+        select(ComplianceObligation.id).where(
+            ComplianceObligation.account_id == account_id,
+            ComplianceObligation.scheme_id == scheme.id,
+            ComplianceObligation.year == year,
+        )
+    ):
+        raise LedgerError(f"an obligation for {year} under {scheme_code} exists already")
     obligation = ComplianceObligation(
         account_id=account_id,
         scheme_id=scheme.id,
@@ -347,7 +355,10 @@ def issue(
     owner = session.get(RegistryAccount, to_account_id)
     if owner is None or owner.kind not in ("enterprise", "project_owner", "platform"):
         raise LedgerError("credits are issued to a project owner, enterprise or the platform")
-    prefix = serial_prefix(methodology.code, vintage, project_code)
+    try:
+        prefix = serial_prefix(methodology.code, vintage, project_code)
+    except ValueError as error:
+        raise LedgerError(str(error)) from None
     issued = session.scalar(
         select(func.max(CreditIssuance.last_serial)).where(CreditIssuance.serial_prefix == prefix)
     )

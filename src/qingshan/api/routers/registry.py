@@ -38,7 +38,7 @@ def _principal(caller: Caller) -> Principal:
 
 @contextmanager
 def _answering() -> Iterator[None]:
-    """Ledger refusals as HTTP answers: 404 unknown, 403 not allowed, 409 refused."""
+    """Ledger refusals as HTTP answers: 404 unknown, 403 not allowed, 409 refused, 422 bad."""
     try:
         yield
     except NotFound as error:
@@ -47,6 +47,8 @@ def _answering() -> Iterator[None]:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from None
     except LedgerError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    except ValueError as error:  # malformed serial or project code
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
 
 
 def _call(work: Callable[[], T]) -> T:
@@ -299,10 +301,7 @@ def block_timeline(block_id: int, engine: EngineDep, _caller: Platform) -> list[
 @router.get("/serials/{serial}")
 def lookup_serial(serial: str, engine: EngineDep, _caller: Reader) -> list[dict[str, Any]]:
     """Where the units of a serial range are now (account, status, certificate)."""
-    try:
-        return _call(lambda: registry.lookup_serial(engine, serial))
-    except ValueError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+    return _call(lambda: registry.lookup_serial(engine, serial))
 
 
 @router.get("/supply")
