@@ -165,3 +165,21 @@ def test_concurrent_redemptions_never_overdraw_points(engine: Engine) -> None:
     with reading(engine) as session:
         assert ledger.account_by_code(session, "RES1").points_centi == 100
         assert ledger.verify(session) == []
+
+
+def test_concurrent_action_batches_respect_the_daily_cap(engine: Engine) -> None:
+    """Eight batches of 2 rides for one resident and day race; the cap of 10 rides admits
+    exactly 5 of them (the account row is locked before the day's claims are summed)."""
+    with writing(engine, "test:fixture") as session:
+        ledger.open_account(session, "RES1", "居民", "individual")
+    now = utc_now()
+    done, refused = race(
+        lambda i: registry.record_actions(
+            engine, ADMIN, [registry.ActionRow("RES1", "CQ-BUS", 2, now, f"batch{i}")]
+        )[0]
+    )
+    assert refused == []
+    assert sorted(result["status"] for result in done) == ["accepted"] * 5 + ["rejected"] * 3
+    with reading(engine) as session:
+        assert ledger.account_by_code(session, "RES1").points_centi == 5 * 2 * 110
+        assert ledger.verify(session) == []

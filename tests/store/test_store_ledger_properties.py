@@ -178,7 +178,7 @@ def ledger_machine(engine: Engine) -> type[RuleBasedStateMachine]:
                     occurred_at=RIDE_DAY,
                 )
                 accepted = self.rides + rides <= DAILY_RIDES
-                assert outcome.action.status == ("accepted" if accepted else "rejected")
+                assert outcome.status == ("accepted" if accepted else "rejected")
             if accepted:
                 self.rides += rides
                 self.points += rides * RIDE_CENTI

@@ -252,13 +252,12 @@ class ActionRow:
 
 
 def _action_dict(outcome: ledger.ActionOutcome) -> dict[str, Any]:
-    action = outcome.action
     return {
-        "key": action.idempotency_key,
-        "status": "duplicate" if outcome.duplicate else action.status,
-        "reason": action.reason,
-        "reduction_g": action.reduction_mg / 1000,
-        "points": action.points_centi / 100,
+        "key": outcome.key,
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "reduction_g": outcome.reduction_mg / 1000,
+        "points": outcome.points_centi / 100,
     }
 
 
@@ -270,22 +269,28 @@ def record_actions(
     principal.require(PLATFORM_ROLES, "record low-carbon actions")
 
     def work(session: Session) -> list[dict[str, Any]]:
-        accounts: dict[str, int] = {}
-        results = []
-        for row in rows:
-            if row.account not in accounts:
-                accounts[row.account] = ledger.account_by_code(session, row.account).id
-            outcome = ledger.record_action(
-                session,
-                row.key,
+        codes = {row.account for row in rows}
+        accounts = dict(
+            session.execute(
+                select(RegistryAccount.code, RegistryAccount.id).where(
+                    RegistryAccount.code.in_(sorted(codes))
+                )
+            ).all()
+        )
+        if missing := codes - set(accounts):
+            raise NotFound(f"no registry account {', '.join(sorted(missing))}")
+        inputs = [
+            ledger.ActionInput(
+                key=row.key,
                 account_id=accounts[row.account],
                 methodology_code=row.methodology,
                 quantity=row.quantity,
                 occurred_at=row.occurred_at,
                 evidence=row.evidence,
             )
-            results.append(_action_dict(outcome))
-        return results
+            for row in rows
+        ]
+        return [_action_dict(outcome) for outcome in ledger.record_actions(session, inputs)]
 
     return _write(engine, principal, work)
 

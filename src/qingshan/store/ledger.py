@@ -28,12 +28,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from qingshan.carbon.inclusion import (
@@ -724,102 +725,254 @@ def set_frozen(
 
 
 @dataclass(frozen=True)
+class ActionInput:
+    """A claimed low-carbon action (``occurred_at`` timezone-aware)."""
+
+    key: str
+    account_id: int
+    methodology_code: str
+    quantity: float
+    occurred_at: datetime
+    evidence: str = ""
+
+
+@dataclass(frozen=True)
 class ActionOutcome:
-    action: LowCarbonAction
-    duplicate: bool
+    """What became of an action: ``accepted``, ``rejected`` (with the reason) or
+    ``duplicate`` (its key was recorded before; the first record's figures are given)."""
+
+    key: str
+    status: str
+    reason: str | None
+    reduction_mg: int
+    points_centi: int
 
 
-def record_action(
-    session: Session,
-    key: str,
-    *,
-    account_id: int,
-    methodology_code: str,
-    quantity: float,
-    occurred_at: datetime,
-    evidence: str = "",
-) -> ActionOutcome:
-    """Record a low-carbon action: accepted (reduction and points credited) or rejected with
-    the reason (inactive methodology, daily cap, future time). A key seen before returns the
-    first record as a duplicate."""
-    if not key:
+def record_action(session: Session, key: str, **fields: Any) -> ActionOutcome:
+    """Record one action (see :func:`record_actions`)."""
+    (outcome,) = record_actions(session, [ActionInput(key=key, **fields)])
+    return outcome
+
+
+def record_actions(session: Session, actions: Sequence[ActionInput]) -> list[ActionOutcome]:
+    """Record a batch of low-carbon actions in the session's transaction.
+
+    Each action is accepted (reduction and points credited), rejected with the reason
+    (inactive methodology or no factor, dated in the future, over the daily cap of its Beijing
+    day) or recognised as a duplicate of an earlier key (also within the batch). The accounts
+    are locked in id order (concurrent batches cannot deadlock) before caps and balances are
+    read; rows, balances and journal entries are then written in bulk, with one audit row for
+    the batch.
+    """
+    if any(not action.key for action in actions):
         raise LedgerError("every action needs an idempotency key")
-    existing = session.scalar(select(LowCarbonAction).where(LowCarbonAction.idempotency_key == key))
-    if existing is not None:
-        return ActionOutcome(existing, duplicate=True)
-    if quantity <= 0:
+    if any(action.quantity <= 0 for action in actions):
         raise LedgerError("the quantity must be positive")
-    methodology = methodology_by_code(session, methodology_code)
-    account: RegistryAccount = _locked(session, RegistryAccount, account_id, "account")
-    if account.kind not in ("individual", "enterprise"):
-        raise LedgerError("actions are claimed by individual or enterprise accounts")
-    local_day = occurred_at.astimezone(LOCAL_TIME_ZONE).date()
-    action = LowCarbonAction(
-        idempotency_key=key,
-        account_id=account_id,
-        methodology_id=methodology.id,
-        quantity=quantity,
-        occurred_at=occurred_at,
-        local_day=local_day,
-        evidence=evidence,
-        status="rejected",
-        reduction_mg=0,
-        points_centi=0,
-    )
-    action.reason = _rejection(session, methodology, account_id, local_day, quantity, occurred_at)
-    if action.reason is None:
-        assert methodology.grams_per_unit is not None
-        action.status = "accepted"
-        action.reduction_mg = reduction_mg(quantity, methodology.grams_per_unit)
-        action.points_centi = points_centi(quantity, methodology.points_per_unit or 0.0)
-        account.points_centi += action.points_centi
-    session.add(action)
-    session.flush()
-    if action.status == "accepted":
-        _journal(
-            session,
-            f"accrue:{key}",
-            "accrue",
-            counterparty_id=account_id,
-            details={
-                "action_id": action.id,
-                "methodology": methodology.code,
-                "points_centi": action.points_centi,
-                "reduction_mg": action.reduction_mg,
-                "balance_centi": account.points_centi,
-            },
+    earlier = _recorded_actions(session, [action.key for action in actions])
+    methodologies = {
+        code: methodology_by_code(session, code)
+        for code in {action.methodology_code for action in actions}
+    }
+    accounts = _locked_accounts(session, {action.account_id for action in actions})
+    days = {action.key: action.occurred_at.astimezone(LOCAL_TIME_ZONE).date() for action in actions}
+    claimed = _claimed(session, accounts, methodologies, set(days.values()))
+    balances = {account.id: account.points_centi for account in accounts.values()}
+    outcomes: list[ActionOutcome] = []
+    rows: list[dict[str, Any]] = []
+    journal: list[dict[str, Any]] = []
+    now = utc_now()
+    for action in actions:
+        if action.key in earlier:
+            outcomes.append(replace(earlier[action.key], status="duplicate"))
+            continue
+        methodology = methodologies[action.methodology_code]
+        day = days[action.key]
+        used = claimed.get((action.account_id, methodology.id, day), 0.0)
+        reason = _rejection(methodology, day, used, action.quantity, action.occurred_at, now)
+        mg = centi = 0
+        if reason is None:
+            assert methodology.grams_per_unit is not None
+            mg = reduction_mg(action.quantity, methodology.grams_per_unit)
+            centi = points_centi(action.quantity, methodology.points_per_unit or 0.0)
+            claimed[(action.account_id, methodology.id, day)] = used + action.quantity
+            balances[action.account_id] += centi
+            journal.append(_accrual(session, action, methodology.code, mg, centi, balances, now))
+        outcome = ActionOutcome(action.key, "rejected" if reason else "accepted", reason, mg, centi)
+        earlier[action.key] = outcome
+        outcomes.append(outcome)
+        rows.append(
+            {
+                "idempotency_key": action.key,
+                "account_id": action.account_id,
+                "methodology_id": methodology.id,
+                "quantity": action.quantity,
+                "occurred_at": action.occurred_at,
+                "local_day": day,
+                "evidence": action.evidence,
+                "status": outcome.status,
+                "reason": reason,
+                "reduction_mg": mg,
+                "points_centi": centi,
+                "recorded_at": now,
+            }
         )
-    return ActionOutcome(action, duplicate=False)
+    _write_actions(session, rows, journal, accounts, balances)
+    return outcomes
+
+
+def _recorded_actions(session: Session, keys: list[str]) -> dict[str, ActionOutcome]:
+    found: dict[str, ActionOutcome] = {}
+    for start in range(0, len(keys), ID_CHUNK):
+        for action in session.scalars(
+            select(LowCarbonAction).where(
+                LowCarbonAction.idempotency_key.in_(keys[start : start + ID_CHUNK])
+            )
+        ):
+            found[action.idempotency_key] = ActionOutcome(
+                action.idempotency_key,
+                action.status,
+                action.reason,
+                action.reduction_mg,
+                action.points_centi,
+            )
+    return found
+
+
+def _locked_accounts(session: Session, ids: set[int]) -> dict[int, RegistryAccount]:
+    accounts = {
+        account.id: account
+        for account in session.scalars(
+            select(RegistryAccount)
+            .where(RegistryAccount.id.in_(sorted(ids)))
+            .order_by(RegistryAccount.id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+    }
+    for account_id in ids:
+        account = accounts.get(account_id)
+        if account is None:
+            raise NotFound(f"no registry account {account_id}")
+        if account.kind not in ("individual", "enterprise"):
+            raise LedgerError("actions are claimed by individual or enterprise accounts")
+    return accounts
+
+
+def _claimed(
+    session: Session,
+    accounts: dict[int, RegistryAccount],
+    methodologies: dict[str, Methodology],
+    days: set[date],
+) -> dict[tuple[int, int, date], float]:
+    """Quantities already accepted per (account, methodology, Beijing day) of the batch."""
+    capped = [m.id for m in methodologies.values() if m.daily_cap_units is not None]
+    if not capped:
+        return {}
+    rows = session.execute(
+        select(
+            LowCarbonAction.account_id,
+            LowCarbonAction.methodology_id,
+            LowCarbonAction.local_day,
+            func.sum(LowCarbonAction.quantity),
+        )
+        .where(
+            LowCarbonAction.account_id.in_(sorted(accounts)),
+            LowCarbonAction.methodology_id.in_(capped),
+            LowCarbonAction.local_day.in_(sorted(days)),
+            LowCarbonAction.status == "accepted",
+        )
+        .group_by(
+            LowCarbonAction.account_id, LowCarbonAction.methodology_id, LowCarbonAction.local_day
+        )
+    )
+    return {(account, methodology, day): float(total) for account, methodology, day, total in rows}
+
+
+def _accrual(
+    session: Session,
+    action: ActionInput,
+    methodology: str,
+    mg: int,
+    centi: int,
+    balances: dict[int, int],
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "idempotency_key": f"accrue:{action.key}",
+        "kind": "accrue",
+        "at": now,
+        "actor": session.info["actor"],
+        "counterparty_id": action.account_id,
+        "details": {
+            "action_key": action.key,
+            "methodology": methodology,
+            "points_centi": centi,
+            "reduction_mg": mg,
+            "balance_centi": balances[action.account_id],
+        },
+    }
+
+
+def _write_actions(
+    session: Session,
+    rows: list[dict[str, Any]],
+    journal: list[dict[str, Any]],
+    accounts: dict[int, RegistryAccount],
+    balances: dict[int, int],
+) -> None:
+    """Bulk-insert the new actions and accruals, set the changed balances, audit the batch."""
+    if not rows:
+        return
+    session.execute(insert(LowCarbonAction), rows)
+    if journal:
+        session.execute(insert(RegistryOperation), journal)
+    changed = [
+        {"account_id": account_id, "balance": balance}
+        for account_id, balance in balances.items()
+        if balance != accounts[account_id].points_centi
+    ]
+    if changed:
+        session.connection().execute(
+            update(RegistryAccount.__table__)
+            .where(RegistryAccount.__table__.c.id == bindparam("account_id"))
+            .values(points_centi=bindparam("balance")),
+            changed,
+        )
+        for account in accounts.values():
+            session.expire(account)
+    audit.record(
+        session,
+        session.info["actor"],
+        "record_actions",
+        "registry_actions",
+        after={
+            "recorded": len(rows),
+            "accepted": len(journal),
+            "points_centi": sum(entry["details"]["points_centi"] for entry in journal),
+            "accounts": sorted({row["account_id"] for row in rows}),
+        },
+    )
 
 
 def _rejection(
-    session: Session,
     methodology: Methodology,
-    account_id: int,
-    local_day: Any,
+    local_day: date,
+    claimed: float,
     quantity: float,
     occurred_at: datetime,
+    now: datetime,
 ) -> str | None:
     if not methodology.active or methodology.kind != "action":
         return f"methodology {methodology.code} does not accept individual actions now"
     if methodology.grams_per_unit is None:
         return f"methodology {methodology.code} has no reduction factor yet"
-    if occurred_at > utc_now() + FUTURE_TOLERANCE:
+    if occurred_at > now + FUTURE_TOLERANCE:
         return "the action is dated in the future"
-    if methodology.daily_cap_units is None:
-        return None
-    claimed = session.scalar(
-        select(func.coalesce(func.sum(LowCarbonAction.quantity), 0.0)).where(
-            LowCarbonAction.account_id == account_id,
-            LowCarbonAction.methodology_id == methodology.id,
-            LowCarbonAction.local_day == local_day,
-            LowCarbonAction.status == "accepted",
-        )
-    )
-    if claimed + quantity > methodology.daily_cap_units:
+    cap = methodology.daily_cap_units
+    if cap is not None and claimed + quantity > cap:
         return (
-            f"over the daily cap of {methodology.daily_cap_units:g} {methodology.unit} "
-            f"for {methodology.code} on {local_day} ({claimed:g} already claimed)"
+            f"over the daily cap of {cap:g} {methodology.unit} for {methodology.code} "
+            f"on {local_day} ({claimed:g} already claimed)"
         )
     return None
 
