@@ -20,7 +20,8 @@ Every function works in the caller's session, which must come from
 * **Points never go negative**: the account row is locked for accruals and redemptions, and a
   CHECK refuses a negative balance.
 
-Lock order (to avoid deadlocks): obligation, then block; points touch only their account row.
+Lock order (to avoid deadlocks): obligation, then block; points lock only account rows, a batch
+of actions all its accounts in id order.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ SYSTEM_ACCOUNTS = {
     "SYS-CANCELLATION": ("cancellation", "取消账户 cancellation account"),
 }
 ID_CHUNK = 10_000
-"""Rows per ``UPDATE … WHERE id IN (…)`` when marking actions as issued."""
+"""Keys or ids per ``… IN (…)`` list (looking up action keys, marking actions as issued)."""
 COMPLIANCE = "履约抵销"
 
 
