@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Engine, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from qingshan.store import ledger
 from qingshan.store.engine import reading, writing
@@ -425,3 +425,21 @@ def test_individual_reductions_become_credits_once(
         assert operation.details["not_issued_mg"] == 250_000_000
     with pytest.raises(LedgerError, match="less than 1 t"), writing(engine, "t") as session:
         ledger.issue_from_actions(session, "agg2", **period, to_account_id=platform)
+
+
+def test_database_refuses_to_change_retired_credits_or_delete_blocks(
+    engine: Engine, accounts: dict[str, int]
+) -> None:
+    """Irreversibility does not rest on the ledger code alone: triggers of migration 0003."""
+    origin = issue(engine, accounts["OWNER"], 10, "i1")
+    with writing(engine, "test") as session:
+        retired = ledger.retire(session, "r1", block_id=origin, quantity=4,
+                                from_account_id=accounts["OWNER"], purpose="自愿注销",
+                                beneficiary="b").new_block_id
+    for statement, message in (
+        (f"UPDATE registry_blocks SET status = 'held' WHERE id = {retired}", "never change"),
+        (f"DELETE FROM registry_blocks WHERE id = {origin}", "never deleted"),
+    ):
+        with pytest.raises(DatabaseError, match=message), engine.begin() as connection:
+            connection.execute(text(statement))
+    assert block(engine, retired)[3] == "retired"

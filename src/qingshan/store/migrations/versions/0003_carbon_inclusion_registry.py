@@ -4,6 +4,8 @@ Revision ID: 0003
 Revises: 0001
 Create Date: 2026-11-25
 
+Triggers refuse any change to a retired or cancelled block and any block deletion.
+
 Tables for points (``registry_accounts.points_centi``, ``registry_actions``), credit issuances
 split into serial blocks (``registry_issuances``, ``registry_blocks``), retirements and
 cancellations, compliance obligations with their offset cap, bilateral trades, and the journal
@@ -436,9 +438,55 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_registry_trades")),
     )
+    for statement in (
+        SQLITE_TRIGGERS if op.get_bind().dialect.name == "sqlite" else POSTGRESQL_TRIGGERS
+    ):
+        op.execute(statement)
+
+
+SQLITE_TRIGGERS = (
+    """
+    CREATE TRIGGER registry_blocks_terminal BEFORE UPDATE ON registry_blocks
+    WHEN OLD.status = 'retired' OR OLD.status = 'cancelled'
+    BEGIN SELECT RAISE(ABORT, 'retired and cancelled credits never change'); END
+    """,
+    """
+    CREATE TRIGGER registry_blocks_no_delete BEFORE DELETE ON registry_blocks
+    BEGIN SELECT RAISE(ABORT, 'credit blocks are never deleted'); END
+    """,
+)
+
+POSTGRESQL_TRIGGERS = (
+    """
+    CREATE FUNCTION registry_blocks_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' THEN
+            RAISE EXCEPTION 'credit blocks are never deleted';
+        END IF;
+        RAISE EXCEPTION 'retired and cancelled credits never change';
+    END $$
+    """,
+    """
+    CREATE TRIGGER registry_blocks_terminal BEFORE UPDATE ON registry_blocks FOR EACH ROW
+    WHEN (OLD.status = 'retired' OR OLD.status = 'cancelled')
+    EXECUTE FUNCTION registry_blocks_guard()
+    """,
+    """
+    CREATE TRIGGER registry_blocks_no_delete BEFORE DELETE ON registry_blocks FOR EACH ROW
+    EXECUTE FUNCTION registry_blocks_guard()
+    """,
+)
+"""The database itself refuses to change a retired or cancelled block or to delete any block
+(whatever code path tries): the irreversibility of retirement does not rest on the ledger
+code alone."""
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS registry_blocks_terminal")
+        op.execute("DROP TRIGGER IF EXISTS registry_blocks_no_delete")
+    else:
+        op.execute("DROP FUNCTION IF EXISTS registry_blocks_guard() CASCADE")
     op.drop_table("registry_trades")
     with op.batch_alter_table("registry_operations", schema=None) as batch_op:
         batch_op.drop_index("ix_registry_operations_new_block")
