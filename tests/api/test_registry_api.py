@@ -225,3 +225,59 @@ def test_retried_request_returns_the_first_answer(
     assert first == again
     (supply,) = client.get(f"{API}/supply", headers=roles["analyst"]).json()
     assert supply["issued_t"] == 60_000
+
+
+def test_methodology_as_data_then_reductions_issued_as_credits(
+    client: TestClient, roles: dict[str, Headers], opened: None
+) -> None:
+    """An administrator activates a methodology with a factor; residents' reductions of a
+    month become whole-tonne credits in the platform account, once."""
+    admin = roles["admin"]
+    pv = {
+        "name": "户用光伏",
+        "version": "test",
+        "scheme": "TEST",
+        "kind": "action",
+        "document": "test document",
+        "source": "test",
+        "unit": "kWh",
+        "grams_per_unit": 500.0,
+        "points_per_unit": 0.01,
+        "active": True,
+    }
+    assert (
+        client.put(f"{API}/methodologies/TEST-PV", json=pv, headers=roles["analyst"]).status_code
+        == 403
+    )
+    assert client.put(f"{API}/methodologies/TEST-PV", json=pv, headers=admin).status_code == 200
+    actions = [
+        {
+            "account": "RES1",
+            "methodology": "TEST-PV",
+            "quantity": 2400,
+            "time": f"2024-03-{day:02d}T12:00:00+08:00",
+            "key": f"pv-{day}",
+        }
+        for day in (1, 2)
+    ]
+    answer = client.post(f"{API}/actions", json=actions, headers=roles["analyst"]).json()
+    assert [a["reduction_g"] for a in answer] == [1_200_000, 1_200_000]
+    period = {
+        "idempotency_key": "agg-2403",
+        "methodology": "TEST-PV",
+        "first_day": "2024-03-01",
+        "last_day": "2024-03-31",
+        "project_code": "PV2403",
+    }
+    issued = client.post(f"{API}/issuances/from-actions", json=period, headers=admin)
+    assert issued.status_code == 201, issued.text
+    assert issued.json()["serial"] == "QS-TEST-PV-2024-PV2403-1-2"
+    assert issued.json()["details"]["not_issued_mg"] == 400_000_000
+    again = client.post(
+        f"{API}/issuances/from-actions",
+        json=period | {"idempotency_key": "agg-2403-b"},
+        headers=admin,
+    )
+    assert again.status_code == 409
+    platform = client.get(f"{API}/accounts/SYS-PLATFORM/statement", headers=admin).json()
+    assert [h["quantity_t"] for h in platform["holdings"]] == [2]
