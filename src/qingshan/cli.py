@@ -15,6 +15,7 @@ from qingshan.commands import (
     hj212,
     ingest,
     noise,
+    registry,
     rules,
     serve,
     sites,
@@ -40,6 +41,7 @@ app.add_typer(sites.app, name="sites")
 app.add_typer(rules.app, name="rules")
 app.add_typer(alarms.app, name="alarms")
 app.add_typer(cases.app, name="cases")
+app.add_typer(registry.app, name="registry")
 app.command("ingest")(ingest.ingest_command)
 app.command("serve")(serve.serve_command)
 

@@ -147,7 +147,7 @@ def test_neighbour_score_is_shift_invariant(values: list[float]) -> None:
     column = np.array(values)[:, None]
     _, z = anomaly.neighbour_anomaly(column, [0] * len(values), [[]])
     _, shifted = anomaly.neighbour_anomaly(column + 123.0, [0] * len(values), [[]])
-    np.testing.assert_allclose(z, shifted, atol=1e-3)
+    np.testing.assert_allclose(z, shifted, rtol=1e-4, atol=1e-3)
 
 
 def test_rule_parameters_are_completed_and_checked() -> None:

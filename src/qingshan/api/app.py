@@ -22,6 +22,7 @@ from qingshan.api.routers import (
     gep,
     health,
     readings,
+    registry,
     rules,
     sites,
 )
@@ -43,7 +44,9 @@ def create_app(engine: Engine) -> FastAPI:
     )
     app.state.engine = engine
     app.mount(SWAGGER_STATIC, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
-    for module in (health, auth, sites, readings, rules, alarms, cases, carbon, gep):
+    for module in (
+        health, auth, sites, readings, rules, alarms, cases, carbon, gep, registry,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/docs", include_in_schema=False)

@@ -8,10 +8,11 @@ Readings hang off a site and a parameter. Every write to these tables is recorde
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Float,
@@ -522,3 +523,299 @@ class AlarmComment(Base):
     system: Mapped[bool] = mapped_column(Boolean, default=False)
 
     alarm: Mapped[Alarm] = relationship(back_populates="comments")
+
+
+# Carbon-inclusion registry (碳普惠 / 碳惠通): see docs/registry.md
+# ------------------------------------------------------------------------------------------
+
+ACCOUNT_KINDS = (
+    "individual", "enterprise", "project_owner", "platform", "retirement", "cancellation",
+)
+"""Who holds points or credits; ``retirement`` and ``cancellation`` are the system sinks."""
+SYSTEM_ACCOUNT_KINDS = ("platform", "retirement", "cancellation")
+BLOCK_STATUSES = ("held", "frozen", "retired", "cancelled")
+TERMINAL_STATUSES = ("retired", "cancelled")
+"""Statuses a block never leaves (retirement and cancellation are irreversible)."""
+RETIREMENT_PURPOSES = ("履约抵销", "碳中和", "自愿注销")
+"""Use categories of a retirement (Beijing 碳普惠 rules, carbon.md §3.3.6)."""
+METHODOLOGY_KINDS = ("action", "project")
+ACTION_STATUSES = ("accepted", "rejected")
+OPERATION_KINDS = (
+    "issue", "transfer", "trade", "retire", "surrender", "cancel", "freeze", "unfreeze",
+    "accrue", "redeem",
+)
+
+
+class RegistryAccount(Base):
+    """An account of the registry: holds carbon points (individuals) and credit blocks.
+
+    ``points_centi`` is the points balance in hundredths of a point; the database refuses a
+    negative balance. ``user_id`` links the account to the user who may act on it (enterprises);
+    individual accounts are custodial, operated by the platform (docs/registry.md, roles).
+    """
+
+    __tablename__ = "registry_accounts"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", ACCOUNT_KINDS), name="kind"),
+        CheckConstraint("points_centi >= 0", name="points_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    points_centi: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Methodology(Base):
+    """A methodology as data: its document, source and the parameters the ledger applies.
+
+    ``grams_per_unit`` [g CO2 per ``unit``] and ``points_per_unit`` [points per ``unit``] turn an
+    action's quantity into a reduction and points; ``daily_cap_units`` caps the quantity one
+    account may claim per Beijing calendar day. An inactive methodology accepts no actions.
+    """
+
+    __tablename__ = "registry_methodologies"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", METHODOLOGY_KINDS), name="kind"),
+        CheckConstraint("grams_per_unit IS NULL OR grams_per_unit > 0", name="grams_positive"),
+        CheckConstraint(
+            "points_per_unit IS NULL OR points_per_unit >= 0", name="points_not_negative"
+        ),
+        CheckConstraint("daily_cap_units IS NULL OR daily_cap_units > 0", name="cap_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(32))
+    scheme: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(8))
+    document: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    unit: Mapped[str | None] = mapped_column(String(16))
+    grams_per_unit: Mapped[float | None] = mapped_column(Float)
+    points_per_unit: Mapped[float | None] = mapped_column(Float)
+    daily_cap_units: Mapped[float | None] = mapped_column(Float)
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class LowCarbonAction(Base):
+    """One claimed low-carbon action, accepted (points credited) or rejected with a reason.
+
+    ``idempotency_key`` is unique: the same action sent twice is recorded once.
+    ``local_day`` is the Beijing calendar day of ``occurred_at`` (the unit of daily caps).
+    """
+
+    __tablename__ = "registry_actions"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", ACTION_STATUSES), name="status"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("reduction_mg >= 0 AND points_centi >= 0", name="amounts_not_negative"),
+        Index("ix_registry_actions_cap", "account_id", "methodology_id", "local_day"),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("registry_accounts.id"))
+    methodology_id: Mapped[int] = mapped_column(ForeignKey("registry_methodologies.id"))
+    quantity: Mapped[float] = mapped_column(Float)
+    occurred_at: Mapped[datetime]
+    local_day: Mapped[date]
+    evidence: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(Text)
+    reduction_mg: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_centi: Mapped[int] = mapped_column(BigInteger, default=0)
+    recorded_at: Mapped[datetime] = mapped_column(default=utc_now)
+    issuance_id: Mapped[int | None] = mapped_column(ForeignKey("registry_issuances.id"))
+    """The issuance that turned this reduction into credits (each reduction counts once)."""
+
+
+class ComplianceScheme(Base):
+    """A compliance scheme and the share of an obligation offsets may cover (national ETS 5 %)."""
+
+    __tablename__ = "registry_compliance_schemes"
+    __table_args__ = (
+        CheckConstraint("offset_cap_percent BETWEEN 0 AND 100", name="cap_percent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    offset_cap_percent: Mapped[float] = mapped_column(Float)
+    document: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+
+
+class ComplianceObligation(Base):
+    """An enterprise's verified emissions for a year under a scheme, and the offsets used.
+
+    ``offset_cap_t`` is fixed when the obligation is recorded (cap % × verified emissions,
+    rounded down); the database refuses ``offsets_surrendered_t`` above it.
+    """
+
+    __tablename__ = "registry_obligations"
+    __table_args__ = (
+        UniqueConstraint("account_id", "scheme_id", "year"),
+        CheckConstraint("verified_emissions_t >= 0", name="emissions_not_negative"),
+        CheckConstraint(
+            "offsets_surrendered_t >= 0 AND offsets_surrendered_t <= offset_cap_t",
+            name="within_cap",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("registry_accounts.id"))
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("registry_compliance_schemes.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    verified_emissions_t: Mapped[int] = mapped_column(BigInteger)
+    offset_cap_t: Mapped[int] = mapped_column(BigInteger)
+    offsets_surrendered_t: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CreditIssuance(Base):
+    """Credits issued for a verified project (or aggregated individual reductions).
+
+    The serials ``serial_prefix-first_serial`` … ``serial_prefix-last_serial`` (one per tonne)
+    are partitioned at all times by the issuance's blocks.
+    """
+
+    __tablename__ = "registry_issuances"
+    __table_args__ = (
+        UniqueConstraint("serial_prefix", "first_serial"),
+        CheckConstraint("first_serial >= 1 AND last_serial >= first_serial", name="range"),
+        CheckConstraint("vintage BETWEEN 1990 AND 2100", name="vintage"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    methodology_id: Mapped[int] = mapped_column(ForeignKey("registry_methodologies.id"))
+    project_code: Mapped[str] = mapped_column(String(32))
+    project_name: Mapped[str] = mapped_column(String(200))
+    vintage: Mapped[int] = mapped_column(Integer)
+    serial_prefix: Mapped[str] = mapped_column(String(120), index=True)
+    first_serial: Mapped[int] = mapped_column(BigInteger)
+    last_serial: Mapped[int] = mapped_column(BigInteger)
+    verification: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    @property
+    def quantity(self) -> int:
+        return self.last_serial - self.first_serial + 1
+
+
+class Retirement(Base):
+    """The record of a retirement (purpose, beneficiary, note; certificate) or a cancellation
+    (reason). Both are terminal: the units they hold never move again."""
+
+    __tablename__ = "registry_retirements"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", TERMINAL_STATUSES), name="kind"),
+        CheckConstraint(_one_of("purpose", RETIREMENT_PURPOSES, nullable=True), name="purpose"),
+        CheckConstraint(
+            "(kind = 'retired' AND purpose IS NOT NULL) "
+            "OR (kind = 'cancelled' AND reason IS NOT NULL)",
+            name="purpose_or_reason",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    purpose: Mapped[str | None] = mapped_column(String(8))
+    beneficiary: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str | None] = mapped_column(Text)
+    obligation_id: Mapped[int | None] = mapped_column(ForeignKey("registry_obligations.id"))
+    from_account_id: Mapped[int] = mapped_column(ForeignKey("registry_accounts.id"))
+    serial: Mapped[str] = mapped_column(String(160))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    certificate_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    certificate_sha256: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class CreditBlock(Base):
+    """A contiguous serial range ``[first_serial, last_serial]`` of one issuance in one account.
+
+    A block is never deleted: a partial move shrinks it and creates a new block for the moved
+    upper part (``parent_id`` = the block it came from). ``retirement_id`` is set exactly when
+    the status is terminal (a database CHECK).
+    """
+
+    __tablename__ = "registry_blocks"
+    __table_args__ = (
+        UniqueConstraint("issuance_id", "first_serial"),
+        CheckConstraint("first_serial >= 1 AND last_serial >= first_serial", name="range"),
+        CheckConstraint(_one_of("status", BLOCK_STATUSES), name="status"),
+        CheckConstraint(
+            "(retirement_id IS NULL) = (status = 'held' OR status = 'frozen')",
+            name="terminal_has_record",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    issuance_id: Mapped[int] = mapped_column(ForeignKey("registry_issuances.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("registry_accounts.id"), index=True)
+    first_serial: Mapped[int] = mapped_column(BigInteger)
+    last_serial: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10), default="held")
+    parent_id: Mapped[int | None] = mapped_column(Identifier, ForeignKey("registry_blocks.id"))
+    retirement_id: Mapped[int | None] = mapped_column(ForeignKey("registry_retirements.id"))
+
+    @property
+    def quantity(self) -> int:
+        return self.last_serial - self.first_serial + 1
+
+
+class Trade(Base):
+    """A bilateral trade: credits moved from seller to buyer at an agreed price.
+
+    Money is settled outside the registry; the price is recorded in fen (0.01 yuan) per tonne.
+    """
+
+    __tablename__ = "registry_trades"
+    __table_args__ = (CheckConstraint("quantity > 0 AND price_fen_per_t >= 0", name="amounts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seller_account_id: Mapped[int] = mapped_column(ForeignKey("registry_accounts.id"))
+    buyer_account_id: Mapped[int] = mapped_column(ForeignKey("registry_accounts.id"))
+    issuance_id: Mapped[int] = mapped_column(ForeignKey("registry_issuances.id"))
+    block_id: Mapped[int] = mapped_column(Identifier, ForeignKey("registry_blocks.id"))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    price_fen_per_t: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class RegistryOperation(Base):
+    """The registry journal: one row per operation, the event timeline of accounts and blocks.
+
+    ``idempotency_key`` is unique, so a retried request finds its first result instead of
+    applying twice. ``block_id`` is the block acted on, ``new_block_id`` the block split off
+    (if any); ``account_id`` → ``counterparty_id`` is the direction of the movement.
+    """
+
+    __tablename__ = "registry_operations"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", OPERATION_KINDS), name="kind"),
+        Index("ix_registry_operations_account", "account_id"),
+        Index("ix_registry_operations_counterparty", "counterparty_id"),
+        Index("ix_registry_operations_block", "block_id"),
+        Index("ix_registry_operations_new_block", "new_block_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+    actor: Mapped[str] = mapped_column(String(100))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("registry_accounts.id"))
+    counterparty_id: Mapped[int | None] = mapped_column(ForeignKey("registry_accounts.id"))
+    issuance_id: Mapped[int | None] = mapped_column(ForeignKey("registry_issuances.id"))
+    block_id: Mapped[int | None] = mapped_column(Identifier, ForeignKey("registry_blocks.id"))
+    new_block_id: Mapped[int | None] = mapped_column(Identifier, ForeignKey("registry_blocks.id"))
+    quantity: Mapped[int | None] = mapped_column(BigInteger)
+    serial: Mapped[str | None] = mapped_column(String(160))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,7 +1,7 @@
 """Rules and alarms: versioned rules, alarms with comments, and the user ↔ grid link.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-25
 
 * ``rules`` (current version) and ``rule_versions`` (every saved version);
@@ -25,7 +25,7 @@ SEVERITY_CHECK = (
 )
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

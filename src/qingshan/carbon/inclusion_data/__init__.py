@@ -1,0 +1,1 @@
+"""Carbon-inclusion methodologies and compliance schemes (TOML, each value with its source)."""

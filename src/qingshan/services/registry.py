@@ -1,0 +1,639 @@
+"""Carbon-inclusion registry use-cases: who may do what, one audited transaction per request.
+
+The ledger rules live in :mod:`qingshan.store.ledger`; this module adds
+
+* **permissions** (:class:`Principal`): ``admin`` issues, cancels, freezes and defines
+  methodologies; ``admin`` and ``analyst`` (the platform operator) open accounts, record
+  actions, redeem points and record obligations. An account linked to a user (an enterprise's
+  own account) is moved only by that user or an admin; a custodial account (no user: residents,
+  project owners and the platform, operated by the platform) by admin or analyst;
+* **idempotent retries**: a request whose key was committed by a concurrent twin returns the
+  twin's result instead of an error;
+* the **actions import** (CSV/XLSX/Parquet; every bad cell named, nothing written) and the
+  account statement, certificate and verification reports.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from qingshan.services.tables import (
+    ProblemCollector,
+    parse_numbers,
+    parse_times,
+    read_table,
+    require_columns,
+)
+from qingshan.store import ledger
+from qingshan.store.engine import reading, writing
+from qingshan.store.ledger import LedgerError, NotFound
+from qingshan.store.models import (
+    Methodology,
+    RegistryAccount,
+    Retirement,
+    User,
+)
+
+PLATFORM_ROLES = ("admin", "analyst")
+ADMIN_ROLES = ("admin",)
+ACTION_COLUMNS = ("account", "methodology", "quantity", "time", "key")
+BEIJING = ZoneInfo("Asia/Shanghai")
+T = TypeVar("T")
+
+__all__ = ["Forbidden", "LedgerError", "NotFound", "Principal"]
+
+
+class Forbidden(LedgerError):
+    """The principal may not do this (HTTP 403)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who acts: the audit actor, the role and (for API callers) the user id."""
+
+    actor: str
+    role: str
+    user_id: int | None = None
+
+    def require(self, roles: tuple[str, ...], what: str) -> None:
+        if self.role not in roles:
+            raise Forbidden(f"role {self.role!r} may not {what}")
+
+
+def _may_move(principal: Principal, account: RegistryAccount) -> None:
+    """Owners move their own credits; custodial accounts are moved by the platform."""
+    if principal.role == "admin":
+        return
+    if account.user_id is not None:
+        if account.user_id != principal.user_id:
+            raise Forbidden(f"account {account.code} belongs to another user")
+    elif principal.role not in PLATFORM_ROLES:
+        raise Forbidden(f"account {account.code} is operated by the platform")
+
+
+def _write(engine: Engine, principal: Principal, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one audited transaction, once more if a unique index refused it.
+
+    A unique violation means a concurrent transaction committed first: a twin request with
+    the same idempotency key (the second run finds its result and returns it, changing
+    nothing), an issuance of the same serial prefix (the second run numbers after it), or an
+    account or obligation created twice (the second run refuses with a clear reason).
+    """
+    try:
+        with writing(engine, principal.actor) as session:
+            return work(session)
+    except IntegrityError:
+        with writing(engine, principal.actor) as session:
+            return work(session)
+
+
+# ------------------------------------------------------------------------------------------
+# Accounts and reference data
+# ------------------------------------------------------------------------------------------
+
+
+def open_account(
+    engine: Engine,
+    principal: Principal,
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    username: str | None = None,
+) -> dict[str, Any]:
+    """Open an individual, enterprise or project-owner account (optionally owned by a user)."""
+    principal.require(PLATFORM_ROLES, "open accounts")
+
+    def work(session: Session) -> dict[str, Any]:
+        user_id = None
+        if username:
+            user_id = session.scalar(select(User.id).where(User.username == username))
+            if user_id is None:
+                raise NotFound(f"no user {username!r}")
+        return _account_dict(ledger.open_account(session, code, name, kind, user_id))
+
+    return _write(engine, principal, work)
+
+
+def _account_dict(account: RegistryAccount) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "code": account.code,
+        "name": account.name,
+        "kind": account.kind,
+        "points": account.points_centi / 100,
+        "owned_by_user": account.user_id is not None,
+    }
+
+
+def list_accounts(engine: Engine) -> list[dict[str, Any]]:
+    with reading(engine) as session:
+        accounts = session.scalars(select(RegistryAccount).order_by(RegistryAccount.id))
+        return [_account_dict(account) for account in accounts]
+
+
+def _methodology_dict(methodology: Methodology) -> dict[str, Any]:
+    return {
+        "code": methodology.code,
+        "name": methodology.name,
+        "version": methodology.version,
+        "scheme": methodology.scheme,
+        "kind": methodology.kind,
+        "unit": methodology.unit,
+        "grams_per_unit": methodology.grams_per_unit,
+        "points_per_unit": methodology.points_per_unit,
+        "daily_cap_units": methodology.daily_cap_units,
+        "active": methodology.active,
+        "document": methodology.document,
+        "source": methodology.source,
+        "parameters": methodology.parameters,
+    }
+
+
+def list_methodologies(engine: Engine) -> list[dict[str, Any]]:
+    with reading(engine) as session:
+        rows = session.scalars(select(Methodology).order_by(Methodology.id))
+        return [_methodology_dict(methodology) for methodology in rows]
+
+
+METHODOLOGY_FIELDS = frozenset(
+    {
+        "name",
+        "version",
+        "scheme",
+        "kind",
+        "document",
+        "source",
+        "unit",
+        "grams_per_unit",
+        "points_per_unit",
+        "daily_cap_units",
+        "active",
+    }
+)
+
+
+def define_methodology(
+    engine: Engine, principal: Principal, code: str, **fields: Any
+) -> dict[str, Any]:
+    """Add a methodology or change one (e.g. enter a verified factor and activate it)."""
+    principal.require(ADMIN_ROLES, "define methodologies")
+    unknown = set(fields) - METHODOLOGY_FIELDS
+    if unknown:
+        raise LedgerError(f"unknown methodology fields: {', '.join(sorted(unknown))}")
+
+    def work(session: Session) -> dict[str, Any]:
+        methodology = session.scalar(select(Methodology).where(Methodology.code == code))
+        if methodology is None:
+            missing = {"name", "version", "scheme", "kind", "document", "source"} - set(fields)
+            if missing:
+                raise LedgerError(f"a new methodology needs {', '.join(sorted(missing))}")
+            methodology = Methodology(code=code, parameters={})
+            session.add(methodology)
+        for field, value in fields.items():
+            setattr(methodology, field, value)
+        session.flush()
+        return _methodology_dict(methodology)
+
+    return _write(engine, principal, work)
+
+
+def add_obligation(
+    engine: Engine,
+    principal: Principal,
+    *,
+    account_code: str,
+    scheme: str,
+    year: int,
+    verified_emissions_t: int,
+) -> dict[str, Any]:
+    """Record verified emissions for a year; the offset cap follows the scheme (CN-ETS: 5 %)."""
+    principal.require(PLATFORM_ROLES, "record compliance obligations")
+
+    def work(session: Session) -> dict[str, Any]:
+        account = ledger.account_by_code(session, account_code)
+        obligation = ledger.add_obligation(session, account.id, scheme, year, verified_emissions_t)
+        return {
+            "id": obligation.id,
+            "account": account_code,
+            "scheme": scheme,
+            "year": year,
+            "verified_emissions_t": verified_emissions_t,
+            "offset_cap_t": obligation.offset_cap_t,
+        }
+
+    return _write(engine, principal, work)
+
+
+# ------------------------------------------------------------------------------------------
+# Points
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    account: str
+    methodology: str
+    quantity: float
+    occurred_at: datetime
+    key: str
+    evidence: str = ""
+
+
+def _action_dict(outcome: ledger.ActionOutcome) -> dict[str, Any]:
+    return {
+        "key": outcome.key,
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "reduction_g": outcome.reduction_mg / 1000,
+        "points": outcome.points_centi / 100,
+    }
+
+
+def record_actions(
+    engine: Engine, principal: Principal, rows: list[ActionRow]
+) -> list[dict[str, Any]]:
+    """Record actions in one transaction; each one is accepted, rejected (with the reason) or
+    recognised as a duplicate of an earlier one."""
+    principal.require(PLATFORM_ROLES, "record low-carbon actions")
+
+    def work(session: Session) -> list[dict[str, Any]]:
+        codes = {row.account for row in rows}
+        accounts = dict(
+            session.execute(
+                select(RegistryAccount.code, RegistryAccount.id).where(
+                    RegistryAccount.code.in_(sorted(codes))
+                )
+            ).all()
+        )
+        if missing := codes - set(accounts):
+            raise NotFound(f"no registry account {', '.join(sorted(missing))}")
+        inputs = [
+            ledger.ActionInput(
+                key=row.key,
+                account_id=accounts[row.account],
+                methodology_code=row.methodology,
+                quantity=row.quantity,
+                occurred_at=row.occurred_at,
+                evidence=row.evidence,
+            )
+            for row in rows
+        ]
+        return [_action_dict(outcome) for outcome in ledger.record_actions(session, inputs)]
+
+    return _write(engine, principal, work)
+
+
+def load_actions(path: str | Path, engine: Engine) -> list[ActionRow]:
+    """Read an actions table (columns ``account, methodology, quantity, time, key`` and
+    optionally ``evidence``; ``time`` in Beijing time); raise ``InputError`` naming every bad
+    cell, including unknown accounts and methodologies."""
+    frame = read_table(path)
+    problems = ProblemCollector(path)
+    require_columns(frame, ACTION_COLUMNS, problems)
+    problems.raise_if_any()
+    frame = parse_numbers(frame, ["quantity"], problems, minimum=0.0, what="quantity")
+    frame = parse_times(frame, "time", problems)
+    with reading(engine) as session:
+        known = {
+            "account": set(session.scalars(select(RegistryAccount.code))),
+            "methodology": set(session.scalars(select(Methodology.code))),
+        }
+    for column in ("account", "methodology", "key"):
+        text = frame[column].cast(pl.String).str.strip_chars()
+        problems.check(frame, text.is_null() | (text == ""), column, "a value is required")
+        if column in known:
+            unknown = text.is_not_null() & ~text.is_in(sorted(known[column]))
+            problems.check(frame, unknown, column, f"no {column} {{value!r}}")
+    quantity = frame["quantity"]
+    problems.check(frame, (quantity <= 0).fill_null(True), "quantity", "must be above 0")
+    keys = frame["key"].cast(pl.String)
+    problems.check(frame, keys.is_duplicated() & keys.is_not_null(), "key", "key {value!r} twice")
+    problems.raise_if_any()
+    evidence = frame["evidence"].cast(pl.String) if "evidence" in frame.columns else None
+    return [
+        ActionRow(
+            account=str(row["account"]).strip(),
+            methodology=str(row["methodology"]).strip(),
+            quantity=float(row["quantity"]),
+            occurred_at=row["time"].replace(tzinfo=BEIJING),
+            key=str(row["key"]).strip(),
+            evidence=(evidence[index] or "") if evidence is not None else "",
+        )
+        for index, row in enumerate(frame.iter_rows(named=True))
+    ]
+
+
+def redeem(
+    engine: Engine, principal: Principal, *, key: str, account_code: str, points: float, note: str
+) -> dict[str, Any]:
+    """Spend points (coupons, benefits): the platform does it for the resident."""
+    principal.require(PLATFORM_ROLES, "redeem points")
+    centi = round(points * 100)
+
+    def work(session: Session) -> dict[str, Any]:
+        account = ledger.account_by_code(session, account_code)
+        operation = ledger.redeem(session, key, account_id=account.id, points=centi, note=note)
+        return ledger.operation_dict(operation)
+
+    return _write(engine, principal, work)
+
+
+# ------------------------------------------------------------------------------------------
+# Credits
+# ------------------------------------------------------------------------------------------
+
+
+def issue(
+    engine: Engine,
+    principal: Principal,
+    *,
+    key: str,
+    methodology: str,
+    project_code: str,
+    project_name: str,
+    vintage: int,
+    quantity: int,
+    to_account: str,
+    verification: str,
+) -> dict[str, Any]:
+    """Issue verified credits as one serial block (registry administrator only)."""
+    principal.require(ADMIN_ROLES, "issue credits")
+
+    def work(session: Session) -> dict[str, Any]:
+        owner = ledger.account_by_code(session, to_account)
+        operation = ledger.issue(
+            session,
+            key,
+            methodology_code=methodology,
+            project_code=project_code,
+            project_name=project_name,
+            vintage=vintage,
+            quantity=quantity,
+            to_account_id=owner.id,
+            verification=verification,
+        )
+        return ledger.operation_dict(operation)
+
+    return _write(engine, principal, work)
+
+
+def issue_from_actions(
+    engine: Engine,
+    principal: Principal,
+    *,
+    key: str,
+    methodology: str,
+    first_day: date,
+    last_day: date,
+    project_code: str,
+    to_account: str = "SYS-PLATFORM",
+) -> dict[str, Any]:
+    """Issue the unissued individual reductions of a period as credits (administrator only)."""
+    principal.require(ADMIN_ROLES, "issue credits")
+
+    def work(session: Session) -> dict[str, Any]:
+        owner = ledger.account_by_code(session, to_account)
+        operation = ledger.issue_from_actions(
+            session,
+            key,
+            methodology_code=methodology,
+            first_day=first_day,
+            last_day=last_day,
+            project_code=project_code,
+            to_account_id=owner.id,
+        )
+        return ledger.operation_dict(operation)
+
+    return _write(engine, principal, work)
+
+
+def _owned(session: Session, principal: Principal, account_code: str) -> RegistryAccount:
+    account = ledger.account_by_code(session, account_code)
+    _may_move(principal, account)
+    return account
+
+
+def transfer(
+    engine: Engine,
+    principal: Principal,
+    *,
+    key: str,
+    block_id: int,
+    quantity: int,
+    from_account: str,
+    to_account: str,
+    price_yuan_per_t: float | None = None,
+) -> dict[str, Any]:
+    """Move credits to another account; with a price, record it as a bilateral trade."""
+
+    def work(session: Session) -> dict[str, Any]:
+        sender = _owned(session, principal, from_account)
+        receiver = ledger.account_by_code(session, to_account)
+        if price_yuan_per_t is None:
+            operation = ledger.transfer(
+                session,
+                key,
+                block_id=block_id,
+                quantity=quantity,
+                from_account_id=sender.id,
+                to_account_id=receiver.id,
+            )
+        else:
+            operation = ledger.trade(
+                session,
+                key,
+                block_id=block_id,
+                quantity=quantity,
+                seller_account_id=sender.id,
+                buyer_account_id=receiver.id,
+                price_fen_per_t=round(price_yuan_per_t * 100),
+            )
+        return ledger.operation_dict(operation)
+
+    return _write(engine, principal, work)
+
+
+def retire(
+    engine: Engine,
+    principal: Principal,
+    *,
+    key: str,
+    block_id: int,
+    quantity: int,
+    from_account: str,
+    purpose: str,
+    beneficiary: str,
+    note: str = "",
+) -> dict[str, Any]:
+    """Retire credits for neutrality (碳中和) or voluntarily (自愿注销), with a certificate."""
+
+    def work(session: Session) -> dict[str, Any]:
+        owner = _owned(session, principal, from_account)
+        operation = ledger.retire(
+            session,
+            key,
+            block_id=block_id,
+            quantity=quantity,
+            from_account_id=owner.id,
+            purpose=purpose,
+            beneficiary=beneficiary,
+            note=note,
+        )
+        return ledger.operation_dict(operation)
+
+    return _write(engine, principal, work)
+
+
+def surrender(
+    engine: Engine,
+    principal: Principal,
+    *,
+    key: str,
+    block_id: int,
+    quantity: int,
+    from_account: str,
+    obligation_id: int,
+    note: str = "",
+) -> dict[str, Any]:
+    """Use credits against a compliance obligation (履约抵销), within the scheme's offset cap."""
+
+    def work(session: Session) -> dict[str, Any]:
+        owner = _owned(session, principal, from_account)
+        operation = ledger.surrender(
+            session,
+            key,
+            block_id=block_id,
+            quantity=quantity,
+            from_account_id=owner.id,
+            obligation_id=obligation_id,
+            note=note,
+        )
+        return ledger.operation_dict(operation)
+
+    return _write(engine, principal, work)
+
+
+def cancel(
+    engine: Engine, principal: Principal, *, key: str, block_id: int, quantity: int, reason: str
+) -> dict[str, Any]:
+    """Cancel credits with a reason (registry administrator only)."""
+    principal.require(ADMIN_ROLES, "cancel credits")
+
+    def work(session: Session) -> dict[str, Any]:
+        operation = ledger.cancel(session, key, block_id=block_id, quantity=quantity, reason=reason)
+        return ledger.operation_dict(operation)
+
+    return _write(engine, principal, work)
+
+
+def freeze(
+    engine: Engine,
+    principal: Principal,
+    *,
+    key: str,
+    block_id: int,
+    quantity: int,
+    frozen: bool,
+    reason: str,
+) -> dict[str, Any]:
+    """Freeze credits (e.g. during an investigation) or release them (administrator only)."""
+    principal.require(ADMIN_ROLES, "freeze credits")
+
+    def work(session: Session) -> dict[str, Any]:
+        operation = ledger.set_frozen(
+            session, key, block_id=block_id, quantity=quantity, frozen=frozen, reason=reason
+        )
+        return ledger.operation_dict(operation)
+
+    return _write(engine, principal, work)
+
+
+# ------------------------------------------------------------------------------------------
+# Reading
+# ------------------------------------------------------------------------------------------
+
+
+def statement(engine: Engine, principal: Principal, account_code: str) -> dict[str, Any]:
+    """An account's points, holdings and event timeline (owners, platform and auditors)."""
+    with reading(engine) as session:
+        account = ledger.account_by_code(session, account_code)
+        if principal.role not in PLATFORM_ROLES:
+            _may_move(principal, account)
+        return {
+            "account": _account_dict(account),
+            "holdings": ledger.holdings(session, account.id),
+            "timeline": ledger.account_timeline(session, account.id),
+        }
+
+
+def block_history(engine: Engine, block_id: int) -> list[dict[str, Any]]:
+    with reading(engine) as session:
+        return ledger.block_timeline(session, block_id)
+
+
+def lookup_serial(engine: Engine, serial: str) -> list[dict[str, Any]]:
+    with reading(engine) as session:
+        return ledger.lookup_serial(session, serial)
+
+
+def supply(engine: Engine) -> list[dict[str, Any]]:
+    with reading(engine) as session:
+        return ledger.supply(session)
+
+
+def verify(engine: Engine) -> list[str]:
+    with reading(engine) as session:
+        return ledger.verify(session)
+
+
+def certificate(engine: Engine, number: str) -> dict[str, Any]:
+    """A retirement certificate: its content, the stored hash and whether it still matches."""
+    with reading(engine) as session:
+        record = session.scalar(select(Retirement).where(Retirement.certificate_number == number))
+        if record is None:
+            raise NotFound(f"no certificate {number!r}")
+        content = ledger.certificate_content(session, record)
+        return {
+            "content": content,
+            "sha256": record.certificate_sha256,
+            "intact": ledger.certificate_hash(content) == record.certificate_sha256,
+        }
+
+
+def certificate_html(found: dict[str, Any], verify_url: str) -> str:
+    """The certificate as a standalone HTML page (print to PDF from a browser)."""
+    content = found["content"]
+    rows = "".join(
+        f"<tr><th>{html.escape(label)}</th><td>{html.escape(str(content[field]))}</td></tr>"
+        for label, field in (
+            ("证书编号 Certificate", "certificate"),
+            ("序列号 Serial", "serial"),
+            ("数量 Quantity (tCO2e)", "quantity_t"),
+            ("用途 Purpose", "purpose"),
+            ("受益方 Beneficiary", "beneficiary"),
+            ("备注 Note", "note"),
+            ("注销账户 Account", "account"),
+            ("时间 Retired at (UTC)", "at"),
+        )
+    )
+    return (
+        '<!doctype html><html lang="zh"><meta charset="utf-8">'
+        f"<title>{html.escape(content['certificate'])}</title>"
+        "<h1>碳减排量注销证明 Retirement certificate</h1>"
+        f"<table>{rows}</table>"
+        f"<p>SHA-256: <code>{found['sha256']}</code></p>"
+        f'<p>核验 Verify: <a href="{html.escape(verify_url)}">{html.escape(verify_url)}</a></p>'
+        "</html>"
+    )

@@ -1,0 +1,1234 @@
+"""The carbon-inclusion ledger: THE write path for points and credit blocks.
+
+Every function works in the caller's session, which must come from
+:func:`qingshan.store.engine.writing` (one transaction, audited). The rules:
+
+* **No double spend.** A block is read with ``SELECT … FOR UPDATE`` before it is checked and
+  changed (PostgreSQL: a second transaction touching the same block waits for the first to
+  commit, then sees the result; SQLite: ``BEGIN IMMEDIATE`` lets one writer in at a time). The
+  check ("held", owned by the sender, enough units) and the change happen in the same
+  transaction, unlike UNDP's PostgreSQL ledger, which reads and writes in two transactions
+  without locks (carbon.md §1.1.6).
+* **Partition.** A partial move shrinks the block and creates a new one for the moved upper
+  range (carbon.md §1.1.4); blocks are never deleted, so the blocks of an issuance always
+  partition its serial range. :func:`verify` re-checks this and every other invariant.
+* **Irreversible retirement.** Retired and cancelled blocks never move or change again.
+* **Idempotency.** Every operation carries a key that is unique in the journal
+  (``registry_operations``); a retried request finds its first result and changes nothing. Two
+  concurrent requests with the same key cannot both commit (the unique index refuses the
+  second, whose transaction rolls back entirely).
+* **Points never go negative**: the account row is locked for accruals and redemptions, and a
+  CHECK refuses a negative balance.
+
+Lock order (to avoid deadlocks): obligation, then block; points lock only account rows, a batch
+of actions all its accounts in id order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from qingshan.carbon.inclusion import (
+    MG_PER_TONNE,
+    format_serial,
+    offset_cap_tonnes,
+    parse_serial,
+    points_centi,
+    reduction_mg,
+    serial_prefix,
+    shipped_methodologies,
+    shipped_schemes,
+    split_upper,
+)
+from qingshan.store import audit
+from qingshan.store.models import (
+    RETIREMENT_PURPOSES,
+    TERMINAL_STATUSES,
+    ComplianceObligation,
+    ComplianceScheme,
+    CreditBlock,
+    CreditIssuance,
+    LowCarbonAction,
+    Methodology,
+    RegistryAccount,
+    RegistryOperation,
+    Retirement,
+    Trade,
+)
+from qingshan.store.types import utc_now
+
+LOCAL_TIME_ZONE = ZoneInfo("Asia/Shanghai")
+"""Daily caps count Beijing calendar days (docs/store.md, time convention)."""
+FUTURE_TOLERANCE = timedelta(minutes=5)
+"""An action may be stamped at most this far after the server's clock (clock skew)."""
+SYSTEM_ACCOUNTS = {
+    "SYS-PLATFORM": ("platform", "碳普惠平台 platform account"),
+    "SYS-RETIREMENT": ("retirement", "注销账户 retirement account"),
+    "SYS-CANCELLATION": ("cancellation", "取消账户 cancellation account"),
+}
+ID_CHUNK = 10_000
+"""Keys or ids per ``… IN (…)`` list (looking up action keys, marking actions as issued)."""
+COMPLIANCE = "履约抵销"
+
+
+class LedgerError(ValueError):
+    """An operation the ledger refuses; the message says why (nothing was changed)."""
+
+
+class NotFound(LedgerError):
+    """A referenced account, block, methodology, issuance or obligation does not exist."""
+
+
+# ------------------------------------------------------------------------------------------
+# Reference data
+# ------------------------------------------------------------------------------------------
+
+
+def seed(session: Session) -> int:
+    """Add the system accounts, shipped methodologies and schemes that are missing.
+
+    Existing rows are never changed (an administrator may have edited them). Returns how many
+    rows were added.
+    """
+    added = 0
+    known_accounts = set(session.scalars(select(RegistryAccount.code)))
+    for code, (kind, name) in SYSTEM_ACCOUNTS.items():
+        if code not in known_accounts:
+            session.add(RegistryAccount(code=code, kind=kind, name=name))
+            added += 1
+    known_methodologies = set(session.scalars(select(Methodology.code)))
+    for spec in shipped_methodologies():
+        if spec.code not in known_methodologies:
+            extra = {"cap_source": spec.cap_source, "points_source": spec.points_source}
+            session.add(
+                Methodology(
+                    code=spec.code,
+                    name=spec.name,
+                    version=spec.version,
+                    scheme=spec.scheme,
+                    kind=spec.kind,
+                    document=spec.document,
+                    source=spec.source,
+                    unit=spec.unit,
+                    grams_per_unit=spec.grams_per_unit,
+                    points_per_unit=spec.points_per_unit,
+                    daily_cap_units=spec.daily_cap_units,
+                    parameters={key: value for key, value in extra.items() if value},
+                    active=spec.active,
+                )
+            )
+            added += 1
+    known_schemes = set(session.scalars(select(ComplianceScheme.code)))
+    for scheme in shipped_schemes():
+        if scheme.code not in known_schemes:
+            session.add(
+                ComplianceScheme(
+                    code=scheme.code,
+                    name=scheme.name,
+                    offset_cap_percent=scheme.offset_cap_percent,
+                    document=scheme.document,
+                    source=scheme.source,
+                )
+            )
+            added += 1
+    session.flush()
+    return added
+
+
+def system_account(session: Session, code: str) -> RegistryAccount:
+    account = session.scalar(select(RegistryAccount).where(RegistryAccount.code == code))
+    if account is None:
+        raise NotFound(f"system account {code} missing: run `qingshan db upgrade`")
+    return account
+
+
+def account_by_code(session: Session, code: str) -> RegistryAccount:
+    account = session.scalar(select(RegistryAccount).where(RegistryAccount.code == code))
+    if account is None:
+        raise NotFound(f"no registry account {code!r}")
+    return account
+
+
+def methodology_by_code(session: Session, code: str) -> Methodology:
+    methodology = session.scalar(select(Methodology).where(Methodology.code == code))
+    if methodology is None:
+        raise NotFound(f"no methodology {code!r}")
+    return methodology
+
+
+def open_account(
+    session: Session, code: str, name: str, kind: str, user_id: int | None = None
+) -> RegistryAccount:
+    """Open an account for a person, enterprise or project owner (system accounts are seeded)."""
+    if kind not in ("individual", "enterprise", "project_owner"):
+        raise LedgerError(f"kind {kind!r}: open individual, enterprise or project_owner accounts")
+    if session.scalar(select(RegistryAccount.id).where(RegistryAccount.code == code)):
+        raise LedgerError(f"account {code!r} already exists")
+    account = RegistryAccount(code=code, name=name, kind=kind, user_id=user_id)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def add_obligation(
+    session: Session, account_id: int, scheme_code: str, year: int, verified_emissions_t: int
+) -> ComplianceObligation:
+    """Record an enterprise's verified emissions; the offset cap is fixed from the scheme now."""
+    scheme = session.scalar(select(ComplianceScheme).where(ComplianceScheme.code == scheme_code))
+    if scheme is None:
+        raise NotFound(f"no compliance scheme {scheme_code!r}")
+    account = session.get(RegistryAccount, account_id)
+    if account is None or account.kind != "enterprise":
+        raise LedgerError("obligations belong to enterprise accounts")
+    if session.scalar(
+        select(ComplianceObligation.id).where(
+            ComplianceObligation.account_id == account_id,
+            ComplianceObligation.scheme_id == scheme.id,
+            ComplianceObligation.year == year,
+        )
+    ):
+        raise LedgerError(f"an obligation for {year} under {scheme_code} exists already")
+    obligation = ComplianceObligation(
+        account_id=account_id,
+        scheme_id=scheme.id,
+        year=year,
+        verified_emissions_t=verified_emissions_t,
+        offset_cap_t=offset_cap_tonnes(verified_emissions_t, scheme.offset_cap_percent),
+        offsets_surrendered_t=0,
+    )
+    session.add(obligation)
+    session.flush()
+    return obligation
+
+
+# ------------------------------------------------------------------------------------------
+# Journal and locking helpers
+# ------------------------------------------------------------------------------------------
+
+
+def replay(session: Session, key: str) -> RegistryOperation | None:
+    """The operation already recorded under ``key`` (a retried request), if any."""
+    if not key:
+        raise LedgerError("every write needs an idempotency key")
+    return session.scalar(select(RegistryOperation).where(RegistryOperation.idempotency_key == key))
+
+
+def _journal(session: Session, key: str, kind: str, **fields: Any) -> RegistryOperation:
+    operation = RegistryOperation(
+        idempotency_key=key, kind=kind, actor=session.info["actor"], at=utc_now(), **fields
+    )
+    session.add(operation)
+    session.flush()
+    return operation
+
+
+def _locked(session: Session, model: Any, row_id: int, label: str) -> Any:
+    """The row, locked until the transaction ends (PostgreSQL ``FOR NO KEY UPDATE``: it still
+    lets other transactions insert rows that refer to it, e.g. blocks moving into an account
+    whose points are being changed)."""
+    row = session.scalar(
+        select(model)
+        .where(model.id == row_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    if row is None:
+        raise NotFound(f"no {label} {row_id}")
+    return row
+
+
+def _serial(session: Session, block: CreditBlock) -> str:
+    issuance = session.get(CreditIssuance, block.issuance_id)
+    assert issuance is not None  # foreign key
+    return format_serial(issuance.serial_prefix, block.first_serial, block.last_serial)
+
+
+def _take(
+    session: Session,
+    block_id: int,
+    quantity: int,
+    *,
+    owner_id: int | None,
+    statuses: tuple[str, ...] = ("held",),
+) -> CreditBlock:
+    """Lock the block and check that ``quantity`` of its units may move."""
+    block: CreditBlock = _locked(session, CreditBlock, block_id, "block")
+    if owner_id is not None and block.account_id != owner_id:
+        raise LedgerError(f"block {block_id} is not in account {owner_id}")
+    if block.status not in statuses:
+        raise LedgerError(f"block {block_id} is {block.status}; needs {' or '.join(statuses)}")
+    if not 0 < quantity <= block.quantity:
+        raise LedgerError(f"block {block_id} holds {block.quantity} t; cannot move {quantity}")
+    return block
+
+
+def _move(
+    session: Session,
+    block: CreditBlock,
+    quantity: int,
+    to_account_id: int,
+    status: str = "held",
+    retirement_id: int | None = None,
+) -> CreditBlock:
+    """Give ``quantity`` units of a locked block to an account: the whole block is re-owned in
+    place; a part is split off as a new block holding the upper end of the range."""
+    if quantity == block.quantity:
+        block.account_id, block.status, block.retirement_id = to_account_id, status, retirement_id
+        session.flush()
+        return block
+    (_, kept_last), (moved_first, moved_last) = split_upper(
+        block.first_serial, block.last_serial, quantity
+    )
+    block.last_serial = kept_last
+    moved = CreditBlock(
+        issuance_id=block.issuance_id,
+        account_id=to_account_id,
+        first_serial=moved_first,
+        last_serial=moved_last,
+        status=status,
+        parent_id=block.id,
+        retirement_id=retirement_id,
+    )
+    session.add(moved)
+    session.flush()
+    return moved
+
+
+def _movement(
+    session: Session,
+    key: str,
+    kind: str,
+    block: CreditBlock,
+    moved: CreditBlock,
+    from_account_id: int,
+    **fields: Any,
+) -> RegistryOperation:
+    return _journal(
+        session,
+        key,
+        kind,
+        account_id=from_account_id,
+        counterparty_id=moved.account_id,
+        issuance_id=block.issuance_id,
+        block_id=block.id,
+        new_block_id=moved.id if moved.id != block.id else None,
+        quantity=moved.quantity,
+        serial=_serial(session, moved),
+        **fields,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Credits
+# ------------------------------------------------------------------------------------------
+
+
+def issue(
+    session: Session,
+    key: str,
+    *,
+    methodology_code: str,
+    project_code: str,
+    project_name: str,
+    vintage: int,
+    quantity: int,
+    to_account_id: int,
+    verification: str,
+) -> RegistryOperation:
+    """Issue ``quantity`` tonnes as one block; serials continue after earlier issuances of the
+    same (methodology, vintage, project), so ranges never overlap (UNDP, carbon.md §1.1.3)."""
+    if done := replay(session, key):
+        return done
+    if quantity < 1:
+        raise LedgerError("issue at least 1 t")
+    methodology = methodology_by_code(session, methodology_code)
+    if not methodology.active:
+        raise LedgerError(f"methodology {methodology_code} is not active")
+    owner = session.get(RegistryAccount, to_account_id)
+    if owner is None or owner.kind not in ("enterprise", "project_owner", "platform"):
+        raise LedgerError("credits are issued to a project owner, enterprise or the platform")
+    try:
+        prefix = serial_prefix(methodology.code, vintage, project_code)
+    except ValueError as error:
+        raise LedgerError(str(error)) from None
+    issued = session.scalar(
+        select(func.max(CreditIssuance.last_serial)).where(CreditIssuance.serial_prefix == prefix)
+    )
+    first = (issued or 0) + 1
+    issuance = CreditIssuance(
+        methodology_id=methodology.id,
+        project_code=project_code,
+        project_name=project_name,
+        vintage=vintage,
+        serial_prefix=prefix,
+        first_serial=first,
+        last_serial=first + quantity - 1,
+        verification=verification,
+    )
+    session.add(issuance)
+    session.flush()
+    block = CreditBlock(
+        issuance_id=issuance.id,
+        account_id=to_account_id,
+        first_serial=issuance.first_serial,
+        last_serial=issuance.last_serial,
+        status="held",
+    )
+    session.add(block)
+    session.flush()
+    return _journal(
+        session,
+        key,
+        "issue",
+        counterparty_id=to_account_id,
+        issuance_id=issuance.id,
+        new_block_id=block.id,
+        quantity=quantity,
+        serial=_serial(session, block),
+        details={"verification": verification},
+    )
+
+
+def issue_from_actions(
+    session: Session,
+    key: str,
+    *,
+    methodology_code: str,
+    first_day: date,
+    last_day: date,
+    project_code: str,
+    to_account_id: int,
+) -> RegistryOperation:
+    """Issue credits for the individual reductions of one methodology over Beijing days
+    ``first_day``…``last_day`` (one vintage year) that no issuance has used yet.
+
+    Whole tonnes are issued, rounded down; the actions are marked with the issuance, so a
+    reduction becomes credits at most once. The remainder below one tonne is not carried over
+    (conservative: never more credits than reductions).
+    """
+    if done := replay(session, key):
+        return done
+    if first_day > last_day or first_day.year != last_day.year:
+        raise LedgerError("give a period within one year (the vintage)")
+    methodology = methodology_by_code(session, methodology_code)
+    rows = session.execute(
+        select(LowCarbonAction.id, LowCarbonAction.reduction_mg)
+        .where(
+            LowCarbonAction.methodology_id == methodology.id,
+            LowCarbonAction.status == "accepted",
+            LowCarbonAction.issuance_id.is_(None),
+            LowCarbonAction.local_day.between(first_day, last_day),
+        )
+        .with_for_update(key_share=True)
+    ).all()
+    total_mg = sum(mg for _, mg in rows)
+    tonnes = total_mg // MG_PER_TONNE
+    if tonnes < 1:
+        raise LedgerError(f"{total_mg / 10**6:.3f} kg of unissued reductions: less than 1 t")
+    operation = issue(
+        session,
+        key,
+        methodology_code=methodology_code,
+        project_code=project_code,
+        project_name=f"{methodology.name} 个人减排量 {first_day}–{last_day}",
+        vintage=first_day.year,
+        quantity=tonnes,
+        to_account_id=to_account_id,
+        verification=f"{len(rows)} accepted actions, {total_mg} mg CO2",
+    )
+    ids = [action_id for action_id, _ in rows]
+    for start in range(0, len(ids), ID_CHUNK):
+        session.execute(
+            update(LowCarbonAction)
+            .where(LowCarbonAction.id.in_(ids[start : start + ID_CHUNK]))
+            .values(issuance_id=operation.issuance_id)
+            .execution_options(synchronize_session=False)
+        )
+    summary = {
+        "issuance_id": operation.issuance_id,
+        "actions": len(ids),
+        "reduction_mg": total_mg,
+        "not_issued_mg": total_mg - tonnes * MG_PER_TONNE,
+    }
+    audit.record(
+        session, session.info["actor"], "issue_from_actions", "registry_actions", after=summary
+    )
+    operation.details = {**operation.details, **summary}
+    session.flush()
+    return operation
+
+
+def transfer(
+    session: Session,
+    key: str,
+    *,
+    block_id: int,
+    quantity: int,
+    from_account_id: int,
+    to_account_id: int,
+) -> RegistryOperation:
+    """Move ``quantity`` t of a held block from its owner to another holder's account."""
+    if done := replay(session, key):
+        return done
+    _require_holder(session, to_account_id)
+    if to_account_id == from_account_id:
+        raise LedgerError("sender and receiver are the same account")
+    block = _take(session, block_id, quantity, owner_id=from_account_id)
+    moved = _move(session, block, quantity, to_account_id)
+    return _movement(session, key, "transfer", block, moved, from_account_id)
+
+
+def trade(
+    session: Session,
+    key: str,
+    *,
+    block_id: int,
+    quantity: int,
+    seller_account_id: int,
+    buyer_account_id: int,
+    price_fen_per_t: int,
+) -> RegistryOperation:
+    """A bilateral trade: a transfer with its price recorded (money is settled elsewhere)."""
+    if done := replay(session, key):
+        return done
+    if price_fen_per_t < 0:
+        raise LedgerError("the price cannot be negative")
+    _require_holder(session, buyer_account_id)
+    if buyer_account_id == seller_account_id:
+        raise LedgerError("seller and buyer are the same account")
+    block = _take(session, block_id, quantity, owner_id=seller_account_id)
+    moved = _move(session, block, quantity, buyer_account_id)
+    record = Trade(
+        seller_account_id=seller_account_id,
+        buyer_account_id=buyer_account_id,
+        issuance_id=block.issuance_id,
+        block_id=moved.id,
+        quantity=quantity,
+        price_fen_per_t=price_fen_per_t,
+    )
+    session.add(record)
+    session.flush()
+    details = {"trade_id": record.id, "price_fen_per_t": price_fen_per_t}
+    return _movement(session, key, "trade", block, moved, seller_account_id, details=details)
+
+
+def _require_holder(session: Session, account_id: int) -> None:
+    account = session.get(RegistryAccount, account_id)
+    if account is None:
+        raise NotFound(f"no registry account {account_id}")
+    if account.kind in ("retirement", "cancellation"):
+        raise LedgerError("credits reach the system sinks only by retirement or cancellation")
+
+
+def certificate_content(session: Session, retirement: Retirement) -> dict[str, Any]:
+    """What the certificate states (and what its hash seals)."""
+    account = session.get(RegistryAccount, retirement.from_account_id)
+    assert account is not None
+    return {
+        "certificate": retirement.certificate_number,
+        "serial": retirement.serial,
+        "quantity_t": retirement.quantity,
+        "purpose": retirement.purpose,
+        "beneficiary": retirement.beneficiary,
+        "note": retirement.note,
+        "account": account.code,
+        "at": retirement.at.isoformat(),
+    }
+
+
+def certificate_hash(content: dict[str, Any]) -> str:
+    """SHA-256 of the certificate content as canonical JSON (sorted keys, no spaces, UTF-8):
+    anyone holding the certificate can recompute it and compare with the registry's."""
+    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _seal(session: Session, retirement: Retirement) -> None:
+    """Number the retirement's certificate and seal its content with SHA-256."""
+    retirement.certificate_number = f"QS-RET-{retirement.id:08d}"
+    retirement.certificate_sha256 = certificate_hash(certificate_content(session, retirement))
+
+
+def retire(
+    session: Session,
+    key: str,
+    *,
+    block_id: int,
+    quantity: int,
+    from_account_id: int,
+    purpose: str,
+    beneficiary: str,
+    note: str = "",
+) -> RegistryOperation:
+    """Retire ``quantity`` t irreversibly for ``purpose`` (碳中和 or 自愿注销) on behalf of
+    ``beneficiary``; the retirement gets a certificate number and a SHA-256 hash of its content.
+    Compliance retirements (履约抵销) go through :func:`surrender`, which applies the cap."""
+    if done := replay(session, key):
+        return done
+    if purpose not in RETIREMENT_PURPOSES:
+        raise LedgerError(f"purpose must be one of {', '.join(RETIREMENT_PURPOSES)}")
+    if purpose == COMPLIANCE:
+        raise LedgerError("retirements for compliance go through surrender (an obligation)")
+    return _retire(session, key, block_id, quantity, from_account_id, purpose, beneficiary, note)
+
+
+def _retire(
+    session: Session,
+    key: str,
+    block_id: int,
+    quantity: int,
+    from_account_id: int,
+    purpose: str,
+    beneficiary: str,
+    note: str,
+    obligation_id: int | None = None,
+) -> RegistryOperation:
+    if not beneficiary.strip():
+        raise LedgerError("a retirement names its beneficiary (using entity)")
+    block = _take(session, block_id, quantity, owner_id=from_account_id)
+    return _terminal(
+        session,
+        key,
+        "surrender" if obligation_id else "retire",
+        block,
+        quantity,
+        Retirement(
+            kind="retired",
+            purpose=purpose,
+            beneficiary=beneficiary,
+            note=note,
+            obligation_id=obligation_id,
+            from_account_id=from_account_id,
+            serial="",
+            quantity=quantity,
+        ),
+    )
+
+
+def _terminal(
+    session: Session,
+    key: str,
+    kind: str,
+    block: CreditBlock,
+    quantity: int,
+    record: Retirement,
+) -> RegistryOperation:
+    sink_code = "SYS-RETIREMENT" if record.kind == "retired" else "SYS-CANCELLATION"
+    sink = system_account(session, sink_code)
+    record.at = utc_now()
+    session.add(record)
+    session.flush()
+    from_account_id = block.account_id
+    moved = _move(session, block, quantity, sink.id, record.kind, record.id)
+    record.serial = _serial(session, moved)
+    if record.kind == "retired":
+        _seal(session, record)
+    session.flush()
+    return _movement(
+        session, key, kind, block, moved, from_account_id, details={"retirement_id": record.id}
+    )
+
+
+def surrender(
+    session: Session,
+    key: str,
+    *,
+    block_id: int,
+    quantity: int,
+    from_account_id: int,
+    obligation_id: int,
+    note: str = "",
+) -> RegistryOperation:
+    """Retire credits (purpose 履约抵销) against a compliance obligation, within its offset cap."""
+    if done := replay(session, key):
+        return done
+    obligation: ComplianceObligation = _locked(
+        session, ComplianceObligation, obligation_id, "obligation"
+    )
+    if obligation.account_id != from_account_id:
+        raise LedgerError("the obligation belongs to another account")
+    room = obligation.offset_cap_t - obligation.offsets_surrendered_t
+    if quantity > room:
+        raise LedgerError(
+            f"offset cap reached: {obligation.offsets_surrendered_t} of "
+            f"{obligation.offset_cap_t} t used, {room} t left"
+        )
+    account = session.get(RegistryAccount, from_account_id)
+    assert account is not None
+    operation = _retire(
+        session,
+        key,
+        block_id,
+        quantity,
+        from_account_id,
+        COMPLIANCE,
+        account.name,
+        note or f"{obligation.year} 年度履约",
+        obligation_id,
+    )
+    obligation.offsets_surrendered_t += quantity
+    session.flush()
+    return operation
+
+
+def cancel(
+    session: Session, key: str, *, block_id: int, quantity: int, reason: str
+) -> RegistryOperation:
+    """Cancel units (administrator: correction, reversal, invalidation) with a reason."""
+    if done := replay(session, key):
+        return done
+    if not reason.strip():
+        raise LedgerError("a cancellation needs a reason")
+    block = _take(session, block_id, quantity, owner_id=None, statuses=("held", "frozen"))
+    record = Retirement(
+        kind="cancelled",
+        reason=reason,
+        from_account_id=block.account_id,
+        serial="",
+        quantity=quantity,
+    )
+    return _terminal(session, key, "cancel", block, quantity, record)
+
+
+def set_frozen(
+    session: Session, key: str, *, block_id: int, quantity: int, frozen: bool, reason: str
+) -> RegistryOperation:
+    """Freeze units (they stay with their owner but cannot move) or release them."""
+    if done := replay(session, key):
+        return done
+    current, target = ("held", "frozen") if frozen else ("frozen", "held")
+    block = _take(session, block_id, quantity, owner_id=None, statuses=(current,))
+    moved = _move(session, block, quantity, block.account_id, target)
+    return _movement(
+        session,
+        key,
+        "freeze" if frozen else "unfreeze",
+        block,
+        moved,
+        block.account_id,
+        details={"reason": reason},
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Points
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionInput:
+    """A claimed low-carbon action (``occurred_at`` timezone-aware)."""
+
+    key: str
+    account_id: int
+    methodology_code: str
+    quantity: float
+    occurred_at: datetime
+    evidence: str = ""
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What became of an action: ``accepted``, ``rejected`` (with the reason) or
+    ``duplicate`` (its key was recorded before; the first record's figures are given)."""
+
+    key: str
+    status: str
+    reason: str | None
+    reduction_mg: int
+    points_centi: int
+
+
+def record_action(session: Session, key: str, **fields: Any) -> ActionOutcome:
+    """Record one action (see :func:`record_actions`)."""
+    (outcome,) = record_actions(session, [ActionInput(key=key, **fields)])
+    return outcome
+
+
+def record_actions(session: Session, actions: Sequence[ActionInput]) -> list[ActionOutcome]:
+    """Record a batch of low-carbon actions in the session's transaction.
+
+    Each action is accepted (reduction and points credited), rejected with the reason
+    (inactive methodology or no factor, dated in the future, over the daily cap of its Beijing
+    day) or recognised as a duplicate of an earlier key (also within the batch). The accounts
+    are locked in id order (concurrent batches cannot deadlock) before caps and balances are
+    read; rows, balances and journal entries are then written in bulk, with one audit row for
+    the batch.
+    """
+    if any(not action.key for action in actions):
+        raise LedgerError("every action needs an idempotency key")
+    if any(action.quantity <= 0 for action in actions):
+        raise LedgerError("the quantity must be positive")
+    earlier = _recorded_actions(session, [action.key for action in actions])
+    methodologies = {
+        code: methodology_by_code(session, code)
+        for code in {action.methodology_code for action in actions}
+    }
+    accounts = _locked_accounts(session, {action.account_id for action in actions})
+    days = {action.key: action.occurred_at.astimezone(LOCAL_TIME_ZONE).date() for action in actions}
+    claimed = _claimed(session, accounts, methodologies, set(days.values()))
+    balances = {account.id: account.points_centi for account in accounts.values()}
+    outcomes: list[ActionOutcome] = []
+    rows: list[dict[str, Any]] = []
+    journal: list[dict[str, Any]] = []
+    now = utc_now()
+    for action in actions:
+        if action.key in earlier:
+            outcomes.append(replace(earlier[action.key], status="duplicate"))
+            continue
+        methodology = methodologies[action.methodology_code]
+        day = days[action.key]
+        used = claimed.get((action.account_id, methodology.id, day), 0.0)
+        reason = _rejection(methodology, day, used, action.quantity, action.occurred_at, now)
+        mg = centi = 0
+        if reason is None:
+            assert methodology.grams_per_unit is not None
+            mg = reduction_mg(action.quantity, methodology.grams_per_unit)
+            centi = points_centi(action.quantity, methodology.points_per_unit or 0.0)
+            claimed[(action.account_id, methodology.id, day)] = used + action.quantity
+            balances[action.account_id] += centi
+            journal.append(_accrual(session, action, methodology.code, mg, centi, balances, now))
+        outcome = ActionOutcome(action.key, "rejected" if reason else "accepted", reason, mg, centi)
+        earlier[action.key] = outcome
+        outcomes.append(outcome)
+        rows.append(
+            {
+                "idempotency_key": action.key,
+                "account_id": action.account_id,
+                "methodology_id": methodology.id,
+                "quantity": action.quantity,
+                "occurred_at": action.occurred_at,
+                "local_day": day,
+                "evidence": action.evidence,
+                "status": outcome.status,
+                "reason": reason,
+                "reduction_mg": mg,
+                "points_centi": centi,
+                "recorded_at": now,
+            }
+        )
+    _write_actions(session, rows, journal, accounts, balances)
+    return outcomes
+
+
+def _recorded_actions(session: Session, keys: list[str]) -> dict[str, ActionOutcome]:
+    found: dict[str, ActionOutcome] = {}
+    for start in range(0, len(keys), ID_CHUNK):
+        for action in session.scalars(
+            select(LowCarbonAction).where(
+                LowCarbonAction.idempotency_key.in_(keys[start : start + ID_CHUNK])
+            )
+        ):
+            found[action.idempotency_key] = ActionOutcome(
+                action.idempotency_key,
+                action.status,
+                action.reason,
+                action.reduction_mg,
+                action.points_centi,
+            )
+    return found
+
+
+def _locked_accounts(session: Session, ids: set[int]) -> dict[int, RegistryAccount]:
+    accounts = {
+        account.id: account
+        for account in session.scalars(
+            select(RegistryAccount)
+            .where(RegistryAccount.id.in_(sorted(ids)))
+            .order_by(RegistryAccount.id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+    }
+    for account_id in ids:
+        account = accounts.get(account_id)
+        if account is None:
+            raise NotFound(f"no registry account {account_id}")
+        if account.kind not in ("individual", "enterprise"):
+            raise LedgerError("actions are claimed by individual or enterprise accounts")
+    return accounts
+
+
+def _claimed(
+    session: Session,
+    accounts: dict[int, RegistryAccount],
+    methodologies: dict[str, Methodology],
+    days: set[date],
+) -> dict[tuple[int, int, date], float]:
+    """Quantities already accepted per (account, methodology, Beijing day) of the batch."""
+    capped = [m.id for m in methodologies.values() if m.daily_cap_units is not None]
+    if not capped:
+        return {}
+    rows = session.execute(
+        select(
+            LowCarbonAction.account_id,
+            LowCarbonAction.methodology_id,
+            LowCarbonAction.local_day,
+            func.sum(LowCarbonAction.quantity),
+        )
+        .where(
+            LowCarbonAction.account_id.in_(sorted(accounts)),
+            LowCarbonAction.methodology_id.in_(capped),
+            LowCarbonAction.local_day.in_(sorted(days)),
+            LowCarbonAction.status == "accepted",
+        )
+        .group_by(
+            LowCarbonAction.account_id, LowCarbonAction.methodology_id, LowCarbonAction.local_day
+        )
+    )
+    return {(account, methodology, day): float(total) for account, methodology, day, total in rows}
+
+
+def _accrual(
+    session: Session,
+    action: ActionInput,
+    methodology: str,
+    mg: int,
+    centi: int,
+    balances: dict[int, int],
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "idempotency_key": f"accrue:{action.key}",
+        "kind": "accrue",
+        "at": now,
+        "actor": session.info["actor"],
+        "counterparty_id": action.account_id,
+        "details": {
+            "action_key": action.key,
+            "methodology": methodology,
+            "points_centi": centi,
+            "reduction_mg": mg,
+            "balance_centi": balances[action.account_id],
+        },
+    }
+
+
+def _write_actions(
+    session: Session,
+    rows: list[dict[str, Any]],
+    journal: list[dict[str, Any]],
+    accounts: dict[int, RegistryAccount],
+    balances: dict[int, int],
+) -> None:
+    """Bulk-insert the new actions and accruals, set the changed balances, audit the batch."""
+    if not rows:
+        return
+    session.execute(insert(LowCarbonAction), rows)
+    if journal:
+        session.execute(insert(RegistryOperation), journal)
+    changed = [
+        {"account_id": account_id, "balance": balance}
+        for account_id, balance in balances.items()
+        if balance != accounts[account_id].points_centi
+    ]
+    if changed:
+        session.connection().execute(
+            update(RegistryAccount.__table__)
+            .where(RegistryAccount.__table__.c.id == bindparam("account_id"))
+            .values(points_centi=bindparam("balance")),
+            changed,
+        )
+        for account in accounts.values():
+            session.expire(account)
+    audit.record(
+        session,
+        session.info["actor"],
+        "record_actions",
+        "registry_actions",
+        after={
+            "recorded": len(rows),
+            "accepted": len(journal),
+            "points_centi": sum(entry["details"]["points_centi"] for entry in journal),
+            "accounts": sorted({row["account_id"] for row in rows}),
+        },
+    )
+
+
+def _rejection(
+    methodology: Methodology,
+    local_day: date,
+    claimed: float,
+    quantity: float,
+    occurred_at: datetime,
+    now: datetime,
+) -> str | None:
+    if not methodology.active or methodology.kind != "action":
+        return f"methodology {methodology.code} does not accept individual actions now"
+    if methodology.grams_per_unit is None:
+        return f"methodology {methodology.code} has no reduction factor yet"
+    if occurred_at > now + FUTURE_TOLERANCE:
+        return "the action is dated in the future"
+    cap = methodology.daily_cap_units
+    if cap is not None and claimed + quantity > cap:
+        return (
+            f"over the daily cap of {cap:g} {methodology.unit} for {methodology.code} "
+            f"on {local_day} ({claimed:g} already claimed)"
+        )
+    return None
+
+
+def redeem(
+    session: Session, key: str, *, account_id: int, points: int, note: str
+) -> RegistryOperation:
+    """Spend ``points`` centipoints (coupons, benefits); refused if the balance is short."""
+    if done := replay(session, key):
+        return done
+    if points <= 0:
+        raise LedgerError("redeem a positive number of points")
+    account: RegistryAccount = _locked(session, RegistryAccount, account_id, "account")
+    if account.points_centi < points:
+        raise LedgerError(
+            f"balance {account.points_centi / 100:.2f} points; cannot redeem {points / 100:.2f}"
+        )
+    account.points_centi -= points
+    session.flush()
+    return _journal(
+        session,
+        key,
+        "redeem",
+        account_id=account_id,
+        details={"points_centi": points, "note": note, "balance_centi": account.points_centi},
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Reading: holdings, timelines, serial lookup, supply, verification
+# ------------------------------------------------------------------------------------------
+
+
+def holdings(session: Session, account_id: int) -> list[dict[str, Any]]:
+    """The blocks an account holds (any status), with their serials."""
+    rows = session.execute(
+        select(CreditBlock, CreditIssuance)
+        .join(CreditIssuance, CreditBlock.issuance_id == CreditIssuance.id)
+        .where(CreditBlock.account_id == account_id)
+        .order_by(CreditIssuance.id, CreditBlock.first_serial)
+    ).all()
+    return [
+        {
+            "block_id": block.id,
+            "issuance_id": issuance.id,
+            "serial": format_serial(issuance.serial_prefix, block.first_serial, block.last_serial),
+            "quantity_t": block.quantity,
+            "status": block.status,
+            "vintage": issuance.vintage,
+        }
+        for block, issuance in rows
+    ]
+
+
+def operation_dict(operation: RegistryOperation) -> dict[str, Any]:
+    return {
+        "id": operation.id,
+        "at": operation.at.isoformat(),
+        "kind": operation.kind,
+        "actor": operation.actor,
+        "key": operation.idempotency_key,
+        "from_account_id": operation.account_id,
+        "to_account_id": operation.counterparty_id,
+        "block_id": operation.block_id,
+        "new_block_id": operation.new_block_id,
+        "quantity_t": operation.quantity,
+        "serial": operation.serial,
+        "details": operation.details,
+    }
+
+
+def account_timeline(session: Session, account_id: int) -> list[dict[str, Any]]:
+    """Every operation that moved points or credits into or out of the account, oldest first."""
+    operations = session.scalars(
+        select(RegistryOperation)
+        .where(
+            or_(
+                RegistryOperation.account_id == account_id,
+                RegistryOperation.counterparty_id == account_id,
+            )
+        )
+        .order_by(RegistryOperation.id)
+    )
+    return [operation_dict(operation) for operation in operations]
+
+
+def block_timeline(session: Session, block_id: int) -> list[dict[str, Any]]:
+    """The history of a block's units: operations on the block and on every block it was split
+    from, back to the issuance, oldest first."""
+    lineage: list[int] = []
+    current: int | None = block_id
+    while current is not None:
+        block = session.get(CreditBlock, current)
+        if block is None:
+            raise NotFound(f"no block {current}")
+        lineage.append(block.id)
+        current = block.parent_id
+    operations = session.scalars(
+        select(RegistryOperation)
+        .where(
+            or_(
+                RegistryOperation.block_id.in_(lineage),
+                RegistryOperation.new_block_id.in_(lineage),
+            )
+        )
+        .order_by(RegistryOperation.id)
+    )
+    return [operation_dict(operation) for operation in operations]
+
+
+def lookup_serial(session: Session, serial: str) -> list[dict[str, Any]]:
+    """Where the units of a serial range are now: one entry per block overlapping it."""
+    prefix, first, last = parse_serial(serial)
+    rows = session.execute(
+        select(CreditBlock, CreditIssuance)
+        .join(CreditIssuance, CreditBlock.issuance_id == CreditIssuance.id)
+        .where(
+            CreditIssuance.serial_prefix == prefix,
+            CreditBlock.first_serial <= last,
+            CreditBlock.last_serial >= first,
+        )
+        .order_by(CreditBlock.first_serial)
+    ).all()
+    result = []
+    for block, issuance in rows:
+        account = session.get(RegistryAccount, block.account_id)
+        assert account is not None
+        retirement = session.get(Retirement, block.retirement_id) if block.retirement_id else None
+        result.append(
+            {
+                "block_id": block.id,
+                "serial": format_serial(prefix, block.first_serial, block.last_serial),
+                "status": block.status,
+                "account": account.code,
+                "project": issuance.project_name,
+                "vintage": issuance.vintage,
+                "certificate": retirement.certificate_number if retirement else None,
+            }
+        )
+    return result
+
+
+def supply(session: Session) -> list[dict[str, Any]]:
+    """Per issuance: tonnes issued and tonnes held, frozen, retired and cancelled."""
+    totals: dict[int, dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(("held", "frozen", "retired", "cancelled"), 0)
+    )
+    for issuance_id, status, tonnes in session.execute(
+        select(
+            CreditBlock.issuance_id,
+            CreditBlock.status,
+            func.sum(CreditBlock.last_serial - CreditBlock.first_serial + 1),
+        ).group_by(CreditBlock.issuance_id, CreditBlock.status)
+    ):
+        totals[issuance_id][status] = int(tonnes)
+    return [
+        {
+            "issuance_id": issuance.id,
+            "serial_prefix": issuance.serial_prefix,
+            "issued_t": issuance.quantity,
+            **totals[issuance.id],
+        }
+        for issuance in session.scalars(select(CreditIssuance).order_by(CreditIssuance.id))
+    ]
+
+
+def verify(session: Session) -> list[str]:
+    """Re-check every invariant; returns the problems found (empty when the ledger is sound).
+
+    * the blocks of each issuance partition its serial range exactly (no gap, no overlap);
+    * a block is terminal exactly when it sits in a system sink, with a retirement record of
+      the same kind; held or frozen units are never in a sink;
+    * each account's points balance equals its accruals minus its redemptions;
+    * each obligation's surrendered offsets equal its retirements, within the cap.
+    """
+    return [
+        *_partition_problems(session),
+        *_sink_problems(session),
+        *_points_problems(session),
+        *_obligation_problems(session),
+    ]
+
+
+def _partition_problems(session: Session) -> list[str]:
+    problems = []
+    blocks: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for issuance_id, first, last in session.execute(
+        select(CreditBlock.issuance_id, CreditBlock.first_serial, CreditBlock.last_serial)
+    ):
+        blocks[issuance_id].append((first, last))
+    for issuance in session.scalars(select(CreditIssuance)):
+        expected = issuance.first_serial
+        for first, last in sorted(blocks.get(issuance.id, [])):
+            if first != expected:
+                problems.append(
+                    f"issuance {issuance.id}: block starts at {first}, expected {expected}"
+                )
+            expected = max(expected, last + 1)
+        if expected != issuance.last_serial + 1:
+            problems.append(
+                f"issuance {issuance.id}: blocks end at {expected - 1}, "
+                f"issued up to {issuance.last_serial}"
+            )
+    return problems
+
+
+def _sink_problems(session: Session) -> list[str]:
+    problems = []
+    kinds = dict(session.execute(select(RegistryAccount.id, RegistryAccount.kind)).all())
+    records = dict(session.execute(select(Retirement.id, Retirement.kind)).all())
+    for block in session.scalars(select(CreditBlock)):
+        in_sink = kinds[block.account_id] in ("retirement", "cancellation")
+        terminal = block.status in TERMINAL_STATUSES
+        if in_sink != terminal:
+            problems.append(
+                f"block {block.id}: status {block.status} in a {kinds[block.account_id]} account"
+            )
+        if terminal and records.get(block.retirement_id or -1) != block.status:
+            problems.append(f"block {block.id}: {block.status} without a matching record")
+    return problems
+
+
+def _points_problems(session: Session) -> list[str]:
+    flows: dict[int, int] = defaultdict(int)
+    for kind, account_id, counterparty_id, details in session.execute(
+        select(
+            RegistryOperation.kind,
+            RegistryOperation.account_id,
+            RegistryOperation.counterparty_id,
+            RegistryOperation.details,
+        ).where(RegistryOperation.kind.in_(("accrue", "redeem")))
+    ):
+        if kind == "accrue":
+            flows[counterparty_id] += details["points_centi"]
+        else:
+            flows[account_id] -= details["points_centi"]
+    return [
+        f"account {account.code}: balance {account.points_centi} ≠ journal {flows[account.id]}"
+        for account in session.scalars(select(RegistryAccount))
+        if account.points_centi != flows[account.id] or account.points_centi < 0
+    ]
+
+
+def _obligation_problems(session: Session) -> list[str]:
+    used = dict(
+        session.execute(
+            select(Retirement.obligation_id, func.sum(Retirement.quantity))
+            .where(Retirement.obligation_id.is_not(None))
+            .group_by(Retirement.obligation_id)
+        ).all()
+    )
+    return [
+        f"obligation {obligation.id}: {obligation.offsets_surrendered_t} t recorded, "
+        f"{used.get(obligation.id, 0)} t retired, cap {obligation.offset_cap_t} t"
+        for obligation in session.scalars(select(ComplianceObligation))
+        if obligation.offsets_surrendered_t != int(used.get(obligation.id, 0))
+        or obligation.offsets_surrendered_t > obligation.offset_cap_t
+    ]

@@ -1,0 +1,226 @@
+"""A hypothesis state machine over random ledger operations, on both backends.
+
+After every step the database must agree with a plain model that tracks the owner and status
+of every serial number, and the ledger's own verification must find nothing:
+
+* the blocks of every issuance partition it (each serial in exactly one block);
+* tonnes are conserved (held + frozen + retired + cancelled = issued);
+* retired and cancelled serials never move or change again;
+* points never go negative and equal accruals minus redemptions;
+* every operation is refused exactly when the model says it must be.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from typing import Any
+
+import hypothesis.strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from sqlalchemy import Engine, select
+
+from qingshan.store import ledger
+from qingshan.store.engine import reading, writing
+from qingshan.store.ledger import LedgerError
+from qingshan.store.models import CreditBlock, CreditIssuance, RegistryAccount
+
+HOLDERS = 3
+RIDE_DAY = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+RIDE_CENTI, DAILY_RIDES = 110, 10  # CQ-BUS: 1.1 points per ride, cap 10 rides a day
+KINDS = ("transfer", "retire", "cancel", "freeze", "unfreeze")
+_machines = itertools.count()
+
+
+def ledger_machine(engine: Engine) -> type[RuleBasedStateMachine]:
+    class LedgerMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            run = next(_machines)
+            with writing(engine, "test:machine") as session:
+                self.holders = [
+                    ledger.open_account(session, f"H{run}-{i}", f"holder {i}", "enterprise").id
+                    for i in range(HOLDERS)
+                ]
+                self.resident = ledger.open_account(session, f"R{run}", "居民", "individual").id
+                self.sinks = {
+                    "retired": ledger.system_account(session, "SYS-RETIREMENT").id,
+                    "cancelled": ledger.system_account(session, "SYS-CANCELLATION").id,
+                }
+            self.project = f"M{run}"
+            self.serials: dict[tuple[int, int], tuple[int, str]] = {}
+            self.points = 0
+            self.rides = 0
+            self.keys = itertools.count()
+            self.done: list[tuple[str, int]] = []  # (key, operation id) of successful moves
+
+        def _key(self) -> str:
+            return f"{self.project}-{next(self.keys)}"
+
+        def _blocks(self, session: Any) -> list[CreditBlock]:
+            return list(
+                session.scalars(
+                    select(CreditBlock)
+                    .join(CreditIssuance, CreditBlock.issuance_id == CreditIssuance.id)
+                    .where(CreditIssuance.project_code == self.project)
+                    .order_by(CreditBlock.id)
+                )
+            )
+
+        @rule(holder=st.integers(0, HOLDERS - 1), quantity=st.integers(1, 40))
+        def issue(self, holder: int, quantity: int) -> None:
+            with writing(engine, "test:machine") as session:
+                operation = ledger.issue(
+                    session,
+                    self._key(),
+                    methodology_code="AR-CQCM-001",
+                    project_code=self.project,
+                    project_name="p",
+                    vintage=2023,
+                    quantity=quantity,
+                    to_account_id=self.holders[holder],
+                    verification="v",
+                )
+                issuance = session.get(CreditIssuance, operation.issuance_id)
+                assert issuance is not None
+                for serial in range(issuance.first_serial, issuance.last_serial + 1):
+                    self.serials[(issuance.id, serial)] = (self.holders[holder], "held")
+
+        @rule(
+            kind=st.sampled_from(KINDS),
+            pick=st.integers(0, 10**6),
+            quantity=st.integers(1, 45),
+            receiver=st.integers(0, HOLDERS - 1),
+        )
+        def move(self, kind: str, pick: int, quantity: int, receiver: int) -> None:
+            with reading(engine) as session:
+                blocks = self._blocks(session)
+            if not blocks:
+                return
+            block = blocks[pick % len(blocks)]
+            target = self.holders[receiver]
+            expected = self._allowed(kind, block, quantity, target)
+            key = self._key()
+            try:
+                with writing(engine, "test:machine") as session:
+                    operation = self._apply(session, kind, key, block, quantity, target)
+                    operation_id = operation.id
+            except LedgerError:
+                assert not expected, f"{kind} of {quantity} t refused on {block.status} block"
+                return
+            assert expected, f"{kind} of {quantity} t allowed on a {block.status} block"
+            self.done.append((key, operation_id))
+            owner, status = {
+                "transfer": (target, "held"),
+                "retire": (self.sinks["retired"], "retired"),
+                "cancel": (self.sinks["cancelled"], "cancelled"),
+                "freeze": (block.account_id, "frozen"),
+                "unfreeze": (block.account_id, "held"),
+            }[kind]
+            for serial in range(block.last_serial - quantity + 1, block.last_serial + 1):
+                self.serials[(block.issuance_id, serial)] = (owner, status)
+
+        @staticmethod
+        def _allowed(kind: str, block: CreditBlock, quantity: int, target: int) -> bool:
+            if quantity > block.quantity:
+                return False
+            if kind == "transfer":
+                return block.status == "held" and block.account_id != target
+            if kind == "cancel":
+                return block.status in ("held", "frozen")
+            if kind == "unfreeze":
+                return block.status == "frozen"
+            return block.status == "held"  # retire, freeze
+
+        @staticmethod
+        def _apply(
+            session: Any, kind: str, key: str, block: CreditBlock, quantity: int, target: int
+        ) -> Any:
+            common = {"block_id": block.id, "quantity": quantity}
+            if kind == "transfer":
+                return ledger.transfer(
+                    session, key, **common, from_account_id=block.account_id, to_account_id=target
+                )
+            if kind == "retire":
+                return ledger.retire(
+                    session,
+                    key,
+                    **common,
+                    from_account_id=block.account_id,
+                    purpose="自愿注销",
+                    beneficiary="b",
+                )
+            if kind == "cancel":
+                return ledger.cancel(session, key, **common, reason="r")
+            return ledger.set_frozen(session, key, **common, frozen=kind == "freeze", reason="")
+
+        @rule(pick=st.integers(0, 10**6))
+        def retry(self, pick: int) -> None:
+            """Replaying an earlier request returns its operation and changes nothing."""
+            if not self.done:
+                return
+            key, operation_id = self.done[pick % len(self.done)]
+            with writing(engine, "test:machine") as session:
+                replayed = ledger.replay(session, key)
+                assert replayed is not None
+                assert replayed.id == operation_id
+
+        @rule(rides=st.integers(1, 4))
+        def ride(self, rides: int) -> None:
+            with writing(engine, "test:machine") as session:
+                outcome = ledger.record_action(
+                    session,
+                    self._key(),
+                    account_id=self.resident,
+                    methodology_code="CQ-BUS",
+                    quantity=rides,
+                    occurred_at=RIDE_DAY,
+                )
+                accepted = self.rides + rides <= DAILY_RIDES
+                assert outcome.status == ("accepted" if accepted else "rejected")
+            if accepted:
+                self.rides += rides
+                self.points += rides * RIDE_CENTI
+
+        @rule(points=st.integers(1, 1500))
+        def redeem(self, points: int) -> None:
+            try:
+                with writing(engine, "test:machine") as session:
+                    ledger.redeem(
+                        session, self._key(), account_id=self.resident, points=points, note=""
+                    )
+            except LedgerError:
+                assert points > self.points
+                return
+            assert points <= self.points
+            self.points -= points
+
+        @invariant()
+        def database_matches_model(self) -> None:
+            with reading(engine) as session:
+                found = {
+                    (block.issuance_id, serial): (block.account_id, block.status)
+                    for block in self._blocks(session)
+                    for serial in range(block.first_serial, block.last_serial + 1)
+                }
+                balance = session.get(RegistryAccount, self.resident)
+                assert balance is not None
+                assert balance.points_centi == self.points >= 0
+                problems = ledger.verify(session)
+            assert found == self.serials
+            assert problems == []
+
+    return LedgerMachine
+
+
+def test_random_operation_sequences_keep_every_invariant(engine: Engine) -> None:
+    run_state_machine_as_test(
+        ledger_machine(engine),
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
+    )
