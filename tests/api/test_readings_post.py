@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from qingshan.store.engine import reading
-from qingshan.store.models import AuditEntry, Reading, ReadingRevision
+from qingshan.services.rules import create_rule
+from qingshan.store.engine import reading, writing
+from qingshan.store.models import Alarm, AuditEntry, Reading, ReadingRevision
 
 URL = "/api/v1/readings"
 
@@ -248,3 +249,19 @@ def test_any_bad_items_are_each_reported_and_nothing_is_stored(
     reported = {(item["index"], item["field"], item["type"]) for item in response.json()["detail"]}
     assert reported == {(index, field, CORRUPTIONS[field][1]) for index, field in spoilt.items()}
     assert stored(engine) == []
+
+
+def test_an_alarm_exists_when_the_post_returns(client, token_for, sites, engine):
+    """The rules are evaluated right after the commit (docs/alerting.md): the 200 of the POST
+    that carries a polluted hour comes back with its alarm already stored."""
+    with writing(engine, "test") as session:
+        create_rule(session, code="pm25-iaqi", name="PM2.5 IAQI > 100", rule_type="aqi",
+                    parameters={"parameter": "pm25", "level": 100}, scope=None,
+                    severity="orange", actor="test")
+    headers = token_for("device")
+    response = client.post(URL, json={"readings": [hour("AIR1", "2026-06-01 09:00", 80)]},
+                           headers=headers)
+    assert response.status_code == 200, response.text
+    with reading(engine) as session:
+        alarms = session.execute(select(Alarm.site_id, Alarm.peak_value, Alarm.active)).all()
+    assert alarms == [(sites["AIR1"], 119.0, True)]  # IAQI of PM2.5 80 µg/m³ (HJ 633—2026)

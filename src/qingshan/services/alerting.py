@@ -17,6 +17,7 @@ evaluated periods without the condition) in :func:`qingshan.alerting.windows.epi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -61,6 +62,8 @@ WATER_CLASS_CODES = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
 LAKE_TYPES = ("lake", "reservoir")
 _MICROS = pl.Datetime("us", "UTC")
 BEIJING = ZoneInfo(LOCAL_TIME_ZONE)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -772,6 +775,19 @@ def _evaluate_rule(
         computed = [context.sites[s] for s in sorted(targets)]
     events = rule_events(session, rule, context, computed, window)
     return apply_events(session, rule, events.filter(pl.col("site_id").is_in(targets)), context)
+
+
+def evaluate_after_commit(engine: Engine, batch: pl.DataFrame, *, actor: str) -> None:
+    """Evaluate the rules for readings that are already committed and acknowledged.
+
+    The readings are safe whatever happens here, so a failing evaluation is logged rather than
+    turned into an error of the channel: a device answered with an error would re-send a batch
+    that is already stored. ``qingshan alarms evaluate`` catches up later.
+    """
+    try:
+        evaluate_readings(engine, batch, actor=actor)
+    except Exception:  # any failure: the readings stay stored; the log says what happened
+        logger.exception("alarm rules were not evaluated for a batch of %d readings", batch.height)
 
 
 def evaluate_readings(

@@ -23,6 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from qingshan.services.alerting import evaluate_after_commit
 from qingshan.services.readings_query import is_period_start, parse_instant
 from qingshan.store.engine import writing
 from qingshan.store.models import FLAGS, PERIODS
@@ -169,8 +170,11 @@ def store_batch(engine: Engine, items: Sequence[Any], *, username: str, actor: s
     """Check and store a batch in one transaction; returns once it has committed.
 
     The registry is read inside the write transaction, so a site cannot vanish between the
-    check and the write. ``source`` of the readings is ``http:<username>``.
+    check and the write. ``source`` of the readings is ``http:<username>``. The alarm rules
+    are evaluated right after the commit (:func:`qingshan.services.alerting.evaluate_after_commit`).
     """
     with writing(engine, actor) as session:
         batch = check_batch(session, items)
-        return upsert_readings(session, batch, source=f"http:{username}", actor=actor)
+        counts = upsert_readings(session, batch, source=f"http:{username}", actor=actor)
+    evaluate_after_commit(engine, batch, actor=actor)
+    return counts
