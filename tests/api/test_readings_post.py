@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from qingshan.services.rules import create_rule
+from qingshan.store.case_models import Notification
 from qingshan.store.engine import reading, writing
 from qingshan.store.models import Alarm, AuditEntry, Reading, ReadingRevision
 
@@ -265,3 +266,8 @@ def test_an_alarm_exists_when_the_post_returns(client, token_for, sites, engine)
     with reading(engine) as session:
         alarms = session.execute(select(Alarm.site_id, Alarm.peak_value, Alarm.active)).all()
     assert alarms == [(sites["AIR1"], 119.0, True)]  # IAQI of PM2.5 80 µg/m³ (HJ 633—2026)
+    with reading(engine) as session:  # and the grid's officers and the analysts are told
+        notes = session.execute(select(Notification.kind, Notification.roles,
+                                       Notification.alarm_id)).all()
+    assert [(kind, roles) for kind, roles, _ in notes] == [("alarm", ["grid_officer", "analyst"])]
+    assert notes[0][2] is not None

@@ -31,8 +31,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from qingshan.alerting import anomaly, exceedance, pace, quality
-from qingshan.alerting.catalogue import RULE_TYPES, WATER_ITEMS
+from qingshan.alerting.catalogue import RULE_TYPES, SEVERITIES, WATER_ITEMS
 from qingshan.alerting.windows import apply_window, episodes, lookback_periods
+from qingshan.services import notifications
 from qingshan.standards import air_evaluation, noise
 from qingshan.store.aggregates import LOCAL_TIME_ZONE
 from qingshan.store.engine import writing
@@ -684,7 +685,25 @@ def apply_events(
     session.flush()  # clear continued alarms before new ones of the same series go in
     session.add_all(fresh)
     session.flush()
+    for alarm in fresh:
+        if alarm.active:
+            _notify_opened(session, rule, alarm, context.sites[alarm.site_id])
     return counts
+
+
+def _notify_opened(session: Session, rule: Rule, alarm: Alarm, site: SiteInfo) -> None:
+    """Tell the grid's officers and the bureau's analysts of a new alarm; the routes decide
+    channel, grouping and quiet hours (:mod:`qingshan.services.notifications`)."""
+    notifications.notify(
+        session,
+        kind="alarm",
+        title=f"[{SEVERITIES[alarm.severity]}] {rule.name} — {site.code}",
+        body=f"{rule.name}: {site.code}, from {alarm.started_at.isoformat()}, "
+        f"peak {alarm.peak_value}",
+        roles=("grid_officer", "analyst"),
+        grid_id=alarm.grid_id,
+        alarm_id=alarm.id,
+    )
 
 
 def _continue(alarm: Alarm, episode: dict[str, Any], counts: EvaluationCounts) -> None:
