@@ -5,9 +5,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from qingshan.cli import app
+from qingshan.store.case_models import Notification
+from qingshan.store.engine import reading
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "carbon"
 FACTORS = ["--factors", str(EXAMPLES / "factors")]
@@ -168,3 +171,17 @@ def test_inventory_needs_a_sector_column(tmp_path):
     assert result.exit_code == 2
     assert "column 'sector': required column is missing" in result.output
     assert not (tmp_path / "never.csv").exists()
+
+
+def test_target_warnings_reach_the_analysts(engine, database_url, monkeypatch):
+    """`--notify` records a notification to the analysts for each target off pace, so the
+    warning joins the notification routes (and a case can be opened from it)."""
+    monkeypatch.setenv("QINGSHAN_DATABASE_URL", database_url)
+    result = run("targets", EXAMPLES / "district_targets.csv", EXAMPLES / "district_gdp.csv",
+                 EXAMPLES / "district_emissions.csv", "--notify", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["notified"] == summary["warnings"] >= 1
+    with reading(engine) as session:
+        notes = session.execute(select(Notification.kind, Notification.roles)).all()
+    assert notes == [("carbon_target", ["analyst", "admin"])] * summary["warnings"]

@@ -21,6 +21,7 @@ from qingshan.commands.common import (
 from qingshan.commands.db import store_engine
 from qingshan.config import get_settings
 from qingshan.services import carbon, energy
+from qingshan.services.database import cli_actor
 from qingshan.services.tables import write_table
 
 app = typer.Typer(
@@ -207,17 +208,24 @@ def targets_command(
     emissions: Annotated[Path, typer.Argument(metavar="EMISSIONS", help="Annual CO2 and tce.")],
     output: OutputOption = None,
     as_json: JsonOption = False,
+    notify: Annotated[
+        bool, typer.Option(help="Also notify the analysts (notification routes) of warnings.")
+    ] = False,
 ) -> None:
     """Progress of each target against the required pace, trajectories, and warnings."""
     with reporting_input_errors(as_json):
         progress, trajectory = carbon.assess_targets(targets_file, gdp, emissions)
         written = carbon.write_targets(progress, trajectory, output) if output else []
+    notified = (
+        carbon.notify_target_warnings(store_engine(), progress, actor=cli_actor()) if notify else 0
+    )
     if as_json:
         emit_json(
             {
                 "ok": True,
                 "output": [str(path) for path in written],
                 "warnings": int(progress["warning"].sum()),
+                "notified": notified,
                 "progress": progress.to_dicts(),
                 "trajectory": trajectory.to_dicts(),
             }

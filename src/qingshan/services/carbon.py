@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from sqlalchemy import Engine
 
 from qingshan.carbon import accounting, targets
 from qingshan.carbon.factors import FactorFileError, FactorLibrary, load_library, names
+from qingshan.services import notifications
 from qingshan.services.tables import (
     InputError,
     ProblemCollector,
@@ -26,6 +28,7 @@ from qingshan.services.tables import (
     require_columns,
     write_table,
 )
+from qingshan.store.engine import writing
 
 ACTIVITY_COLUMNS = ("entity", "facility", "year", "category", "item", "quantity", "unit")
 ADDED_COLUMNS = (
@@ -443,3 +446,17 @@ TARGET_HEADERS_ZH = {
     "剩余年份年均需变化率 (%)", "status": "状态", "warning": "预警", "message": "说明",
     "year": "年份", "actual": "实际值", "linear_path": "线性路径", "required_path": "要求路径",
 }
+
+
+def notify_target_warnings(engine: Engine, progress: pl.DataFrame, *, actor: str) -> int:
+    """Record a notification to the bureau's analysts for every target off its required pace
+    (the warning joins the notification routes, and from there a case can be opened);
+    returns how many were recorded."""
+    warned = progress.filter(pl.col("warning"))
+    with writing(engine, actor) as session:
+        for row in warned.iter_rows(named=True):
+            notifications.notify(
+                session, kind="carbon_target", title=str(row["message"])[:200],
+                body=str(row["message"]), roles=("analyst", "admin"), grid_id=None,
+            )
+    return warned.height
