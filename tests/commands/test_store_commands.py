@@ -31,7 +31,7 @@ def run(*args: str) -> tuple[int, dict]:
 def configured(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("QINGSHAN_DATABASE_URL", database_url)
     monkeypatch.setenv("QINGSHAN_DATA_DIR", str(tmp_path))
-    assert run("db", "upgrade")[1]["revision"] == "0001"
+    assert run("db", "upgrade")[1]["revision"] == "0002"
     (tmp_path / "sites.csv").write_text(SITES, encoding="utf-8")
     assert run("sites", "import", str(tmp_path / "sites.csv")) == (0, {"ok": True, "sites": 1})
     return tmp_path

@@ -18,7 +18,7 @@ from qingshan.store.models import Base
 def test_upgrade_from_empty_reaches_head_and_matches_models(empty_engine: Engine) -> None:
     assert migrate.current_revision(empty_engine) is None
     result = database.upgrade(empty_engine)
-    assert result.revision == migrate.head_revision() == "0001"
+    assert result.revision == migrate.head_revision() == "0002"
     assert result.parameters_added > 0
     with empty_engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -28,7 +28,7 @@ def test_upgrade_from_empty_reaches_head_and_matches_models(empty_engine: Engine
 
 def test_upgrade_again_changes_nothing(engine: Engine) -> None:
     again = database.upgrade(engine)
-    assert again.revision == "0001"
+    assert again.revision == "0002"
     assert again.parameters_added == 0
 
 
