@@ -93,6 +93,7 @@ class DeviceRun:
     mn: str
     sent: int = 0
     latencies: list[float] = field(default_factory=list)
+    answered: list[str] = field(default_factory=list)
     unanswered: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -119,19 +120,29 @@ async def run_device(
         result.unanswered = [_qn(packet) for packet in packets]
         return result
 
+    closed = asyncio.Event()
+
     async def receive() -> None:
         decoder = hj212.StreamDecoder()
-        while data := await reader.read(65536):
-            for answer in decoder.feed(data):
-                if answer.ok and answer.cn == "9014" and answer.qn in sent_at:
-                    result.latencies.append(time.perf_counter() - sent_at.pop(answer.qn))
-                    slots.release()
-            if result.sent == len(packets) and not sent_at:
-                all_answered.set()
+        try:
+            while data := await reader.read(65536):
+                for answer in decoder.feed(data):
+                    if answer.ok and answer.cn == "9014" and answer.qn in sent_at:
+                        result.latencies.append(time.perf_counter() - sent_at.pop(answer.qn))
+                        result.answered.append(answer.qn)
+                        slots.release()
+                if result.sent == len(packets) and not sent_at:
+                    all_answered.set()
+        except OSError:
+            pass
+        closed.set()  # the server went away: stop sending, stop waiting
+        all_answered.set()
+        for _ in range(window):
+            slots.release()
 
     receiver = asyncio.create_task(receive())
     try:
-        await _send_all(writer, packets, result, sent_at, slots, rate)
+        await _send_all(writer, packets, result, sent_at, slots, rate, closed)
         if not sent_at:
             all_answered.set()
         with contextlib.suppress(TimeoutError):
@@ -156,6 +167,7 @@ async def _send_all(
     sent_at: dict[str, float],
     slots: asyncio.Semaphore,
     rate: float | None,
+    closed: asyncio.Event,
 ) -> None:
     began = time.perf_counter()
     for index, packet in enumerate(packets):
@@ -164,6 +176,9 @@ async def _send_all(
             if delay > 0:
                 await asyncio.sleep(delay)
         await asyncio.wait_for(slots.acquire(), 30.0)
+        if closed.is_set():
+            result.error = "the server closed the connection"
+            return
         sent_at[_qn(packet)] = time.perf_counter()
         writer.write(packet)
         result.sent += 1
