@@ -142,7 +142,7 @@ async def run_device(
 
     receiver = asyncio.create_task(receive())
     try:
-        await _send_all(writer, packets, result, sent_at, slots, rate, closed)
+        await _send_all(writer, packets, result, sent_at, slots, rate, closed, answer_timeout)
         if not sent_at:
             all_answered.set()
         with contextlib.suppress(TimeoutError):
@@ -168,6 +168,7 @@ async def _send_all(
     slots: asyncio.Semaphore,
     rate: float | None,
     closed: asyncio.Event,
+    answer_timeout: float,
 ) -> None:
     began = time.perf_counter()
     for index, packet in enumerate(packets):
@@ -175,7 +176,7 @@ async def _send_all(
             delay = began + index / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-        await asyncio.wait_for(slots.acquire(), 30.0)
+        await asyncio.wait_for(slots.acquire(), answer_timeout)
         if closed.is_set():
             result.error = "the server closed the connection"
             return

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ READING_COMMANDS = {
 NOTIFICATION = "1013"
 """现场机时间校准请求: answered with 9013 (表 C.4)."""
 
-DIRECTORY_REFRESH_S = 5.0
+DIRECTORY_REFRESH_S = 1.0
 """An unknown MN reloads the device list at most this often (devices registered while the
 server runs are found without a restart)."""
 
@@ -434,7 +435,11 @@ async def serve_forever(
     on_started: Callable[[Hj212Server], None] = lambda server: None,
     **options: Any,
 ) -> None:
-    """Run the server until cancelled (Ctrl-C), then commit what is queued."""
+    """Run the server until SIGINT (Ctrl-C) or SIGTERM, then commit and answer what is queued."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
     async with running_server(engine, host, port, **options) as server:
         on_started(server)
-        await asyncio.Event().wait()
+        await stop.wait()
