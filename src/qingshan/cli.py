@@ -5,7 +5,20 @@ from __future__ import annotations
 import typer
 
 from qingshan import __version__
-from qingshan.commands import air, carbon, db, gep, hj212, ingest, noise, serve, sites, users, water
+from qingshan.commands import (
+    air,
+    carbon,
+    db,
+    gep,
+    hj212,
+    ingest,
+    mqtt,
+    noise,
+    serve,
+    sites,
+    users,
+    water,
+)
 
 app = typer.Typer(
     name="qingshan",
@@ -22,6 +35,7 @@ app.add_typer(hj212.app, name="hj212")
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(sites.app, name="sites")
+app.add_typer(mqtt.app, name="mqtt")
 app.command("ingest")(ingest.ingest_command)
 app.command("serve")(serve.serve_command)
 
