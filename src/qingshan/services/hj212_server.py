@@ -170,11 +170,25 @@ class Intake:
     replies: list[bytes] = field(default_factory=list)
 
 
-def _group_fields(values: tuple[hj212.Value, ...]) -> dict[str, dict[str, str]]:
-    groups: dict[str, dict[str, str]] = {}
-    for code, name, value in values:
-        groups.setdefault(code, {}).setdefault(name, value)
-    return groups
+_NOT_VALUES = frozenset({"Flag", "EFlag", "SampleTime"})
+"""Fields that qualify a value; a code with only these has nothing to store (no problem)."""
+
+
+def _fields(
+    values: tuple[hj212.Value, ...], value_field: str
+) -> tuple[dict[str, str], dict[str, str], set[str]]:
+    """Value and flag text by code (first occurrence wins), and codes with other fields."""
+    found: dict[str, str] = {}
+    flags: dict[str, str] = {}
+    others: set[str] = set()
+    for code, name, text in values:
+        if name == value_field:
+            found.setdefault(code, text)
+        elif name == "Flag":
+            flags.setdefault(code, text)
+        elif name not in _NOT_VALUES:
+            others.add(code)
+    return found, flags, others
 
 
 def _readings_of(
@@ -186,16 +200,12 @@ def _readings_of(
     start = _utc_time(data_time)
     if start is None or not _on_boundary(period, data_time):
         return [], [f"DataTime {data_time} is not the start of a {period} period"]
+    found, flags, others = _fields(packet.values, value_field)
+    problems = [f"{code}: no -{value_field}" for code in sorted(others - found.keys())]
     rows: list[ReadingRow] = []
-    problems: list[str] = []
-    for code, fields in _group_fields(packet.values).items():
-        text = fields.get(value_field)
-        if text is None:
-            if value_field in ("Rtd", "Avg") and fields.keys() - {"Flag", "EFlag", "SampleTime"}:
-                problems.append(f"{code}: no -{value_field} (fields {sorted(fields)})")
-            continue
+    for code, text in found.items():
         known = directory.parameter(code, packet.st, device.site_kind)
-        flag = fields.get("Flag", "N")
+        flag = flags.get(code, "N")
         try:
             value = float(text)
         except ValueError:
