@@ -21,7 +21,8 @@ from qingshan.services.hj212_client import (
     upload_packets,
 )
 from qingshan.services.hj212_server import running_server
-from qingshan.store.models import DeviceEvent, Reading, ReadingRevision
+from qingshan.store.engine import writing
+from qingshan.store.models import Device, DeviceEvent, Reading, ReadingRevision
 
 START = datetime(2026, 1, 1, 8, 0)
 STEP = timedelta(seconds=30)
@@ -252,8 +253,34 @@ def test_a_crash_mid_ingestion_loses_no_answered_reading(engine: Engine) -> None
     assert count(engine, ReadingRevision) == 0
 
 
+def test_a_device_configured_for_modbus_crc_is_read_with_it(engine: Engine) -> None:
+    """MODBUS CRCs only for a device registered with that variant, never tried silently."""
+    mns = register_simulated_devices(engine, 2, "22", "test:fixture")
+    with writing(engine, "test:fixture") as session:
+        device = session.scalar(select(Device).where(Device.mn == mns[0]))
+        assert device is not None
+        device.crc_variant = "modbus"
+    cp = "DataTime=20260101080000;a34004-Rtd=35,a34004-Flag=N"
+
+    def modbus_upload(mn: str) -> bytes:
+        segment = hj212.format_segment(
+            qn="20260101080000001", st="22", cn="2011", pw="123456", mn=mn, flag=5, cp=cp
+        )
+        return hj212.frame(segment, hj212.CrcVariant.MODBUS)
+
+    async def scenario() -> bytes:
+        async with running_server(engine) as server:
+            return await exchange(server.port, modbus_upload(mns[1]) + modbus_upload(mns[0]), 1)
+
+    (answer,) = hj212.decode_stream([asyncio.run(scenario())])
+    assert answer.mn == mns[0]
+    assert count(engine, Reading) == 1
+    assert [(r.reason, r.mn) for r in list_rejects(engine)] == [("bad_crc", mns[1])]
+
+
 @pytest.mark.parametrize(
-    ("minutes_silent", "expected"), [(None, "never"), (14, "online"), (15, "online"), (16, "offline")]
+    ("minutes_silent", "expected"),
+    [(None, "never"), (14, "online"), (15, "online"), (16, "offline")],
 )
 def test_liveness_is_offline_after_three_reporting_intervals(
     minutes_silent: int | None, expected: str

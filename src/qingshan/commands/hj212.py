@@ -188,7 +188,8 @@ def _parse_since(text: str | None) -> datetime | None:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint="--since") from None
+        message = f"{text!r} is not an ISO 8601 time"
+        raise typer.BadParameter(message, param_hint="--since") from None
     return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(LOCAL_TIME_ZONE))
 
 

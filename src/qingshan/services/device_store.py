@@ -222,6 +222,7 @@ class BatchWriter:
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._persisted: dict[int, datetime] = {}
         self._committing = False
+        self._running = False
         self.batches = 0
         self.committed_packets = 0
 
@@ -233,13 +234,17 @@ class BatchWriter:
 
     async def run(self) -> None:
         """Commit batches until cancelled; on cancellation nothing queued is answered."""
-        while True:
-            batch = await self._next_batch()
-            await self._commit(batch)
+        self._running = True
+        try:
+            while True:
+                batch = await self._next_batch()
+                await self._commit(batch)
+        finally:
+            self._running = False
 
     async def idle(self) -> None:
         """Wait until everything queued so far is committed (a graceful stop)."""
-        while not self._queue.empty() or self._committing:
+        while self._running and (not self._queue.empty() or self._committing):
             await asyncio.sleep(self.max_delay / 2)
 
     async def _next_batch(self) -> list[_Queued]:

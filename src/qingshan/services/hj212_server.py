@@ -69,9 +69,13 @@ READING_COMMANDS = {
 NOTIFICATION = "1013"
 """现场机时间校准请求: answered with 9013 (表 C.4)."""
 
-DIRECTORY_REFRESH_S = 1.0
-"""An unknown MN reloads the device list at most this often (devices registered while the
-server runs are found without a restart)."""
+DIRECTORY_REFRESH_S = 0.05
+"""An MN not found reloads the device list (devices registered while the server runs are found
+without a restart) — once per MN, and at most this often, so that packets with made-up MNs
+cannot turn into a query each."""
+
+MISSING_RETRY_S = 5.0
+"""An MN that a reload did not find triggers another reload after this long at the earliest."""
 
 _ZONE = ZoneInfo(LOCAL_TIME_ZONE)
 _CRC_VARIANTS = {
@@ -98,7 +102,10 @@ class DeviceDirectory:
         self.engine = engine
         self.devices: dict[str, KnownDevice] = {}
         self.parameters: ParameterIndex | None = None
-        self._loaded_at = -math.inf
+        self._missed_at = -math.inf
+        """When an MN not found last made the list reload."""
+        self._missing: dict[str, float] = {}
+        """MN → when a reload last failed to find it."""
         self.reload()
 
     def reload(self) -> None:
@@ -119,15 +126,19 @@ class DeviceDirectory:
             for mn, did, sid, kind, pw, crc, active in rows
         }
         _parameter_for.cache_clear()
-        self._loaded_at = time.monotonic()
 
     def find(self, mn: str | None) -> KnownDevice | None:
         if mn is None:
             return None
         device = self.devices.get(mn)
-        if device is None and time.monotonic() - self._loaded_at > DIRECTORY_REFRESH_S:
-            self.reload()
-            device = self.devices.get(mn)
+        now = time.monotonic()
+        if device is None and now - self._missing.get(mn, -math.inf) > MISSING_RETRY_S:
+            if now - self._missed_at > DIRECTORY_REFRESH_S:
+                self._missed_at = now
+                self.reload()
+                device = self.devices.get(mn)
+            if device is None:
+                self._missing[mn] = now
         return device
 
     def parameter(self, code: str, st: str | None, site_kind: str) -> tuple[int, float] | None:
@@ -270,10 +281,13 @@ class ConnectionIntake:
         self, packet: hj212.Packet, rejects: list[Reject]
     ) -> tuple[hj212.Packet, KnownDevice] | None:
         device = self.directory.find(packet.mn)
-        if not packet.ok and device is not None and packet.error is hj212.Reason.BAD_CRC:
-            if device.crc_variant is not hj212.CrcVariant.HJ212:  # a device on a MODBUS CRC
-                line = packet.raw.rstrip(b"\r\n") + b"\r\n"
-                packet = hj212.decode_packet(line, device.crc_variant)
+        if (
+            packet.error is hj212.Reason.BAD_CRC
+            and device is not None
+            and device.crc_variant is not hj212.CrcVariant.HJ212  # configured for MODBUS
+        ):
+            line = packet.raw.rstrip(b"\r\n") + b"\r\n"
+            packet = hj212.decode_packet(line, device.crc_variant)
         if not packet.ok:
             rejects.append(
                 self._reject(str(packet.error), packet.detail, packet.raw, packet.mn)
@@ -384,6 +398,7 @@ class Hj212Server:
         self.connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
         self._writer_task: asyncio.Task[None] | None = None
+        self._stopped = False
 
     @property
     def port(self) -> int:
@@ -402,7 +417,11 @@ class Hj212Server:
 
         ``graceful``: commit and answer what is queued before closing. Without it (a crash, in
         the tests) connections are aborted and queued deliveries are dropped unanswered.
+        Stopping a stopped server does nothing.
         """
+        if self._stopped:
+            return
+        self._stopped = True
         if self._server is not None:
             self._server.close()
         if graceful:
