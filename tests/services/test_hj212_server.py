@@ -223,10 +223,12 @@ def test_a_crash_mid_ingestion_loses_no_answered_reading(engine: Engine) -> None
             sending = asyncio.ensure_future(
                 run_devices("127.0.0.1", server.port, uploads, window=2, answer_timeout=1.0)
             )
-            while server.writer.committed_packets < 60:
+            for _ in range(2000):  # at most 10 s
+                if server.writer.committed_packets >= 60:
+                    break
                 await asyncio.sleep(0.005)
             await server.stop(graceful=False)
-            return await sending
+            return await asyncio.wait_for(sending, 30)
 
     runs = asyncio.run(crash())
     answered = {(run.mn, qn) for run in runs for qn in run.answered}

@@ -8,6 +8,7 @@ import logging
 import signal
 from typing import Annotated
 
+import aiomqtt
 import typer
 
 from qingshan.commands.common import stderr
@@ -40,8 +41,12 @@ def run_command(
 
     async def main() -> None:
         task = asyncio.create_task(mqtt_ingest.subscribe(engine, target, prefix=prefix))
-        stderr.print(f"subscribed to {prefix}/+/readings at {target.host}:{target.port}")
+        stderr.print(f"subscribing to {prefix}/+/readings at {target.host}:{target.port}")
         await _run_until_signal(task)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except aiomqtt.MqttError as error:
+        stderr.print(f"[bold red]MQTT broker {broker}: {error}[/]")
+        raise typer.Exit(1) from None
     stderr.print("stopped")

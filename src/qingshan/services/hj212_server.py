@@ -66,6 +66,12 @@ READING_COMMANDS = {
 }
 """Upload → (period, field holding the value) (HJ 212—2017 表 9, 表 C.14–C.18)."""
 
+ANSWERS = frozenset({"9011", "9012", "9013", "9014"})
+"""Answers (表 9 交互命令): never answered, not events; they only show the device is alive."""
+
+HEARTBEATS = frozenset({"9015", "9021"})
+"""Heartbeats seen in the field (notes §2.4, not in HJ 212—2017 表 9): liveness only."""
+
 NOTIFICATION = "1013"
 """现场机时间校准请求: answered with 9013 (表 C.4)."""
 
@@ -322,12 +328,11 @@ class ConnectionIntake:
                     self._reject("values_not_stored", "; ".join(problems), packet.raw, packet.mn)
                 )
             self._track_split(packet, delivery)
-        elif packet.cn not in ("9014", "9013"):
+        elif packet.cn not in ANSWERS | HEARTBEATS:
             delivery.events.append(_event_of(packet, device))
-        if packet.ack_required:
+        if packet.ack_required and packet.cn not in ANSWERS:
             answer = "9013" if packet.cn == NOTIFICATION else "9014"
-            if packet.cn not in ("9014", "9013", "9011", "9012"):
-                intake.replies.append(hj212.reply(packet, answer))
+            intake.replies.append(hj212.reply(packet, answer))
 
     def _track_split(self, packet: hj212.Packet, delivery: Delivery) -> None:
         if packet.pnum is None:
@@ -372,7 +377,13 @@ class _Connection(asyncio.Protocol):
 
     def _submit(self, intake: Intake) -> None:
         delivery = intake.delivery
-        if not (delivery.readings or delivery.events or delivery.rejects or intake.replies):
+        if not (
+            delivery.readings
+            or delivery.events
+            or delivery.rejects
+            or delivery.seen
+            or intake.replies
+        ):
             return
         future = self.server.writer.submit(delivery)
         if intake.replies:
