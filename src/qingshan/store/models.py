@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -70,6 +71,8 @@ SEVERITIES = ("critical", "major", "minor", "warning")
 """Alarm severities, highest first (red, orange, yellow, blue warnings; see
 :data:`qingshan.alerting.catalogue.SEVERITIES`)."""
 CLEAR_REASONS = ("auto", "manual")
+REJECT_CHANNELS = ("hj212", "mqtt")
+"""Device-facing channels whose refused input is kept in :class:`RejectedPacket`."""
 
 
 def _one_of(column: str, values: tuple[str, ...], *, nullable: bool = False) -> str:
@@ -819,3 +822,49 @@ class RegistryOperation(Base):
     quantity: Mapped[int | None] = mapped_column(BigInteger)
     serial: Mapped[str | None] = mapped_column(String(160))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+# Device channels: refused input and device events
+# ------------------------------------------------------------------------------------------
+
+
+class RejectedPacket(Base):
+    """Input from a device channel that was not (wholly) stored, with its raw bytes and why.
+
+    Nothing that arrives is dropped silently: an HJ 212 packet with a bad CRC, a wrong password
+    or an unknown MN, values with unknown codes, a malformed MQTT message — each is one row.
+    ``reason`` is a short code (``bad_crc``, ``wrong_pw``, ``unknown_mn``, ``bad_json`` …, see
+    ``docs/devices.md``), ``detail`` says it in words. ``peer`` is the TCP peer ``host:port``
+    (HJ 212) or the topic (MQTT); ``mn`` is the device's MN when the packet carried one.
+    Written in bulk by the channel's writer (one audit row per batch, not per reject).
+    """
+
+    __tablename__ = "rejected_packets"
+    __table_args__ = (CheckConstraint(_one_of("channel", REJECT_CHANNELS), name="channel"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    peer: Mapped[str] = mapped_column(String(200))
+    mn: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DeviceEvent(Base):
+    """A device's own report that is not a reading: HJ 212 2021 (facility running state
+    ``SBxxx-RS``), 2041 (facility running time ``SBxxx-RT``), 2081 (DAQ restart time) and other
+    commands of a known device that the server does not turn into readings.
+
+    ``data_time`` is the packet's DataTime in UTC (NULL when it has none); ``payload`` holds the
+    CP as sent: ``{"values": [[code, field, value], …], "params": {name: value}}``.
+    """
+
+    __tablename__ = "device_events"
+    __table_args__ = (Index("ix_device_events_device_id_received_at", "device_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    cn: Mapped[str] = mapped_column(String(8))
+    data_time: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDocument)

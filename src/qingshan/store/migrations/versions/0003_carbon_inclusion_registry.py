@@ -1,7 +1,7 @@
 """Carbon-inclusion registry (碳普惠 / 碳惠通): accounts, methodologies, actions, credits.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-25
 
 Triggers refuse any change to a retired or cancelled block and any block deletion.
@@ -33,7 +33,7 @@ def one_of(column: str, values: tuple[str, ...], *, nullable: bool = False) -> s
 
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

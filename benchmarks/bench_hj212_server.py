@@ -1,0 +1,195 @@
+"""HJ 212 end to end: packets/s durable in the store from many simultaneous device connections.
+
+Run: ``PYTHONPATH=src python benchmarks/bench_hj212_server.py [--devices 500] [--packets 40]
+[--window 8] [--batch-delay 0.02] [--postgres-url URL | --sqlite]``
+
+Workload: ``--devices`` simulated ambient air stations (ST=22, 2011 real-time uploads of 9
+channels, about 375 bytes each, A bit set), each on its own TCP connection on loopback, each
+sending ``--packets`` uploads and keeping at most ``--window`` of them unanswered (a device
+sending its backlog). The server (``qingshan hj212 serve``'s code: one asyncio process, the
+batch writer committing in a worker thread) runs in this process; the devices run in a child
+process with its own event loop, so that client and server do not share one interpreter lock.
+
+Measured:
+
+* packets/s = answered packets / (first send → last answer); an answer (9014) is sent only
+  after the commit of the packet's readings, so every answered packet is durable (PostgreSQL
+  with its default ``synchronous_commit = on``); the store is checked afterwards to hold
+  exactly ``devices × packets × 9`` readings;
+* p50 / p99 of the answer latency (send → 9014 received) as the devices see it;
+* baseline in the same run: the decode-only rate of the same packets through one
+  ``StreamDecoder`` (CRC and full parse, one packet per read, one core) — the ratio says what
+  share of a core's pure decoding speed survives sockets, checks, mapping and the database.
+
+``--rate`` paces each device (uploads/s) to measure latency at an offered load below the
+saturation point; without it devices send as fast as the window allows (throughput).
+
+Targets (issue 4): ≥ 10,000 packets/s durable in PostgreSQL from 500 connections, 9014 p99
+< 200 ms. Note: on a machine with few cores the client, the server and PostgreSQL compete for
+them; the output prints the core count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from qingshan.protocols.hj212 import StreamDecoder
+from qingshan.services import database
+from qingshan.services.hj212_client import (
+    RunSummary,
+    register_simulated_devices,
+    run_devices,
+    simulated_mn,
+    upload_packets,
+)
+from qingshan.services.hj212_server import running_server
+from qingshan.store import create_store_engine
+
+TARGET_RATE = 10_000
+TARGET_P99_MS = 200
+CHANNELS = 9
+START = datetime(2026, 3, 1, 8, 0)
+
+
+def uploads(devices: int, packets: int) -> dict[str, list[bytes]]:
+    return {
+        simulated_mn(index): upload_packets(
+            simulated_mn(index),
+            count=packets,
+            start=START,
+            interval=timedelta(seconds=30),
+            seed=index,
+        )
+        for index in range(1, devices + 1)
+    }
+
+
+def decode_only_rate(packets: list[bytes], rounds: int = 3) -> float:
+    """Best of ``rounds``: packets/s through one StreamDecoder, one packet per read."""
+    best = 0.0
+    for _ in range(rounds):
+        decoder = StreamDecoder()
+        began = time.perf_counter()
+        for packet in packets:
+            decoder.feed(packet)
+        best = max(best, len(packets) / (time.perf_counter() - began))
+    return best
+
+
+def _client(
+    port: int, devices: int, packets: int, window: int, rate: float | None, out: Any
+) -> None:
+    """Child process: generate the uploads, then send them all at once."""
+    work = uploads(devices, packets)
+    out.put("ready")
+    began = time.perf_counter()
+    runs = asyncio.run(
+        run_devices("127.0.0.1", port, work, window=window, rate=rate, answer_timeout=30.0)
+    )
+    out.put(RunSummary.of(runs, time.perf_counter() - began))
+
+
+async def _serve_and_measure(engine: Engine, arguments: argparse.Namespace) -> RunSummary:
+    async with running_server(engine, max_delay=arguments.batch_delay) as server:
+        context = multiprocessing.get_context("spawn")
+        results = context.Queue()
+        client = context.Process(
+            target=_client,
+            args=(
+                server.port,
+                arguments.devices,
+                arguments.packets,
+                arguments.window,
+                arguments.rate,
+                results,
+            ),
+        )
+        client.start()
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(None, results.get) == "ready"
+        summary: RunSummary = await loop.run_in_executor(None, results.get)
+        await loop.run_in_executor(None, client.join)
+        print(f"  server: {server.writer.batches} commits, "
+              f"{server.writer.committed_packets / max(server.writer.batches, 1):.0f} "
+              "packets per commit")
+        return summary
+
+
+def _count_readings(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM readings")).scalar_one())
+
+
+def run_backend(url: str, arguments: argparse.Namespace, label: str) -> None:
+    engine = create_store_engine(url)
+    database.upgrade(engine)
+    register_simulated_devices(engine, arguments.devices, "22", "bench:hj212")
+    summary = asyncio.run(_serve_and_measure(engine, arguments))
+    stored = _count_readings(engine)
+    engine.dispose()
+    expected = arguments.devices * arguments.packets * CHANNELS
+    rate = summary.answered / summary.seconds
+    baseline = decode_only_rate([p for ps in uploads(50, 200).values() for p in ps])
+    print(f"{label}: {summary.devices} connections, {summary.sent} packets sent, "
+          f"{summary.answered} answered, {summary.unanswered} unanswered, "
+          f"{len(summary.errors)} device errors")
+    print(f"  end to end: {rate:,.0f} packets/s durable ({rate * CHANNELS:,.0f} readings/s), "
+          f"9014 latency p50 {summary.p50_ms} ms, p99 {summary.p99_ms} ms")
+    print(f"  decode only (same packets, one core): {baseline:,.0f} packets/s → "
+          f"end to end is {rate / baseline:.2f}× of it")
+    print(f"  store holds {stored:,} readings (expected {expected:,}: "
+          f"{'exactly once' if stored == expected else 'MISMATCH'})")
+    print(f"  targets: ≥ {TARGET_RATE:,} packets/s → {'met' if rate >= TARGET_RATE else 'NOT met'};"
+          f" p99 < {TARGET_P99_MS} ms → "
+          f"{'met' if (summary.p99_ms or 1e9) < TARGET_P99_MS else 'NOT met'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=500)
+    parser.add_argument("--packets", type=int, default=40, help="uploads per device")
+    parser.add_argument("--window", type=int, default=8, help="unanswered packets per device")
+    parser.add_argument("--batch-delay", type=float, default=0.02)
+    parser.add_argument(
+        "--rate", type=float, default=None, help="uploads/s per device (default: as answered)"
+    )
+    parser.add_argument(
+        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    parser.add_argument("--sqlite", action="store_true", help="measure SQLite as well")
+    arguments = parser.parse_args()
+    print(f"{os.cpu_count()} cores; {arguments.devices} devices × {arguments.packets} packets, "
+          f"window {arguments.window}, batch delay {arguments.batch_delay} s, "
+          f"rate per device {arguments.rate or 'unlimited'}")
+    schema = f"bench_hj212_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(arguments.postgres_url)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        url = make_url(arguments.postgres_url).update_query_dict(
+            {"options": f"-csearch_path={schema}"}
+        )
+        run_backend(url.render_as_string(hide_password=False), arguments, "PostgreSQL")
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+    if arguments.sqlite:
+        with tempfile.TemporaryDirectory() as directory:
+            run_backend(f"sqlite:///{Path(directory) / 'bench.db'}", arguments, "SQLite")
+
+
+if __name__ == "__main__":
+    main()
