@@ -21,8 +21,9 @@ from qingshan.services.hj212_client import (
     upload_packets,
 )
 from qingshan.services.hj212_server import running_server
+from qingshan.services.rules import create_rule
 from qingshan.store.engine import writing
-from qingshan.store.models import Device, DeviceEvent, Reading, ReadingRevision
+from qingshan.store.models import Alarm, Device, DeviceEvent, Reading, ReadingRevision
 
 START = datetime(2026, 1, 1, 8, 0)
 STEP = timedelta(seconds=30)
@@ -47,8 +48,9 @@ def count(engine: Engine, model: type) -> int:
 
 
 def uploads_for(mns: Sequence[str], packets: int, **options: object) -> dict[str, list[bytes]]:
+    options = {"interval": STEP, **options}
     return {
-        mn: upload_packets(mn, count=packets, start=START, interval=STEP, seed=index, **options)  # type: ignore[arg-type]
+        mn: upload_packets(mn, count=packets, start=START, seed=index, **options)  # type: ignore[arg-type]
         for index, mn in enumerate(mns)
     }
 
@@ -290,3 +292,27 @@ def test_liveness_is_offline_after_three_reporting_intervals(
     now = datetime(2026, 1, 1, tzinfo=UTC)
     seen = None if minutes_silent is None else now - timedelta(minutes=minutes_silent)
     assert liveness(seen, 5, now) == expected
+
+
+def test_hourly_uploads_are_judged_by_the_alarm_rules(engine: Engine) -> None:
+    """Readings from the device channel go through the same rule evaluation as files and HTTP:
+    with a rule PM2.5 IAQI > 0 every site that sent an hour has an active alarm once the
+    devices are answered and the writer has run (docs/alerting.md)."""
+    with writing(engine, "test:fixture") as session:
+        create_rule(session, code="pm25-any", name="PM2.5 IAQI > 0", rule_type="aqi",
+                    parameters={"parameter": "pm25", "level": 0}, scope=None,
+                    severity="blue", actor="test:fixture")
+    mns = register_simulated_devices(engine, 2, "22", "test:fixture")
+    uploads = uploads_for(mns, 2, cn="2061", interval=timedelta(hours=1))
+
+    async def scenario() -> list:
+        async with running_server(engine) as server:
+            return await run_devices("127.0.0.1", server.port, uploads)
+
+    runs = asyncio.run(scenario())
+    assert all(not run.unanswered and not run.error for run in runs)
+    with engine.connect() as connection:
+        alarmed = connection.execute(
+            select(func.count(func.distinct(Alarm.site_id))).where(Alarm.active)
+        ).scalar_one()
+    assert alarmed == 2
