@@ -23,11 +23,6 @@ from qingshan.standards import air_evaluation, aqi
 INDICATOR_LIKE = re.compile(r"^(so2|no2|co|o3|pm10|pm25|pm2\.5|pm2_5|nox|tsp)(_|$)", re.IGNORECASE)
 """Column names that name a pollutant; such a column must be a known indicator of the report."""
 
-OUTPUT_COLUMNS = (
-    "aqi", "level", "category", "category_en", "color", "primary_pollutants",
-    "exceedance_pollutants", "rules", "missing_pollutants", "above_scale_pollutants", "notes",
-)
-
 
 def time_column_of(frame: pl.DataFrame) -> str | None:
     """The column holding each row's period start: ``time``, else ``date``."""
@@ -54,7 +49,7 @@ def load_aqi_input(
                 row=1,
                 column=column,
             )
-        if column in OUTPUT_COLUMNS or column.startswith("iaqi_"):
+        if column in aqi.ADDED_COLUMNS or column.startswith("iaqi_"):
             problems.add("the output would overwrite this column; rename it", row=1, column=column)
     present = [column for column in known if column in frame.columns]
     if not present:

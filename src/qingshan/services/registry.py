@@ -41,6 +41,7 @@ from qingshan.store.ledger import LedgerError, NotFound
 from qingshan.store.models import (
     Methodology,
     RegistryAccount,
+    RegistryOperation,
     Retirement,
     User,
 )
@@ -465,6 +466,22 @@ def transfer(
     return _write(engine, principal, work)
 
 
+def _spend(
+    engine: Engine,
+    principal: Principal,
+    from_account: str,
+    move: Callable[[Session, int], RegistryOperation],
+) -> dict[str, Any]:
+    """Run ``move(session, owner_id)`` on credits of ``from_account``, which the principal must
+    be allowed to move (:func:`_owned`); one audited transaction."""
+
+    def work(session: Session) -> dict[str, Any]:
+        owner = _owned(session, principal, from_account)
+        return ledger.operation_dict(move(session, owner.id))
+
+    return _write(engine, principal, work)
+
+
 def retire(
     engine: Engine,
     principal: Principal,
@@ -478,22 +495,10 @@ def retire(
     note: str = "",
 ) -> dict[str, Any]:
     """Retire credits for neutrality (碳中和) or voluntarily (自愿注销), with a certificate."""
-
-    def work(session: Session) -> dict[str, Any]:
-        owner = _owned(session, principal, from_account)
-        operation = ledger.retire(
-            session,
-            key,
-            block_id=block_id,
-            quantity=quantity,
-            from_account_id=owner.id,
-            purpose=purpose,
-            beneficiary=beneficiary,
-            note=note,
-        )
-        return ledger.operation_dict(operation)
-
-    return _write(engine, principal, work)
+    return _spend(engine, principal, from_account, lambda session, owner_id: ledger.retire(
+        session, key, block_id=block_id, quantity=quantity, from_account_id=owner_id,
+        purpose=purpose, beneficiary=beneficiary, note=note,
+    ))
 
 
 def surrender(
@@ -508,21 +513,10 @@ def surrender(
     note: str = "",
 ) -> dict[str, Any]:
     """Use credits against a compliance obligation (履约抵销), within the scheme's offset cap."""
-
-    def work(session: Session) -> dict[str, Any]:
-        owner = _owned(session, principal, from_account)
-        operation = ledger.surrender(
-            session,
-            key,
-            block_id=block_id,
-            quantity=quantity,
-            from_account_id=owner.id,
-            obligation_id=obligation_id,
-            note=note,
-        )
-        return ledger.operation_dict(operation)
-
-    return _write(engine, principal, work)
+    return _spend(engine, principal, from_account, lambda session, owner_id: ledger.surrender(
+        session, key, block_id=block_id, quantity=quantity, from_account_id=owner_id,
+        obligation_id=obligation_id, note=note,
+    ))
 
 
 def cancel(
