@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import datetime
 from pathlib import Path
@@ -93,11 +94,14 @@ def test_unreadable_file(tmp_path):
     assert "broken.xlsx: cannot read the file" in result.output
 
 
-def test_auto_rules_need_a_time(tmp_path):
-    result, _ = _bad(tmp_path, "pm25_1h\n10\n")
-    assert result.exit_code == 2 or "time" not in result.output  # 2026 fixed: no time needed
+def test_auto_rules_need_a_time_fixed_rules_do_not(tmp_path):
     source = tmp_path / "no_time.csv"
     source.write_text("pm25_1h\n10\n", encoding="utf-8")
+    fixed = run(str(source), "--report", "hourly", "--rules", "2026")
+    assert fixed.exit_code == 0, fixed.output
+    row = pl.read_csv(io.StringIO(fixed.stdout)).row(0, named=True)
+    assert row["iaqi_pm25_1h"] == 15  # PM2.5 10 µg/m³: 10 × 50/35 = 14.3 → 15
+    assert row["aqi"] is None  # five pollutants missing, AQI ≤ 100: NA (HJ 633—2026 §5.3.1)
     result = run(str(source), "--report", "hourly", "--rules", "auto")
     assert result.exit_code == 2
     assert "needs a 'time'" in result.output
