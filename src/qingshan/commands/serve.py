@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from qingshan.api.app import create_app
 from qingshan.commands.db import store_engine
 
 
@@ -16,4 +14,9 @@ def serve_command(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
     """Serve the API at http://HOST:PORT/api/v1 and its documentation at /docs."""
+    # Imported here: the web stack is only needed by this command, not at every CLI start.
+    import uvicorn
+
+    from qingshan.api.app import create_app
+
     uvicorn.run(create_app(store_engine()), host=host, port=port, log_level="info")
