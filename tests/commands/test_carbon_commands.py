@@ -185,3 +185,12 @@ def test_target_warnings_reach_the_analysts(engine, database_url, monkeypatch):
     with reading(engine) as session:
         notes = session.execute(select(Notification.kind, Notification.roles)).all()
     assert notes == [("carbon_target", ["analyst", "admin"])] * summary["warnings"]
+
+
+def test_inventory_writes_nothing_when_one_output_path_is_bad(tmp_path):
+    inventory, annual = tmp_path / "inventory.csv", tmp_path / "annual.txt"
+    result = run("inventory", EXAMPLES / "district_activity.csv", *FACTORS, "--gases", "co2",
+                 "-o", inventory, "--annual", annual)
+    assert result.exit_code == 2
+    assert "annual.txt: unsupported output format '.txt'" in result.output
+    assert not inventory.exists() and not annual.exists()

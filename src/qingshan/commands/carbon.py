@@ -22,7 +22,7 @@ from qingshan.commands.db import store_engine
 from qingshan.config import get_settings
 from qingshan.services import carbon, energy
 from qingshan.services.database import cli_actor
-from qingshan.services.tables import write_table
+from qingshan.services.tables import write_table, write_tables
 
 app = typer.Typer(
     help="Carbon books: emission factors, enterprise and district accounting, targets (双控)."
@@ -164,10 +164,8 @@ def inventory_command(
                                        settings.chunk_rows)
         table = carbon.district_inventory(statistics, original, frame, library, options,
                                           accounted)
-        if output is not None:
-            write_table(table, output)
-        if annual is not None:
-            write_table(accounting.annual_for_targets(table), annual)
+        outputs = {output: table, annual: accounting.annual_for_targets(table)}
+        write_tables({path: frame for path, frame in outputs.items() if path is not None})
     finish(table, output, as_json, rows=table.height,
            annual=accounting.annual_for_targets(table).to_dicts())
 

@@ -211,6 +211,22 @@ def require_columns(
             problems.add("required column is missing", row=1, column=column)
 
 
+def _output_suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in READABLE_SUFFIXES:
+        raise InputError.single(path, f"unsupported output format {suffix!r}")
+    return suffix
+
+
+def write_tables(outputs: dict[Path, pl.DataFrame]) -> None:
+    """Write several outputs of one command; every path is checked before any is written, so a
+    bad second path never leaves the first one written alone."""
+    for path in outputs:
+        _output_suffix(path)
+    for path, frame in outputs.items():
+        write_table(frame, path)
+
+
 def write_table(frame: pl.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` atomically; the format comes from the suffix.
 
@@ -218,9 +234,7 @@ def write_table(frame: pl.DataFrame, path: str | Path) -> Path:
     correctly; nulls are empty cells.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in READABLE_SUFFIXES:
-        raise InputError.single(path, f"unsupported output format {suffix!r}")
+    suffix = _output_suffix(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(handle)
