@@ -1,4 +1,4 @@
-"""``qingshan serve``: the HTTP API and its documentation, with uvicorn."""
+"""``qingshan serve``: the web pages, the HTTP API and its documentation, with uvicorn."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
-    """Serve the API at http://HOST:PORT/api/v1 and its documentation at /docs."""
+    """Serve the pages at http://HOST:PORT/, the API at /api/v1 and its documentation at /docs."""
     # Imported here: the web stack is only needed by this command, not at every CLI start.
     import uvicorn
 
-    from qingshan.api.app import create_app
+    from qingshan.web.site import create_site
 
-    uvicorn.run(create_app(store_engine()), host=host, port=port, log_level="info")
+    uvicorn.run(create_site(store_engine()), host=host, port=port, log_level="info")
