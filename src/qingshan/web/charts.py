@@ -106,3 +106,64 @@ def district_map(
             "series": series,
         },
     }
+
+
+def bar_chart(
+    categories: list[str],
+    series: dict[str, list[float | None]],
+    *,
+    unit: str,
+    stacked: bool = False,
+) -> dict[str, Any]:
+    """Bars per category, one series per key of ``series`` (stacked when they add up)."""
+    return {
+        "option": {
+            "tooltip": {"trigger": "axis"},
+            "legend": {"type": "scroll", "bottom": 0},
+            "grid": {"left": 64, "right": 16, "top": 32, "bottom": 56},
+            "xAxis": {"type": "category", "data": categories},
+            "yAxis": {"type": "value", "name": unit},
+            "series": [
+                {
+                    "name": name,
+                    "type": "bar",
+                    "data": values,
+                    **({"stack": "total"} if stacked else {}),
+                }
+                for name, values in series.items()
+            ],
+        }
+    }
+
+
+def line_chart(
+    categories: list[str],
+    series: dict[str, list[float | None]],
+    *,
+    unit: str,
+    dashed: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """Lines over ``categories``; names in ``dashed`` are reference paths (targets, limits)."""
+    return {
+        "option": {
+            "tooltip": {"trigger": "axis"},
+            "legend": {"type": "scroll", "bottom": 0},
+            "grid": {"left": 64, "right": 16, "top": 32, "bottom": 56},
+            "xAxis": {"type": "category", "data": categories},
+            "yAxis": {"type": "value", "name": unit, "scale": True},
+            "series": [
+                {
+                    "name": name,
+                    "type": "line",
+                    "data": values,
+                    "connectNulls": False,
+                    **(
+                        {"lineStyle": {"type": "dashed"}, "symbol": "none"}
+                        if name in dashed
+                        else {}
+                    ),
+                }
+                for name, values in series.items()
+            ],
+        }
+    }

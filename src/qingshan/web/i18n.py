@@ -60,6 +60,11 @@ def gettext_(message: str) -> str:
     return translations(current_locale()).gettext(message)
 
 
+def localized(chinese: str, english: str) -> str:
+    """Pick a name from data that carries both (parameters, AQI categories, sectors)."""
+    return chinese if current_locale() == "zh_CN" else english
+
+
 def N_(message: str) -> str:
     """Mark ``message`` for the catalog where it is defined; it is translated where shown."""
     return message
