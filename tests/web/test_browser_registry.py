@@ -3,43 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from browser import LiveSite, open_page, serve, sign_in
-from qingshan.services import database, registry
-from qingshan.services.registry import Principal
-from qingshan.store.engine import create_store_engine
-from web_world import PASSWORD, build_world
-
-ADMIN = Principal(actor="test:admin", role="admin")
+from browser import LiveSite, open_page, sign_in, world_site
+from web_world import PASSWORD, credits_for_firm
 
 
 @pytest.fixture(scope="module")
 def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
-    path: Path = tmp_path_factory.mktemp("registry") / "qingshan.db"
-    engine = create_store_engine(f"sqlite:///{path}")
-    database.upgrade(engine)
-    build_world(engine)
-    registry.open_account(
-        engine, ADMIN, code="E-FIRM", name="示范制造有限公司", kind="enterprise", username="firm"
-    )
-    registry.issue(
-        engine,
-        ADMIN,
-        key="issue",
-        methodology="AR-CQCM-001",
-        project_code="P001",
-        project_name="青山碳汇造林",
-        vintage=2023,
-        quantity=100,
-        to_account="E-FIRM",
-        verification="核查报告",
-    )
-    yield from serve(engine)
-    engine.dispose()
+    yield from world_site(tmp_path_factory.mktemp("registry"), credits_for_firm)
 
 
 @pytest.fixture

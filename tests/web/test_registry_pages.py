@@ -11,36 +11,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from qingshan.services import registry
-from qingshan.services.registry import Principal
 from qingshan.store.engine import writing
 from qingshan.store.identity import add_user
-from web_world import PASSWORD
-
-ADMIN = Principal(actor="test:admin", role="admin")
+from web_world import PASSWORD, credits_for_firm
 
 
 @pytest.fixture
 def firm_block(engine: Engine) -> dict[str, Any]:
-    """A 100 t block in the account of enterprise user ``firm``."""
+    """A 100 t block in the account of enterprise user ``firm``; ``rival`` is another firm."""
     with writing(engine, "test") as session:
         add_user(session, "firm", "enterprise", password=PASSWORD)
         add_user(session, "rival", "enterprise", password=PASSWORD)
-    registry.open_account(
-        engine, ADMIN, code="E-FIRM", name="示范制造有限公司", kind="enterprise", username="firm"
-    )
-    issued = registry.issue(
-        engine,
-        ADMIN,
-        key="issue",
-        methodology="AR-CQCM-001",
-        project_code="P001",
-        project_name="青山碳汇造林",
-        vintage=2023,
-        quantity=100,
-        to_account="E-FIRM",
-        verification="核查报告",
-    )
-    return {"block_id": issued["new_block_id"], "serial": issued["serial"]}
+    return credits_for_firm(engine)
 
 
 def client_of(engine_site: TestClient, username: str) -> TestClient:

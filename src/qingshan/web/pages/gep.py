@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import polars as pl
@@ -117,17 +118,19 @@ def gep_page(
     return render(request, "gep.html", caller, context)
 
 
+def _download(path: Path | None) -> FileResponse:
+    if path is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this run has no such file")
+    return FileResponse(path, filename=path.name)
+
+
 @router.get("/gep/{run_id}/workbook")
 def gep_workbook(run_id: str, caller: Analyst) -> FileResponse:
-    path = _run(run_id).workbook_path()
-    if path is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "this run has no workbook")
-    return FileResponse(path, filename=path.name)
+    """The run's XLSX workbook (every table, bilingual headers)."""
+    return _download(_run(run_id).workbook_path())
 
 
 @router.get("/gep/{run_id}/report")
 def gep_report(run_id: str, caller: Analyst) -> FileResponse:
-    path = _run(run_id).report_path()
-    if path is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "this run has no report")
-    return FileResponse(path, filename=path.name)
+    """The run's Word report."""
+    return _download(_run(run_id).report_path())
