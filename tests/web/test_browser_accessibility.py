@@ -16,7 +16,14 @@ from web_world import PASSWORD, credits_for_firm
 
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 PUBLIC_PAGES = ["/", "/login", "/registry", "/registry/serial?serial=QS-X"]
-ANALYST_PAGES = ["/", "/carbon", "/carbon/factors", "/gep", "/registry", "/registry/accounts/E-FIRM"]
+ANALYST_PAGES = [
+    "/",
+    "/carbon",
+    "/carbon/factors",
+    "/gep",
+    "/registry",
+    "/registry/accounts/E-FIRM",
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +52,7 @@ def test_public_pages(page: Any) -> None:
     for path in PUBLIC_PAGES:
         page.goto(path)
         found[path] = serious_violations(page)
-    assert found == dict.fromkeys(PUBLIC_PAGES, [])
+    assert {path: problems for path, problems in found.items() if problems} == {}
 
 
 def test_analyst_pages_in_both_languages(page: Any) -> None:
