@@ -28,6 +28,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from qingshan.services import certificates
 from qingshan.services.tables import (
     ProblemCollector,
     parse_numbers,
@@ -42,7 +43,6 @@ from qingshan.store.models import (
     Methodology,
     RegistryAccount,
     RegistryOperation,
-    Retirement,
     User,
 )
 
@@ -593,17 +593,12 @@ def verify(engine: Engine) -> list[str]:
 
 
 def certificate(engine: Engine, number: str) -> dict[str, Any]:
-    """A retirement certificate: its content, the stored hash and whether it still matches."""
+    """A retirement certificate (:mod:`qingshan.services.certificates`): its sealed content, the
+    stored hash, verification code and path, issuance, and whether it still matches
+    (``intact``)."""
     with reading(engine) as session:
-        record = session.scalar(select(Retirement).where(Retirement.certificate_number == number))
-        if record is None:
-            raise NotFound(f"no certificate {number!r}")
-        content = ledger.certificate_content(session, record)
-        return {
-            "content": content,
-            "sha256": record.certificate_sha256,
-            "intact": ledger.certificate_hash(content) == record.certificate_sha256,
-        }
+        found = certificates.certificate_for(session, number)
+        return {**found.record(), "intact": found.valid}
 
 
 def certificate_html(found: dict[str, Any], verify_url: str) -> str:
