@@ -43,6 +43,7 @@ from qingshan.services.report_document import (
     ReportDocument,
     bullets,
     frame_table,
+    write_atomically,
 )
 from qingshan.standards import air_evaluation, aqi
 from qingshan.standards import noise as noise_standard
@@ -565,7 +566,7 @@ def _columns(frame: pl.DataFrame, headers: dict[str, str]) -> dict[str, str]:
     return {key: header for key, header in headers.items() if key in frame.columns}
 
 
-def _summary_lines(bulletin: Bulletin) -> list[str]:
+def summary_lines(bulletin: Bulletin) -> list[str]:
     summary = bulletin.summary
 
     def shown(value: Any) -> str:
@@ -636,7 +637,7 @@ def bulletin_document(bulletin: Bulletin) -> ReportDocument:
     }
     return document.add(
         Heading("概况 Summary"),
-        bullets(_summary_lines(bulletin)),
+        bullets(summary_lines(bulletin)),
         Heading("一、环境空气 Ambient air"),
         frame_table(bulletin.air, _columns(bulletin.air, air_overview), digits),
         frame_table(bulletin.air, _columns(bulletin.air, air_categories), digits),
@@ -657,7 +658,7 @@ def bulletin_pdf(bulletin: Bulletin) -> bytes:
 
 def bulletin_tables(bulletin: Bulletin) -> dict[str, pl.DataFrame]:
     """The sheets of the XLSX: summary, air, water, noise, notes (bilingual headers)."""
-    summary = pl.DataFrame({"概况 / Summary": _summary_lines(bulletin)})
+    summary = pl.DataFrame({"概况 / Summary": summary_lines(bulletin)})
     return {
         "summary": summary,
         "air": bulletin.air.select(
@@ -691,8 +692,4 @@ def write_bulletin(bulletin: Bulletin, path: Path) -> Path:
     render = FORMATS.get(path.suffix.lower())
     if render is None:
         raise ValueError(f"{path}: the bulletin is written as .pdf or .xlsx")
-    content = render(bulletin)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(content)
-    temporary.replace(path)
-    return path
+    return write_atomically(path, render(bulletin))

@@ -21,6 +21,7 @@ from qingshan.services.report_document import (
     Paragraph,
     ReportDocument,
     Table,
+    write_atomically,
 )
 
 FONT = "STSong-Light"
@@ -144,8 +145,4 @@ def render(document: ReportDocument) -> bytes:
 
 def write(document: ReportDocument, path: Path) -> Path:
     """Write the PDF to ``path`` through a temporary file (never a half-written PDF)."""
-    content = render(document)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(content)
-    temporary.replace(path)
-    return path
+    return write_atomically(path, render(document))

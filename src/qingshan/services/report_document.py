@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -90,3 +91,14 @@ def frame_table(
 
 def bullets(items: Sequence[str]) -> Bullets:
     return Bullets(tuple(items))
+
+
+def write_atomically(path: Path, content: bytes) -> Path:
+    """Write a finished report through a temporary file, so ``path`` is never half written."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        temporary.write_bytes(content)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
