@@ -11,12 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pypdf import PdfReader
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 
 from qingshan.services import certificates
 from qingshan.store import ledger
 from qingshan.store.engine import reading, writing
 from qingshan.store.ledger import NotFound
+from registry_world import retire_some
 
 SEALED = {
     "certificate": "QS-RET-00000001",
@@ -28,22 +29,6 @@ SEALED = {
     "account": "OWNER",
     "at": "2026-10-01T08:00:00+00:00",
 }
-
-
-def retire_some(engine: Engine, purpose: str = "碳中和") -> int:
-    """OWNER is issued 100 t of P001 (vintage 2023) and retires 40; returns the retirement id."""
-    with writing(engine, "test") as session:
-        owner = ledger.open_account(session, "OWNER", "青山林场", "project_owner").id
-        issued = ledger.issue(
-            session, "i1", methodology_code="AR-CQCM-001", project_code="P001",
-            project_name="青山碳汇造林", vintage=2023, quantity=100, to_account_id=owner,
-            verification="核查报告 2024-001",
-        )  # fmt: skip
-        operation = ledger.retire(
-            session, "r1", block_id=issued.new_block_id, quantity=40, from_account_id=owner,
-            purpose=purpose, beneficiary="2026 青山马拉松", note="赛事碳中和",
-        )  # fmt: skip
-        return int(operation.details["retirement_id"])
 
 
 def test_record_names_the_issuance_and_its_hash_is_the_canonical_sha256(engine) -> None:
@@ -134,7 +119,14 @@ def test_pdf_states_the_fields_hash_link_and_carries_a_qr_code(engine) -> None:
         found = certificates.certificate_for(session, retirement_id)
     document = PdfReader(io.BytesIO(certificates.certificate_pdf(found, "https://qs.example/")))
     text_ = "".join(page.extract_text() for page in document.pages)
-    for expected in ("碳减排量注销证明", found.number, "2026 青山马拉松", found.sha256,
-                     f"https://qs.example/verify/{found.code}", "AR-CQCM-001", "P001"):
+    for expected in (
+        "碳减排量注销证明",
+        found.number,
+        "2026 青山马拉松",
+        found.sha256,
+        f"https://qs.example/verify/{found.code}",
+        "AR-CQCM-001",
+        "P001",
+    ):
         assert expected in text_
     assert len(document.pages[0].images) == 1  # the QR code of the link

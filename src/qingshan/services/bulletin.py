@@ -391,12 +391,18 @@ def _air(session: Session, first: date, start: datetime, end: datetime) -> pl.Da
 
 
 def _air_table_without_data(stations: list[str], first: date) -> pl.DataFrame:
-    """No air data in the month: every station listed, every figure missing, 0 valid days."""
-    columns = {key: pl.lit(None, pl.Float64) for key in AIR_HEADERS}
+    """No air data in the month: every station listed with 0 valid days and every figure
+    missing."""
+    text = ("station", "composite_primary", "primary_days")
+    missing = [
+        pl.lit(None, pl.String if key in text else pl.Float64).alias(key)
+        for key in AIR_HEADERS
+        if key not in ("station", "days_expected", "aqi_valid_days")
+    ]
     return pl.DataFrame({"station": stations}).with_columns(
-        **{k: v for k, v in columns.items() if k != "station"},
-        days_expected=pl.lit((_next_month(first) - first).days),
-        aqi_valid_days=pl.lit(0),
+        pl.lit((_next_month(first) - first).days).alias("days_expected"),
+        pl.lit(0).alias("aqi_valid_days"),
+        *missing,
     )
 
 
