@@ -8,8 +8,9 @@ from qingshan.store import ledger
 from qingshan.store.engine import writing
 
 
-def retire_some(engine: Engine, purpose: str = "碳中和") -> int:
-    """OWNER is issued 100 t of P001 (vintage 2023) and retires 40; returns the retirement id."""
+def retire_some(engine: Engine, beneficiary: str = "2026 青山马拉松") -> int:
+    """OWNER is issued 100 t of P001 (vintage 2023) and retires 40 for neutrality (碳中和) on
+    behalf of ``beneficiary``; returns the retirement id."""
     with writing(engine, "test") as session:
         owner = ledger.open_account(session, "OWNER", "青山林场", "project_owner").id
         issued = ledger.issue(
@@ -19,6 +20,6 @@ def retire_some(engine: Engine, purpose: str = "碳中和") -> int:
         )  # fmt: skip
         operation = ledger.retire(
             session, "r1", block_id=issued.new_block_id, quantity=40, from_account_id=owner,
-            purpose=purpose, beneficiary="2026 青山马拉松", note="赛事碳中和",
+            purpose="碳中和", beneficiary=beneficiary, note="赛事碳中和",
         )  # fmt: skip
         return int(operation.details["retirement_id"])

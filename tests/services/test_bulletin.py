@@ -100,6 +100,7 @@ def store(engine, sites, parameters):
             "N1": upsert_site(
                 session, "N1", name="N1", kind="noise_point", noise_zone="2", **common
             ).id,
+            "N2": upsert_site(session, "N2", name="N2", kind="noise_point", **common).id,
         }
         frames = air_days(sites["AIR1"], parameters, [20.0] * 25 + [100.0] * 5)
         frames += [
@@ -133,6 +134,8 @@ def store(engine, sites, parameters):
         frames.append(rows(point, leq, beijing(30, 23, month=9), [70.0]))
         frames.append(rows(point, leq, beijing(1, 6), [58.0] * 16 + [52.0] * 8))
         frames.append(rows(point, leq, beijing(2, 6), [64.0] * 8 + [54.0] * 8))
+        # N2 has readings but no zone (so no limit): listed, not judged.
+        frames.append(rows(extra["N2"], leq, beijing(1, 6), [58.0] * 16))
         upsert_readings(session, pl.concat(frames), source="test", actor="test")
     with reading(engine) as session:
         return bulletin.build_bulletin(session, MONTH)
@@ -229,6 +232,9 @@ def test_noise_point_month_levels_against_zone_two(store) -> None:
     assert (point["day_hours"], point["night_hours"]) == (32, 8)
     # Per date (HJ 640 §6): 1 Oct day 58 ok, 2 Oct day 61.4 not; the one night 52 not.
     assert (point["days_evaluated"], point["days_day_ok"], point["nights_ok"]) == (2, 1, 0)
+    unzoned = by(store.noise, "point")["N2"]
+    assert (unzoned["zone"], unzoned["ld"], unzoned["day_ok"]) == (None, None, None)
+    assert store.summary["noise_points_day_ok"] == {"meeting": 1, "judged": 1, "percent": 100.0}
 
 
 def test_pdf_and_xlsx_carry_the_figures_and_the_standards(store) -> None:

@@ -130,3 +130,13 @@ def test_pdf_states_the_fields_hash_link_and_carries_a_qr_code(engine) -> None:
     ):
         assert expected in text_
     assert len(document.pages[0].images) == 1  # the QR code of the link
+
+
+def test_html_page_has_the_same_content_escaped(engine) -> None:
+    retirement_id = retire_some(engine, beneficiary="<script>alert(1)</script>")
+    with reading(engine) as session:
+        found = certificates.certificate_for(session, retirement_id)
+    page = certificates.certificate_html(found, "https://qs.example")
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert found.sha256 in page and f"https://qs.example/verify/{found.code}" in page
+    assert "data:image/png;base64," in page  # the QR code, inline

@@ -457,8 +457,12 @@ def _noise(session: Session, first: date, start: datetime, end: datetime) -> pl.
         {"point": [s.code for s in sites], "zone": [s.noise_zone for s in sites]},
         schema={"point": pl.String, "zone": pl.String},
     )
-    hours = hours.filter(pl.col("leq").is_not_null()).with_columns(
-        pl.col("point").replace_strict(zones, return_dtype=pl.String).alias("zone")
+    hours = (
+        hours.with_columns(
+            pl.col("point").replace_strict(zones, return_dtype=pl.String).alias("zone")
+        )
+        # A point without a GB 3096 zone has no limit to be judged against: listed, not judged.
+        .filter(pl.col("leq").is_not_null() & pl.col("zone").is_not_null())
     )
     dates, is_night = noise_standard.hour_periods(hours["time"].to_numpy())
     in_month = (dates >= np.datetime64(first, "D")) & (dates < np.datetime64(_next_month(first)))

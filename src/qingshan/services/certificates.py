@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qingshan.carbon import inclusion
-from qingshan.services import pdf
+from qingshan.services import pdf, report_html
 from qingshan.services.report_document import (
     Heading,
     Image,
@@ -226,7 +226,16 @@ def certificate_document(found: Certificate, verify_url: str) -> ReportDocument:
     )
 
 
+def verify_url(found: Certificate, base_url: str) -> str:
+    """The verification link: ``base_url`` (where the platform is reached) + the code's path."""
+    return base_url.rstrip("/") + found.verify_path
+
+
 def certificate_pdf(found: Certificate, base_url: str) -> bytes:
-    """The certificate as PDF; ``base_url`` is where the platform is reached
-    (``https://…``), the verification link is ``base_url`` + :data:`VERIFY_PATH`."""
-    return pdf.render(certificate_document(found, base_url.rstrip("/") + found.verify_path))
+    """The certificate as PDF."""
+    return pdf.render(certificate_document(found, verify_url(found, base_url)))
+
+
+def certificate_html(found: Certificate, base_url: str) -> str:
+    """The certificate as a standalone HTML page (the same content as the PDF)."""
+    return report_html.render(certificate_document(found, verify_url(found, base_url)))

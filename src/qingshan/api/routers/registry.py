@@ -325,12 +325,11 @@ def certificate(number: str, engine: EngineDep, _caller: Reader) -> dict[str, An
 
 @router.get("/certificates/{number}/html", response_class=HTMLResponse)
 def certificate_page(
-    number: str, request: Request, engine: EngineDep, _caller: Reader
+    number: str, request: Request, session: ReadSession, _caller: Reader
 ) -> HTMLResponse:
-    """The certificate as a printable HTML page with its verification link."""
-    found = _call(lambda: registry.certificate(engine, number))
-    verify_url = str(request.base_url).rstrip("/") + found["verify_path"]
-    return HTMLResponse(registry.certificate_html(found, verify_url))
+    """The certificate as a printable HTML page with its verification link and QR code."""
+    found = _call(lambda: certificates.certificate_for(session, number))
+    return HTMLResponse(certificates.certificate_html(found, str(request.base_url)))
 
 
 @router.get("/retirements/{retirement_id}/certificate", response_model=None)
