@@ -66,6 +66,8 @@ def test_retirement_certificate_json_and_pdf(client, token_for, engine) -> None:
     assert pdf.status_code == 200 and pdf.content[:5] == b"%PDF-"
     text_ = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert record["sha256"] in text_ and f"http://testserver/verify/{record['code']}" in text_
+    page = client.get(url, params={"format": "html"}, headers=analyst)
+    assert page.headers["content-type"].startswith("text/html") and record["sha256"] in page.text
     assert client.get(url, headers=token_for("device")).status_code == 403
     assert client.get(url).status_code == 401
     missing = f"{API}/registry/retirements/999/certificate"

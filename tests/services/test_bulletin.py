@@ -172,6 +172,13 @@ def test_air_station_figures_are_the_hand_computed_ones(store) -> None:
     assert five["primary_days"] == "PM2.5 30"
 
 
+def test_category_days_add_up_to_the_valid_days(store) -> None:
+    for row in store.air.iter_rows(named=True):
+        categories = [row[key] for key in row if key.startswith("days_") and key != "days_expected"]
+        assert sum(categories) == row["aqi_valid_days"] <= row["days_expected"]
+        assert row["good_days"] == row["days_excellent"] + row["days_good"]
+
+
 def test_a_station_without_data_is_missing_not_zero(store) -> None:
     empty = by(store.air, "station")["AIR9"]
     assert empty["aqi_valid_days"] == 0

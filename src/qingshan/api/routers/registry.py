@@ -338,13 +338,15 @@ def retirement_certificate(
     request: Request,
     session: ReadSession,
     _caller: Reader,
-    format: Annotated[Literal["pdf", "json"], Query(description="pdf or json")] = "pdf",
+    format: Annotated[Literal["pdf", "json", "html"], Query(description="pdf, json, html")] = "pdf",
 ) -> dict[str, Any] | Response:
     """A retirement's certificate: the record (sealed content, SHA-256, verification code and
-    path) as JSON, or the PDF with the hash, the verification link and its QR code."""
+    path) as JSON, or the PDF / HTML page with the hash, the verification link and its QR code."""
     found = _call(lambda: certificates.certificate_for(session, retirement_id))
     if format == "json":
         return found.record()
+    if format == "html":
+        return HTMLResponse(certificates.certificate_html(found, str(request.base_url)))
     return Response(
         certificates.certificate_pdf(found, str(request.base_url)),
         media_type="application/pdf",
