@@ -126,7 +126,9 @@ def store(engine, sites, parameters):
                 )
             )
         for parameter, value in (("nh3n", 0.3), ("do", 8.0), ("tp", 0.02)):
-            frames.append(rows(lake, parameters[parameter], beijing(10), [value], period="day"))
+            frames.append(rows(lake, parameters[parameter], beijing(10), [value]))
+        # The lake's day reading of the same instant is not a second sample (hour readings win).
+        frames.append(rows(lake, parameters["nh3n"], beijing(10), [5.0], period="day"))
         # September's last night (belongs to 30 September), then 1 October 06:00 – 2 October
         # 05:00 (16 day hours at 58, 8 night hours at 52), then 2 October's day: 8 h at 64, 8 at 54.
         point = extra["N1"]
@@ -219,7 +221,7 @@ def test_water_sections_class_target_and_share(store) -> None:
     assert river["main_pollutants"] == "nh3n"  # the only item worse than Class III
     lake = water["LAKE"]
     # Reservoir TP 0.02 ≤ 0.025 (Class II for lakes), NH3-N 0.3 (II), DO 8 (I) → II = target.
-    assert (lake["class"], lake["meets_target"]) == ("II", "yes")
+    assert (lake["samples"], lake["class"], lake["meets_target"]) == (1, "II", "yes")
     dry = water["DRY"]
     assert dry["samples"] == 0 and dry["class"] is None and dry["meets_target"] is None
     assert store.summary["water_sections_meeting_target"] == {

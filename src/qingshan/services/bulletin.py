@@ -71,7 +71,9 @@ arithmetic mean, GB 3095—2026 §3.11), and the composite-index statistic it st
 WATER_ITEMS = {"water_temperature": "water_temp"}
 """Store parameter keys that the water standard names otherwise."""
 WATER_PERIODS = ("hour", "day")
-"""Readings of these periods are the samples of a section (one reading, one sample)."""
+"""Readings of these periods are the samples of a section (one reading, one sample): its hour
+readings when it has any in the month, else its day readings (never both, which would count an
+automatic station's day twice)."""
 
 NOISE_NIGHT_SPILL = timedelta(hours=6)
 """The night of a month's last day ends at 06:00 of the next month (GB 3096—2008 §3)."""
@@ -231,9 +233,10 @@ def _readings(
     end: datetime,
     periods: tuple[str, ...],
 ) -> pl.DataFrame:
-    """Valid (flag N) readings of ``sites`` and parameters ``keys``: site, key, time, value."""
+    """Valid (flag N) readings of ``sites`` and parameters ``keys``: site, key, time, value,
+    period."""
     statement = select(
-        Reading.site_id, Reading.parameter_id, Reading.period_start, Reading.value
+        Reading.site_id, Reading.parameter_id, Reading.period_start, Reading.value, Reading.period
     ).where(
         Reading.site_id.in_([s.id for s in sites]),
         Reading.parameter_id.in_(list(keys)),
@@ -247,11 +250,12 @@ def _readings(
         "parameter_id": pl.Int64,
         "period_start": pl.Datetime("us", "UTC"),
         "value": pl.Float64,
+        "period": pl.String,
     }
     frame = pl.DataFrame(
         [tuple(row) for row in session.execute(statement)], schema=schema, orient="row"
     )
-    return _named(frame, sites, keys)
+    return _named(frame, sites, keys).with_columns(frame["period"])
 
 
 def _named(frame: pl.DataFrame, sites: list[Site], keys: dict[int, str]) -> pl.DataFrame:
@@ -269,7 +273,9 @@ def _wide(frame: pl.DataFrame, index: str, columns: list[str]) -> pl.DataFrame:
     if frame.is_empty():
         wide = pl.DataFrame(schema={"site": pl.String, "time": pl.Datetime("us")})
     else:
-        wide = frame.pivot(on="key", index=["site", "time"], values="value")
+        wide = frame.select("site", "key", "time", "value").pivot(
+            on="key", index=["site", "time"], values="value"
+        )
     missing = [pl.lit(None, pl.Float64).alias(c) for c in columns if c not in wide.columns]
     return wide.with_columns(missing).rename({"site": index}).select(index, "time", *columns)
 
@@ -413,11 +419,12 @@ def _water(session: Session, start: datetime, end: datetime) -> pl.DataFrame:
     sites = _sites(session, "water_section")
     keys = {k: WATER_ITEMS.get(v, v) for k, v in _parameter_keys(session, "water").items()}
     keys = {k: v for k, v in keys.items() if v in water.ITEM_COLUMNS}
-    samples = _wide(
-        _readings(session, sites, keys, start, end, WATER_PERIODS),
-        "section",
-        sorted(set(keys.values())),
+    readings = _readings(session, sites, keys, start, end, WATER_PERIODS)
+    rank = pl.col("period").replace_strict(
+        {period: order for order, period in enumerate(WATER_PERIODS)}, return_dtype=pl.Int64
     )
+    finest = readings.filter(rank == rank.min().over("site"))
+    samples = _wide(finest, "section", sorted(set(keys.values())))
     listed = pl.DataFrame(
         {
             "section": [s.code for s in sites],
