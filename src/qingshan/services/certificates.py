@@ -133,14 +133,14 @@ def _issuance(session: Session, serial: str) -> dict[str, Any]:
 
 def _retirement(session: Session, code_or_id: str | int) -> Retirement | None:
     text = str(code_or_id).strip()
+    if _CODE.match(text.lower()):  # before ids: a code may be all digits
+        return session.scalar(
+            select(Retirement).where(Retirement.certificate_sha256.startswith(text.lower()))
+        )
     if text.isdigit():
         return session.get(Retirement, int(text))
     if _NUMBER.match(text):
         return session.scalar(select(Retirement).where(Retirement.certificate_number == text))
-    if _CODE.match(text.lower()):
-        return session.scalar(
-            select(Retirement).where(Retirement.certificate_sha256.startswith(text.lower()))
-        )
     return None
 
 
