@@ -15,7 +15,6 @@ The ledger rules live in :mod:`qingshan.store.ledger`; this module adds
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,6 +27,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from qingshan.services import certificates
 from qingshan.services.tables import (
     ProblemCollector,
     parse_numbers,
@@ -42,7 +42,6 @@ from qingshan.store.models import (
     Methodology,
     RegistryAccount,
     RegistryOperation,
-    Retirement,
     User,
 )
 
@@ -596,17 +595,12 @@ def verify(engine: Engine) -> list[str]:
 
 
 def certificate(engine: Engine, number: str) -> dict[str, Any]:
-    """A retirement certificate: its content, the stored hash and whether it still matches."""
+    """A retirement certificate (:mod:`qingshan.services.certificates`): its sealed content, the
+    stored hash, verification code and path, issuance, and whether it still matches
+    (``intact``)."""
     with reading(engine) as session:
-        record = session.scalar(select(Retirement).where(Retirement.certificate_number == number))
-        if record is None:
-            raise NotFound(f"no certificate {number!r}")
-        content = ledger.certificate_content(session, record)
-        return {
-            "content": content,
-            "sha256": record.certificate_sha256,
-            "intact": ledger.certificate_hash(content) == record.certificate_sha256,
-        }
+        found = certificates.certificate_for(session, number)
+        return {**found.record(), "intact": found.valid}
 
 
 def certificate_number(engine: Engine, retirement_id: int) -> str | None:
@@ -616,30 +610,3 @@ def certificate_number(engine: Engine, retirement_id: int) -> str | None:
         if record is None:
             raise NotFound(f"no retirement {retirement_id}")
         return record.certificate_number
-
-
-def certificate_html(found: dict[str, Any], verify_url: str) -> str:
-    """The certificate as a standalone HTML page (print to PDF from a browser)."""
-    content = found["content"]
-    rows = "".join(
-        f"<tr><th>{html.escape(label)}</th><td>{html.escape(str(content[field]))}</td></tr>"
-        for label, field in (
-            ("证书编号 Certificate", "certificate"),
-            ("序列号 Serial", "serial"),
-            ("数量 Quantity (tCO2e)", "quantity_t"),
-            ("用途 Purpose", "purpose"),
-            ("受益方 Beneficiary", "beneficiary"),
-            ("备注 Note", "note"),
-            ("注销账户 Account", "account"),
-            ("时间 Retired at (UTC)", "at"),
-        )
-    )
-    return (
-        '<!doctype html><html lang="zh"><meta charset="utf-8">'
-        f"<title>{html.escape(content['certificate'])}</title>"
-        "<h1>碳减排量注销证明 Retirement certificate</h1>"
-        f"<table>{rows}</table>"
-        f"<p>SHA-256: <code>{found['sha256']}</code></p>"
-        f'<p>核验 Verify: <a href="{html.escape(verify_url)}">{html.escape(verify_url)}</a></p>'
-        "</html>"
-    )
