@@ -65,6 +65,10 @@ def test_an_owner_retires_and_the_public_verifies_the_certificate(
     firm.post("/logout", data={"csrf": csrf_of(firm.get("/").text)})
     public = firm.get(str(certificate.url.path))
     assert public.status_code == 200 and "核验通过" in public.text
+    verify_link = re.search(r'href="(/verify/[0-9a-f]+)"', public.text)
+    assert verify_link is not None and "核验通过" in firm.get(verify_link.group(1)).text
+    pdf = firm.get(f"{certificate.url.path}/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     lookup = firm.get("/registry/serial", params={"serial": firm_block["serial"]})
     assert lookup.text.count("<code>QS-") == 2  # the retired part and the held rest
     assert "已注销" in lookup.text and "持有" in lookup.text

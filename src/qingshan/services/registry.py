@@ -42,6 +42,7 @@ from qingshan.store.models import (
     Methodology,
     RegistryAccount,
     RegistryOperation,
+    Retirement,
     User,
 )
 

@@ -14,10 +14,12 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Engine
 
 from qingshan.api.deps import Caller, EngineDep
-from qingshan.services import registry
+from qingshan.services import certificates, registry
 from qingshan.services.registry import Forbidden, LedgerError, NotFound, Principal
+from qingshan.store.engine import reading
 from qingshan.store.models import RETIREMENT_PURPOSES
 from qingshan.web.i18n import N_
 from qingshan.web.rendering import render
@@ -93,16 +95,39 @@ def certificate_search(number: str = "") -> RedirectResponse:
     )
 
 
+def _certificate(engine: Engine, number_or_code: str) -> certificates.Certificate:
+    try:
+        with reading(engine) as session:
+            return certificates.certificate_for(session, number_or_code)
+    except NotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+
+
 @router.get("/registry/certificates/{number}", response_class=HTMLResponse)
+@router.get("/verify/{number}", response_class=HTMLResponse)
 def certificate_page(
     request: Request, engine: EngineDep, caller: Visitor, number: str
 ) -> HTMLResponse:
-    """A retirement certificate and whether its stored hash still matches its content."""
-    try:
-        found = registry.certificate(engine, number)
-    except NotFound as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-    return render(request, "registry_certificate.html", caller, {"found": found, "number": number})
+    """A retirement certificate by number or verification code (the link printed on the PDF
+    and in its QR code), and whether its content still matches the sealed SHA-256."""
+    found = _certificate(engine, number)
+    return render(
+        request,
+        "registry_certificate.html",
+        caller,
+        {"found": found, "verify_url": str(request.base_url).rstrip("/") + found.verify_path},
+    )
+
+
+@router.get("/registry/certificates/{number}/pdf")
+def certificate_pdf(request: Request, engine: EngineDep, number: str) -> Response:
+    """The certificate as PDF, with its hash, verification link and QR code (public)."""
+    found = _certificate(engine, number)
+    return Response(
+        certificates.certificate_pdf(found, str(request.base_url).rstrip("/")),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{found.number}.pdf"'},
+    )
 
 
 @router.get("/registry/accounts/{code}", response_class=HTMLResponse)
