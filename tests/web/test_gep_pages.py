@@ -59,14 +59,16 @@ def test_the_run_its_townships_and_change_on_last_year(
     first = gep_runs.table_frame(yoy_path).row(0, named=True)
     assert f"{first['change_pct']:+.1f} %" in text
     assert 'data-chart="gep-townships"' in text  # 白云街道 drawn from its grid's polygon
-    assert f'href="/gep/{kept_run.run_id}/workbook"' in text
+    assert f'href="/gep/{kept_run.run_id}/download/pdf"' in text
 
 
 def test_downloads_and_roles(
     kept_run: gep_runs.KeptRun, signed_in: Callable[[str], TestClient]
 ) -> None:
     analyst = signed_in("analyst")
-    workbook = analyst.get(f"/gep/{kept_run.run_id}/workbook")
+    workbook = analyst.get(f"/gep/{kept_run.run_id}/download/xlsx")
     assert workbook.status_code == 200 and workbook.content[:2] == b"PK"
-    assert analyst.get("/gep/20990101T000000Z-00000000/workbook").status_code == 404
+    report = analyst.get(f"/gep/{kept_run.run_id}/download/pdf")
+    assert report.status_code == 200 and report.content.startswith(b"%PDF")
+    assert analyst.get("/gep/20990101T000000Z-00000000/download/xlsx").status_code == 404
     assert signed_in("enterprise").get("/gep").status_code == 403

@@ -54,7 +54,7 @@ NAVIGATION = (
     NavItem("/carbon", N_("Carbon"), _roles("analyst")),
     NavItem("/registry", N_("Registry"), _roles(PUBLIC, "analyst", "enterprise")),
     NavItem("/gep", N_("GEP"), _roles("analyst")),
-    NavItem("/reports", N_("Reports"), _roles("analyst")),
+    NavItem("/reports", N_("Reports"), STAFF),
 )
 
 

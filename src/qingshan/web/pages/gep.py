@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import polars as pl
 from fastapi import APIRouter, Depends, HTTPException, Request, status
@@ -15,16 +14,23 @@ from qingshan.services import gep_runs
 from qingshan.services.dashboard import township_boundaries
 from qingshan.store.engine import reading
 from qingshan.web.charts import bar_chart
+from qingshan.web.i18n import N_, localized
 from qingshan.web.i18n import gettext_ as _
-from qingshan.web.i18n import localized
 from qingshan.web.rendering import render
 from qingshan.web.session import signed_in
 
 router = APIRouter(include_in_schema=False)
 Analyst = Annotated[Caller, Depends(signed_in("analyst"))]
+Reader = Annotated[Caller, Depends(signed_in("analyst", "grid_officer"))]
+"""Reports are read by grid officers too (as the reports API allows)."""
+DOWNLOADS = {
+    "pdf": N_("Report (PDF)"),
+    "docx": N_("Report (Word)"),
+    "xlsx": N_("Workbook (XLSX)"),
+}
 
 
-def _runs() -> list[gep_runs.KeptRun]:
+def kept_runs() -> list[gep_runs.KeptRun]:
     return gep_runs.list_runs(gep_runs.runs_folder(get_settings().data_dir))
 
 
@@ -83,7 +89,7 @@ def gep_page(
     request: Request, engine: EngineDep, caller: Analyst, run: str | None = None
 ) -> HTMLResponse:
     """The chosen run (default: the newest year's newest run) and the list of kept runs."""
-    runs = _runs()
+    runs = kept_runs()
     chosen = (
         _run(run) if run else max(runs, key=lambda r: (r.manifest["year"], r.run_id), default=None)
     )
@@ -112,25 +118,16 @@ def gep_page(
             if categories is not None
             else None,
             "map_chart": _township_map(townships, boundaries) if townships is not None else None,
-            "has_workbook": chosen.workbook_path() is not None,
-            "has_report": chosen.report_path() is not None,
+            "downloads": [kind for kind in DOWNLOADS if chosen.download_path(kind) is not None],
+            "download_labels": DOWNLOADS,
         }
     return render(request, "gep.html", caller, context)
 
 
-def _download(path: Path | None) -> FileResponse:
+@router.get("/gep/{run_id}/download/{kind}")
+def gep_download(run_id: str, kind: Literal["xlsx", "docx", "pdf"], caller: Reader) -> FileResponse:
+    """The run's workbook (xlsx) or report (docx, pdf)."""
+    path = _run(run_id).download_path(kind)
     if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this run has no such file")
     return FileResponse(path, filename=path.name)
-
-
-@router.get("/gep/{run_id}/workbook")
-def gep_workbook(run_id: str, caller: Analyst) -> FileResponse:
-    """The run's XLSX workbook (every table, bilingual headers)."""
-    return _download(_run(run_id).workbook_path())
-
-
-@router.get("/gep/{run_id}/report")
-def gep_report(run_id: str, caller: Analyst) -> FileResponse:
-    """The run's Word report."""
-    return _download(_run(run_id).report_path())
