@@ -21,6 +21,7 @@ from qingshan.api.routers import (
     cases,
     gep,
     health,
+    market,
     readings,
     registry,
     rules,
@@ -45,7 +46,7 @@ def create_app(engine: Engine) -> FastAPI:
     app.state.engine = engine
     app.mount(SWAGGER_STATIC, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     for module in (
-        health, auth, sites, readings, rules, alarms, cases, carbon, gep, registry,
+        health, auth, sites, readings, rules, alarms, cases, carbon, gep, registry, market,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
 

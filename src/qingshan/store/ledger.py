@@ -1066,6 +1066,7 @@ def operation_dict(operation: RegistryOperation) -> dict[str, Any]:
         "key": operation.idempotency_key,
         "from_account_id": operation.account_id,
         "to_account_id": operation.counterparty_id,
+        "issuance_id": operation.issuance_id,
         "block_id": operation.block_id,
         "new_block_id": operation.new_block_id,
         "quantity_t": operation.quantity,
