@@ -10,6 +10,7 @@ prints, daily statistics) is readable by every registry reader.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Engine, or_, select
@@ -19,6 +20,7 @@ from qingshan.services.registry import (
     ADMIN_ROLES,
     PLATFORM_ROLES,
     Forbidden,
+    LedgerError,
     NotFound,
     Principal,
     _may_move,
@@ -31,6 +33,18 @@ from qingshan.store.market_models import MarketOrder, MarketTrade
 from qingshan.store.models import RegistryAccount
 
 __all__ = ["Forbidden", "NotFound", "Principal"]
+
+
+def fen_from_yuan(text: str) -> int:
+    """``"24.08"`` → ``2408``: parsed as a decimal, so no binary-float rounding; more than two
+    decimals (below one fen) is refused rather than rounded."""
+    try:
+        amount = Decimal(text.strip()) * 100
+    except InvalidOperation:
+        raise LedgerError(f"{text!r} is not an amount of yuan") from None
+    if amount != amount.to_integral_value():
+        raise LedgerError(f"{text!r}: yuan have at most two decimals (fen)")
+    return int(amount)
 
 
 def _cash_dict(session: Session, account_id: int, code: str) -> dict[str, Any]:
