@@ -50,9 +50,17 @@ TRADERS = ("individual", "enterprise", "project_owner", "platform")
 # ------------------------------------------------------------------------------------------
 
 
+LOCKED = "market_locked_balances"
+"""``session.info`` key: the balances this transaction has locked (they stay locked until it
+ends, so :func:`move_cash` need not select them again)."""
+
+
 def _balances(session: Session, account_ids: Iterable[int]) -> dict[int, CashBalance]:
     """Lock the cash balances of the accounts in id order (creating missing ones at zero)."""
-    ids = sorted(set(account_ids))
+    held: dict[int, CashBalance] = session.info.setdefault(LOCKED, {})
+    ids = sorted(set(account_ids) - set(held))
+    if not ids:
+        return held
     locked = {
         balance.account_id: balance
         for balance in session.scalars(
@@ -67,8 +75,8 @@ def _balances(session: Session, account_ids: Iterable[int]) -> dict[int, CashBal
         if account_id not in locked:
             locked[account_id] = CashBalance(account_id=account_id, available_fen=0, reserved_fen=0)
             session.add(locked[account_id])
-    session.flush()
-    return locked
+    held.update(locked)
+    return held
 
 
 def move_cash(
@@ -84,11 +92,9 @@ def move_cash(
     note: str = "",
 ) -> CashMovement:
     """THE one way money changes: add signed fen to an account's available and reserved
-    balances and record the movement. Refused (nothing changes) when either would go negative.
-    A movement already recorded under ``key`` is returned instead (a retry)."""
-    done = session.scalar(select(CashMovement).where(CashMovement.idempotency_key == key))
-    if done is not None:
-        return done
+    balances and record the movement (unique ``key``). Refused when either would go negative
+    (the caller's transaction then rolls back: nothing changes). Writes are flushed with the
+    caller's next flush (one audit row set per flush, not per movement)."""
     balance = _balances(session, [account_id])[account_id]
     available = balance.available_fen + available_fen
     reserved = balance.reserved_fen + reserved_fen
@@ -114,7 +120,6 @@ def move_cash(
         at=utc_now(),
     )
     session.add(movement)
-    session.flush()
     return movement
 
 
@@ -134,24 +139,39 @@ def deposit(
     session: Session, key: str, *, account_id: int, amount_fen: int, note: str
 ) -> CashMovement:
     """Credit yuan paid in (administrator: a bank transfer received, with its reference)."""
+    if done := _replayed_cash(session, key):
+        return done
     if amount_fen <= 0:
         raise LedgerError("deposit a positive amount")
     _trader(session, account_id)
-    return move_cash(
+    movement = move_cash(
         session, key, "deposit", account_id=account_id, available_fen=amount_fen, note=note
     )
+    session.flush()
+    return movement
 
 
 def withdraw(
     session: Session, key: str, *, account_id: int, amount_fen: int, note: str
 ) -> CashMovement:
     """Pay out available yuan (administrator); reserved money stays with its orders."""
+    if done := _replayed_cash(session, key):
+        return done
     if amount_fen <= 0:
         raise LedgerError("withdraw a positive amount")
     _trader(session, account_id)
-    return move_cash(
+    movement = move_cash(
         session, key, "withdraw", account_id=account_id, available_fen=-amount_fen, note=note
     )
+    session.flush()
+    return movement
+
+
+def _replayed_cash(session: Session, key: str) -> CashMovement | None:
+    """The deposit or withdrawal already recorded under ``key`` (a retried request)."""
+    if not key:
+        raise LedgerError("every deposit and withdrawal needs an idempotency key")
+    return session.scalar(select(CashMovement).where(CashMovement.idempotency_key == key))
 
 
 def _trader(session: Session, account_id: int) -> RegistryAccount:
@@ -255,9 +275,11 @@ def submit_order(
     if own := [fill.resting_id for fill in fills if book[fill.resting_id].account_id == account_id]:
         raise LedgerError(f"the order would trade with order {own[0]} of the same account")
     _balances(session, {account_id, *(book[fill.resting_id].account_id for fill in fills)})
-    _escrow(session, order, block_id)
+    escrow_id = ledger.system_account(session, ledger.MARKET_ESCROW).id
+    _escrow(session, order, block_id, escrow_id)
     for fill in fills:
-        _settle(session, order, book[fill.resting_id], fill)
+        _settle(session, order, book[fill.resting_id], fill, escrow_id)
+    session.flush()
     return order
 
 
@@ -270,7 +292,7 @@ def _check_order(side: str, price: int, quantity: int, block_id: int | None) -> 
         raise LedgerError("a sell order names the block it sells from; a buy order names none")
 
 
-def _escrow(session: Session, order: MarketOrder, block_id: int | None) -> None:
+def _escrow(session: Session, order: MarketOrder, block_id: int | None, escrow_id: int) -> None:
     """Reserve the buyer's money or move the seller's units to the market escrow account."""
     if order.side == "buy":
         order.reserved_fen = order.price_fen_per_t * order.quantity
@@ -297,27 +319,29 @@ def _escrow(session: Session, order: MarketOrder, block_id: int | None) -> None:
         block_id=block_id,
         quantity=order.quantity,
         from_account_id=order.account_id,
-        to_account_id=ledger.system_account(session, ledger.MARKET_ESCROW).id,
+        to_account_id=escrow_id,
         details={"market": "escrow", "order_id": order.id},
     )
     order.block_id = moved.new_block_id or moved.block_id
-    session.flush()
 
 
 def _settle(
-    session: Session, incoming: MarketOrder, resting: MarketOrder, fill: matching.Fill
+    session: Session,
+    incoming: MarketOrder,
+    resting: MarketOrder,
+    fill: matching.Fill,
+    escrow_id: int,
 ) -> MarketTrade:
     """Move the units, the money and the remaining quantities of one fill; record the trade."""
     buy, sell = (incoming, resting) if incoming.side == "buy" else (resting, incoming)
     assert sell.block_id is not None
-    escrow = ledger.system_account(session, ledger.MARKET_ESCROW)
     moved = ledger.move_units(
         session,
         f"market:{incoming.id}:{resting.id}",
         "trade",
         block_id=sell.block_id,
         quantity=fill.quantity,
-        from_account_id=escrow.id,
+        from_account_id=escrow_id,
         to_account_id=buy.account_id,
         details={
             "market": "fill",
@@ -346,7 +370,6 @@ def _settle(
         order.remaining -= fill.quantity
         if order.remaining == 0:
             order.status, order.closed_at = "filled", trade.at
-    session.flush()
     return trade
 
 
