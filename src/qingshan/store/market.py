@@ -200,12 +200,12 @@ def _lock_instrument(session: Session, issuance_id: int) -> CreditIssuance:
 
 
 def _crossing(session: Session, order: MarketOrder) -> list[MarketOrder]:
-    """The open orders of the other side that the incoming order's limit accepts."""
+    """The open orders of the other side that the incoming order's limit accepts, best first,
+    at most as many as the order has tonnes (each resting order takes at least one)."""
     other = matching.opposite(_side(order))
     price = MarketOrder.price_fen_per_t
-    accepted = (
-        price <= order.price_fen_per_t if order.side == "buy" else price >= order.price_fen_per_t
-    )
+    buying = order.side == "buy"
+    accepted = price <= order.price_fen_per_t if buying else price >= order.price_fen_per_t
     return list(
         session.scalars(
             select(MarketOrder)
@@ -215,6 +215,8 @@ def _crossing(session: Session, order: MarketOrder) -> list[MarketOrder]:
                 MarketOrder.side == other,
                 accepted,
             )
+            .order_by(price.asc() if buying else price.desc(), MarketOrder.id)
+            .limit(order.quantity)
             .execution_options(populate_existing=True)
         )
     )
