@@ -187,6 +187,11 @@ def test_permissions(
     assert (
         client.post(f"{REGISTRY}/transfers", json=move, headers=roles["admin"]).status_code == 403
     )
+    # and units enter the escrow only with a sell order
+    into = move | {"block_id": listed["block"], "from_account": "OWNER", "to_account": "SYS-MARKET"}
+    assert (
+        client.post(f"{REGISTRY}/transfers", json=into, headers=roles["admin"]).status_code == 403
+    )
 
 
 def test_refusals_are_409_or_422(

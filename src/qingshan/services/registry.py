@@ -375,7 +375,7 @@ def issue(
     principal.require(ADMIN_ROLES, "issue credits")
 
     def work(session: Session) -> dict[str, Any]:
-        owner = ledger.account_by_code(session, to_account)
+        owner = _receiver(session, to_account)
         operation = ledger.issue(
             session,
             key,
@@ -407,7 +407,7 @@ def issue_from_actions(
     principal.require(ADMIN_ROLES, "issue credits")
 
     def work(session: Session) -> dict[str, Any]:
-        owner = ledger.account_by_code(session, to_account)
+        owner = _receiver(session, to_account)
         operation = ledger.issue_from_actions(
             session,
             key,
@@ -420,6 +420,14 @@ def issue_from_actions(
         return ledger.operation_dict(operation)
 
     return _write(engine, principal, work)
+
+
+def _receiver(session: Session, account_code: str) -> RegistryAccount:
+    """An account credits may be issued or moved to: units reach the market escrow only with a
+    sell order (:mod:`qingshan.store.market`), never by a registry operation."""
+    if account_code == ledger.MARKET_ESCROW:
+        raise Forbidden("credits enter the market escrow only with a sell order")
+    return ledger.account_by_code(session, account_code)
 
 
 def _owned(session: Session, principal: Principal, account_code: str) -> RegistryAccount:
@@ -443,7 +451,7 @@ def transfer(
 
     def work(session: Session) -> dict[str, Any]:
         sender = _owned(session, principal, from_account)
-        receiver = ledger.account_by_code(session, to_account)
+        receiver = _receiver(session, to_account)
         if price_yuan_per_t is None:
             operation = ledger.transfer(
                 session,
