@@ -241,3 +241,25 @@ def test_trades_and_cash_movements_are_append_only(engine: Engine, world: dict[s
                 connection.execute(text(statement))
     with reading(engine) as session:
         assert session.scalar(select(func.count()).select_from(CashMovement)) > 0
+
+
+def test_verify_finds_money_or_escrow_changed_behind_the_market(
+    engine: Engine, world: dict[str, Any]
+) -> None:
+    ask = order(engine, world, "s1", "OWNER", "sell", 2500, 30, world["block"])
+    order(engine, world, "b1", "BUY1", "buy", 2400, 10)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE market_balances SET available_fen = available_fen + 1 WHERE account_id = :a"
+            ),
+            {"a": world["BUY2"]},
+        )
+        connection.execute(
+            text("UPDATE market_orders SET remaining = 29 WHERE id = :id"), {"id": ask["id"]}
+        )
+    with reading(engine) as session:
+        problems = market.verify(session)
+    assert any("balance" in problem and "movements" in problem for problem in problems)
+    assert any("deposits − withdrawals" in problem for problem in problems)
+    assert any(f"order {ask['id']}: its 29 t are not held in escrow" == p for p in problems)
