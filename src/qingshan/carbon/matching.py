@@ -1,9 +1,16 @@
 """Continuous double auction for carbon credits: limit orders, price-time priority, statistics.
 
 A pure kernel (no database): the store (:mod:`qingshan.store.market`) locks the book, asks
-:func:`match` which resting orders an incoming order fills, and settles the fills. The rules are
-those of continuous trading on China's exchanges (e.g. 上海环境能源交易所《全国碳排放权交易
-市场交易规则》 and the Shanghai/Shenzhen stock exchanges' 交易规则 §3.4 "价格优先、时间优先"):
+:func:`match` which resting orders an incoming order fills, and settles the fills.
+
+The rules are those of continuous auction trading (连续竞价) on China's securities exchanges:
+orders are matched "按价格优先、时间优先的原则", and when a buy order's price is above the best
+displayed ask the trade is at that ask (and symmetrically for sells) — the exchanges' 交易规则,
+chapter on 竞价交易 (clause numbers not verified in the project's notes). This is a platform
+design choice: the national ETS's 《碳排放权交易管理规则（试行）》 (MEE announcement 2021-05-14,
+carbon.md §3.1) trades by 协议转让 (挂牌协议, 大宗协议) and 单向竞价 instead (its wording is
+not in the notes: UNVERIFIED), and no rule found for a district carbon-inclusion market
+mandates one mechanism.
 
 * **Price priority**: a higher bid is filled before a lower one, a lower ask before a higher one.
 * **Time priority**: at the same price the order that arrived first (lower ``id``) fills first.
