@@ -21,6 +21,7 @@ from qingshan.api.routers import (
     cases,
     gep,
     health,
+    market,
     public,
     readings,
     registry,
@@ -48,7 +49,7 @@ def create_app(engine: Engine) -> FastAPI:
     app.mount(SWAGGER_STATIC, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     for module in (
         health, auth, sites, readings, rules, alarms, cases, carbon, gep, registry, reports,
-        public,
+        public, market,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
 

@@ -35,7 +35,7 @@ from qingshan.services.tables import (
     read_table,
     require_columns,
 )
-from qingshan.store import ledger
+from qingshan.store import ledger, market
 from qingshan.store.engine import reading, writing
 from qingshan.store.ledger import LedgerError, NotFound
 from qingshan.store.models import (
@@ -74,6 +74,8 @@ class Principal:
 
 def _may_move(principal: Principal, account: RegistryAccount) -> None:
     """Owners move their own credits; custodial accounts are moved by the platform."""
+    if account.code == ledger.MARKET_ESCROW:
+        raise Forbidden("units in the market escrow move only through their order: cancel it")
     if principal.role == "admin":
         return
     if account.user_id is not None:
@@ -376,7 +378,7 @@ def issue(
     principal.require(ADMIN_ROLES, "issue credits")
 
     def work(session: Session) -> dict[str, Any]:
-        owner = ledger.account_by_code(session, to_account)
+        owner = _receiver(session, to_account)
         operation = ledger.issue(
             session,
             key,
@@ -408,7 +410,7 @@ def issue_from_actions(
     principal.require(ADMIN_ROLES, "issue credits")
 
     def work(session: Session) -> dict[str, Any]:
-        owner = ledger.account_by_code(session, to_account)
+        owner = _receiver(session, to_account)
         operation = ledger.issue_from_actions(
             session,
             key,
@@ -421,6 +423,14 @@ def issue_from_actions(
         return ledger.operation_dict(operation)
 
     return _write(engine, principal, work)
+
+
+def _receiver(session: Session, account_code: str) -> RegistryAccount:
+    """An account credits may be issued or moved to: units reach the market escrow only with a
+    sell order (:mod:`qingshan.store.market`), never by a registry operation."""
+    if account_code == ledger.MARKET_ESCROW:
+        raise Forbidden("credits enter the market escrow only with a sell order")
+    return ledger.account_by_code(session, account_code)
 
 
 def _owned(session: Session, principal: Principal, account_code: str) -> RegistryAccount:
@@ -444,7 +454,7 @@ def transfer(
 
     def work(session: Session) -> dict[str, Any]:
         sender = _owned(session, principal, from_account)
-        receiver = ledger.account_by_code(session, to_account)
+        receiver = _receiver(session, to_account)
         if price_yuan_per_t is None:
             operation = ledger.transfer(
                 session,
@@ -498,10 +508,21 @@ def retire(
     note: str = "",
 ) -> dict[str, Any]:
     """Retire credits for neutrality (碳中和) or voluntarily (自愿注销), with a certificate."""
-    return _spend(engine, principal, from_account, lambda session, owner_id: ledger.retire(
-        session, key, block_id=block_id, quantity=quantity, from_account_id=owner_id,
-        purpose=purpose, beneficiary=beneficiary, note=note,
-    ))
+    return _spend(
+        engine,
+        principal,
+        from_account,
+        lambda session, owner_id: ledger.retire(
+            session,
+            key,
+            block_id=block_id,
+            quantity=quantity,
+            from_account_id=owner_id,
+            purpose=purpose,
+            beneficiary=beneficiary,
+            note=note,
+        ),
+    )
 
 
 def surrender(
@@ -516,10 +537,20 @@ def surrender(
     note: str = "",
 ) -> dict[str, Any]:
     """Use credits against a compliance obligation (履约抵销), within the scheme's offset cap."""
-    return _spend(engine, principal, from_account, lambda session, owner_id: ledger.surrender(
-        session, key, block_id=block_id, quantity=quantity, from_account_id=owner_id,
-        obligation_id=obligation_id, note=note,
-    ))
+    return _spend(
+        engine,
+        principal,
+        from_account,
+        lambda session, owner_id: ledger.surrender(
+            session,
+            key,
+            block_id=block_id,
+            quantity=quantity,
+            from_account_id=owner_id,
+            obligation_id=obligation_id,
+            note=note,
+        ),
+    )
 
 
 def cancel(
@@ -529,10 +560,17 @@ def cancel(
     principal.require(ADMIN_ROLES, "cancel credits")
 
     def work(session: Session) -> dict[str, Any]:
+        _not_escrowed(session, block_id)
         operation = ledger.cancel(session, key, block_id=block_id, quantity=quantity, reason=reason)
         return ledger.operation_dict(operation)
 
     return _write(engine, principal, work)
+
+
+def _not_escrowed(session: Session, block_id: int) -> None:
+    """Units of an open sell order change only through the order (the market settles them)."""
+    if order_id := market.escrowed_order(session, block_id):
+        raise Forbidden(f"block {block_id} is escrowed by market order {order_id}: cancel it first")
 
 
 def freeze(
@@ -549,6 +587,7 @@ def freeze(
     principal.require(ADMIN_ROLES, "freeze credits")
 
     def work(session: Session) -> dict[str, Any]:
+        _not_escrowed(session, block_id)
         operation = ledger.set_frozen(
             session, key, block_id=block_id, quantity=quantity, frozen=frozen, reason=reason
         )
@@ -591,8 +630,9 @@ def supply(engine: Engine) -> list[dict[str, Any]]:
 
 
 def verify(engine: Engine) -> list[str]:
+    """Every ledger invariant and the market's (cash conservation, escrow, fills)."""
     with reading(engine) as session:
-        return ledger.verify(session)
+        return [*ledger.verify(session), *market.verify(session)]
 
 
 def certificate(engine: Engine, number: str) -> dict[str, Any]:
