@@ -518,3 +518,27 @@ def test_neighbouring_grids_come_from_the_polygons(
     assert [(site, round(peak, 1), context) for site, peak, context in found] == [
         (ids["G-W-0"], *expected)
     ]
+
+
+@pytest.mark.parametrize(
+    ("scope", "judged"),
+    [
+        ({}, {"AIR1", "STACK"}),
+        ({"grids": ["G-01"], "site_kinds": ["air_station"]}, {"AIR1"}),
+        ({"sites": ["STACK", "AIR5"]}, {"STACK"}),
+        ({"grids": ["G-09"]}, set()),
+    ],
+)
+def test_a_rules_scope_chooses_the_sites_it_judges(
+    engine, sites, parameters, scope, judged
+) -> None:
+    """An impossible-value rule (any site kind) over AIR1 and STACK, both in grid G-01, both
+    reading an impossible −5: every list of the scope must match."""
+    add_rule(engine, "negative", "impossible", parameter="pm25", low=0, high=1000, scope=scope)
+    frame = pl.concat(
+        [batch(sites[code], parameters["pm25"], [-5.0]) for code in ("AIR1", "STACK")]
+    )
+    ingest(engine, frame)
+    with reading(engine) as session:
+        found = set(session.scalars(select(Site.code).join(Alarm, Alarm.site_id == Site.id)))
+    assert found == judged
