@@ -542,3 +542,33 @@ def test_a_rules_scope_chooses_the_sites_it_judges(
     with reading(engine) as session:
         found = set(session.scalars(select(Site.code).join(Alarm, Alarm.site_id == Site.id)))
     assert found == judged
+
+
+def test_a_red_only_route_hears_of_the_escalation_to_red(engine, sites, parameters) -> None:
+    """Routes by severity: the SMS-style route for red alarms queues only the notification of
+    the escalation to red; the route for everything queues every alarm notification."""
+    from qingshan.services import notifications
+    from qingshan.store.case_models import Notification, NotificationQueue, NotificationRoute
+
+    with writing(engine, "test") as session:
+        notifications.add_route(session, "red-sms", channel="log", min_severity="red")
+        notifications.add_route(session, "all", channel="log")
+        with pytest.raises(ValueError, match="severity"):
+            notifications.add_route(session, "bad", channel="log", min_severity="purple")
+    add_ladder_rule(engine)
+    for hour, value in enumerate(LADDER_SERIES[:4]):
+        frame = batch(sites["STACK"], parameters["flue_so2"], [value], start=T0 + hour * HOUR)
+        ingest(engine, frame)
+    with reading(engine) as session:
+        queued = session.execute(
+            select(NotificationRoute.name, Notification.kind, Notification.severity)
+            .join(NotificationQueue, NotificationQueue.route_id == NotificationRoute.id)
+            .join(Notification, Notification.id == NotificationQueue.notification_id)
+            .order_by(NotificationRoute.name, Notification.id)
+        ).all()
+    assert [tuple(row) for row in queued] == [
+        ("all", "alarm", "minor"),
+        ("all", "alarm.escalated", "major"),
+        ("all", "alarm.escalated", "critical"),
+        ("red-sms", "alarm.escalated", "critical"),
+    ]

@@ -277,6 +277,10 @@ def route_command(
         str | None, typer.Option(help="Quiet hours, Beijing time, e.g. 22:00-07:00.")
     ] = None,
     group_wait: Annotated[int, typer.Option(help="Seconds to wait for more to group.")] = 0,
+    min_severity: Annotated[
+        str | None,
+        typer.Option(help="Only alarms at or above this severity (red, orange… or critical…)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a notification route."""
@@ -292,6 +296,7 @@ def route_command(
             quiet_start=quiet_start,
             quiet_end=quiet_end,
             group_wait_seconds=group_wait,
+            min_severity=min_severity,
         )
         route_id = route.id
     if as_json:

@@ -832,6 +832,7 @@ def _notify(session: Session, rule: Rule, alarm: Alarm, site: SiteInfo, *, kind:
         roles=("grid_officer", "analyst"),
         grid_id=alarm.grid_id,
         alarm_id=alarm.id,
+        severity=alarm.severity,
     )
 
 
