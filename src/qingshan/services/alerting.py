@@ -153,7 +153,7 @@ def load_context(session: Session) -> Context:
     parameters = {key: pid for key, pid in session.execute(select(Parameter.key, Parameter.id))}
     grids = {
         grid.id: GridInfo(grid.id, grid.code, grid.township_id, grid.boundary or None)
-        for grid in session.scalars(select(Grid))
+        for grid in session.scalars(select(Grid).order_by(Grid.id))  # a stable adjacency cache key
     }
     return Context(sites, parameters, grids)
 
