@@ -96,6 +96,18 @@ def _beijing(hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, 25, hour, minute, tzinfo=UTC) - timedelta(hours=8)
 
 
+def test_a_route_with_a_minimum_severity_takes_only_alarms_at_or_above_it() -> None:
+    red_only = policy.RouteRule(role=None, grid_id=None, min_severity="critical")
+    audience = frozenset({"analyst"})
+    assert red_only.matches(audience, 1, "critical")
+    assert not red_only.matches(audience, 1, "major")
+    assert not red_only.matches(audience, 1, None)  # a case notification has no severity
+    assert policy.RouteRule(role=None, grid_id=None).matches(audience, 1, None)
+    orange_up = policy.RouteRule(role=None, grid_id=None, min_severity="major")
+    ladder = ("warning", "minor", "major", "critical")
+    assert [orange_up.matches(audience, 1, s) for s in ladder] == [False, False, True, True]
+
+
 def test_quiet_hours_over_midnight() -> None:
     night = policy.RouteRule(None, None, time(22, 0), time(7, 0))
     assert policy.in_quiet_hours(night, _beijing(23, 30))

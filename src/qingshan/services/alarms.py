@@ -106,6 +106,7 @@ def alarm_as_dict(row: Any) -> dict[str, Any]:
         "acknowledged_at": alarm.acknowledged_at.isoformat() if alarm.acknowledged_at else None,
         "acknowledged_by": alarm.acknowledged_by,
         "assignee": alarm.assignee,
+        "context": alarm.context,
     }
 
 

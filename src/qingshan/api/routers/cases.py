@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
+import polars as pl
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile, status
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
@@ -224,9 +225,13 @@ def list_cases(
 def export_list(caller: Participant, session: ReadSession, filters: Filters) -> StreamingResponse:
     """The 问题清单 as XLSX (编号, 来源, 网格, 问题描述, 责任单位, 整改时限, 状态, 销号日期 …)."""
     frame = service.export_frame(session, _actor(session, caller), filters)
+    return _xlsx(frame, "问题清单", f"wentiqingdan-{beijing_day(utc_now()):%Y%m%d}.xlsx")
+
+
+def _xlsx(frame: pl.DataFrame, sheet: str, name: str) -> StreamingResponse:
+    """A table as an XLSX download with one named sheet."""
     buffer = io.BytesIO()
-    frame.write_excel(buffer, worksheet="问题清单", autofit=False)
-    name = f"wentiqingdan-{beijing_day(utc_now()):%Y%m%d}.xlsx"
+    frame.write_excel(buffer, worksheet=sheet, autofit=False)
     return StreamingResponse(
         iter([buffer.getvalue()]),
         media_type=XLSX,
@@ -234,16 +239,33 @@ def export_list(caller: Participant, session: ReadSession, filters: Filters) -> 
     )
 
 
+SummaryPeriod = Annotated[
+    Literal["day", "week", "month"],
+    Query(description="day (日调度), week (周汇总: 7 days from start) or month (月通报)."),
+]
+SummaryStart = Annotated[
+    date, Query(description="The day, the first day of the week, or a day of the month.")
+]
+
+
 @router.get("/summary")
 def summary(
-    caller: Participant,
-    session: ReadSession,
-    period: Literal["week", "month"],
-    start: Annotated[date, Query(description="First Beijing day (a week), or a day of the month.")],
+    caller: Participant, session: ReadSession, period: SummaryPeriod, start: SummaryStart
 ) -> dict[str, Any]:
-    """周汇总 (7 days from ``start``) or 月通报 (the calendar month of ``start``)."""
+    """日调度 (the day), 周汇总 (7 days from ``start``) or 月通报 (the calendar month)."""
     with _workflow_errors():
         return service.summary(session, _actor(session, caller), period, start)
+
+
+@router.get("/summary.xlsx", response_class=StreamingResponse)
+def summary_export(
+    caller: Participant, session: ReadSession, period: SummaryPeriod, start: SummaryStart
+) -> StreamingResponse:
+    """The same summary as XLSX: one row per grid and a 合计 row (sheet 日调度/周汇总/月通报)."""
+    with _workflow_errors():
+        frame = service.summary_frame(session, _actor(session, caller), period, start)
+    title = service.SUMMARY_TITLES[period]
+    return _xlsx(frame, title, f"{period}-summary-{start:%Y%m%d}.xlsx")
 
 
 @router.get("/{case_id}", response_model=CaseOut)
