@@ -11,6 +11,7 @@ change is also in the audit log, and every move is written to the case's timelin
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import tempfile
@@ -31,6 +32,7 @@ from qingshan.services.case_workflow import (
     OPEN_STATES,
     SOURCES,
     Actor,
+    Move,
     NotPermitted,
     State,
     WorkflowError,
@@ -45,6 +47,7 @@ from qingshan.services.case_workflow import (
     find_move,
     may_add_evidence,
     may_open,
+    moves_for,
 )
 from qingshan.store.case_models import Case, CaseAlarm, CaseEvent, CaseEvidence
 from qingshan.store.identity import grids_of_user
@@ -76,6 +79,12 @@ def actor_for_user(session: Session, user_id: int, name: str) -> Actor:
 def operator_actor(name: str) -> Actor:
     """The command line runs with the database's rights: it acts as an administrator."""
     return Actor(name=name, role="admin")
+
+
+def grids_for(session: Session, actor: Actor) -> list[Grid]:
+    """The grids whose cases ``actor`` sees and may open cases in, by code."""
+    grids = session.scalars(select(Grid).order_by(Grid.code))
+    return [grid for grid in grids if can_see(actor, grid.id)]
 
 
 def grid_by_code(session: Session, code: str) -> Grid:
@@ -425,6 +434,17 @@ def transition(
     return case
 
 
+def available_moves(session: Session, actor: Actor, case: Case) -> tuple[Move, ...]:
+    """The moves ``actor`` may make on ``case`` now: the permission matrix's, less 复核 for the
+    person who closed the case. Data a move needs (evidence, a reason) is checked when made."""
+    closer = _closer(session, case) if case.state == State.CLOSED.value else None
+    return tuple(
+        move
+        for move in moves_for(actor, State(case.state), case.grid_id)
+        if not ("different_person" in move.requires and closer == actor.name)
+    )
+
+
 def _assignment(case: Case, responsible_unit: str | None, deadline: date | None) -> dict[str, Any]:
     """交办 needs a responsible unit (责任单位) and a deadline (整改时限) not in the past."""
     unit = (responsible_unit or "").strip()
@@ -617,6 +637,13 @@ def export_frame(
     for column in ("整改时限", "立案日期", "销号日期", "复核日期"):
         schema[column] = pl.Date
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def export_xlsx(session: Session, actor: Actor, filters: CaseFilter) -> tuple[str, bytes]:
+    """The 问题清单 as an XLSX workbook (sheet 问题清单): its file name and its bytes."""
+    buffer = io.BytesIO()
+    export_frame(session, actor, filters).write_excel(buffer, worksheet="问题清单", autofit=False)
+    return f"wentiqingdan-{beijing_day(utc_now()):%Y%m%d}.xlsx", buffer.getvalue()
 
 
 def period_bounds(kind: str, start: date) -> tuple[date, date]:
