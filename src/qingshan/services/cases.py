@@ -87,6 +87,13 @@ def grids_for(session: Session, actor: Actor) -> list[Grid]:
     return [grid for grid in grids if can_see(actor, grid.id)]
 
 
+def site_id_by_code(session: Session, code: str) -> int:
+    site_id = session.scalar(select(Site.id).where(Site.code == code))
+    if site_id is None:
+        raise WorkflowError(f"no site {code!r}")
+    return site_id
+
+
 def grid_by_code(session: Session, code: str) -> Grid:
     grid = session.scalar(select(Grid).where(Grid.code == code))
     if grid is None:
@@ -336,6 +343,13 @@ def alarm_ids(session: Session, case_id: int) -> list[int]:
     )
 
 
+def cases_of_alarm(session: Session, actor: Actor, alarm_id: int) -> list[Case]:
+    """The cases ``actor`` may see that were opened from (or linked to) an alarm."""
+    query = select(Case).join(CaseAlarm, CaseAlarm.case_id == Case.id)
+    query = _visible(actor, query.where(CaseAlarm.alarm_id == alarm_id))
+    return list(session.scalars(query.order_by(Case.id)))
+
+
 def evidence(session: Session, actor: Actor, case_id: int) -> list[CaseEvidence]:
     get_case(session, actor, case_id)
     return list(
@@ -529,6 +543,18 @@ def add_evidence(
     )
     session.flush()
     return record
+
+
+def evidence_file(
+    session: Session, actor: Actor, case_id: int, evidence_id: int
+) -> tuple[CaseEvidence, Path]:
+    """An evidence item of a visible case and where its file is; :class:`CaseNotFound` when
+    there is no such item, it is a text, or its file is missing."""
+    record = next((r for r in evidence(session, actor, case_id) if r.id == evidence_id), None)
+    path = evidence_path(record) if record else None
+    if record is None or path is None or not path.is_file():
+        raise CaseNotFound(f"no evidence file {evidence_id}")
+    return record, path
 
 
 def evidence_path(record: CaseEvidence, data_dir: Path | None = None) -> Path | None:

@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile, status
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qingshan.api.deps import Caller, EngineDep, ReadSession, require_roles
@@ -182,12 +181,7 @@ Filters = Annotated[service.CaseFilter, Depends(_filters)]
 def open_case(body: CaseOpen, caller: Participant, engine: EngineDep) -> CaseOut:
     """Put a problem on the list (state 待核实); grid officers only in their grids."""
     with workflow_errors(), writing(engine, caller.actor) as session:
-        site_id = None
-        if body.site is not None:
-            site = session.scalar(select(Site).where(Site.code == body.site))
-            if site is None:
-                raise WorkflowError(f"no site {body.site!r}")
-            site_id = site.id
+        site_id = service.site_id_by_code(session, body.site) if body.site is not None else None
         case = service.open_case(
             session,
             _actor(session, caller),
@@ -301,11 +295,7 @@ def evidence_file(
 ) -> FileResponse:
     """Download an evidence file."""
     with workflow_errors():
-        records = service.evidence(session, _actor(session, caller), case_id)
-    record = next((r for r in records if r.id == evidence_id), None)
-    path = service.evidence_path(record) if record else None
-    if record is None or path is None or not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no evidence file {evidence_id}")
+        record, path = service.evidence_file(session, _actor(session, caller), case_id, evidence_id)
     return FileResponse(path, media_type=record.content_type, filename=record.file_name)
 
 

@@ -1,6 +1,6 @@
 """One module of page routes per domain, like the API's routers; :data:`PAGE_ROUTERS` lists them
 in the order the site includes them."""
 
-from qingshan.web.pages import auth, carbon, overview
+from qingshan.web.pages import alarms, auth, carbon, cases, overview
 
-PAGE_ROUTERS = (auth.router, overview.router, carbon.router)
+PAGE_ROUTERS = (auth.router, overview.router, carbon.router, alarms.router, cases.router)
