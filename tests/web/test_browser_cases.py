@@ -108,3 +108,16 @@ def test_a_case_goes_round_the_loop_and_the_list_downloads(
     assert rows[1][EXPORT_COLUMNS.index("状态")] == "已复核"
     for pages in (officers, analysts):
         next(pages, None)  # close the context and check it logged no error
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1366, "height": 768}, {"width": 390, "height": 844}])
+def test_the_lists_and_a_case_fit_a_laptop_and_a_phone(
+    browser: Any, served: tuple[LiveSite, PagesWorld], viewport: dict[str, int]
+) -> None:
+    live, world = served
+    for page in open_page(browser, live, viewport=viewport):
+        sign_in(page, "analyst", PASSWORD)
+        for path in ("/alarms", f"/alarms/{world.alarms['WAT-01']}", "/cases", "/cases/new"):
+            page.goto(path)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, path
