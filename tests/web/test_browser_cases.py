@@ -110,7 +110,9 @@ def test_a_case_goes_round_the_loop_and_the_list_downloads(
         next(pages, None)  # close the context and check it logged no error
 
 
-@pytest.mark.parametrize("viewport", [{"width": 1366, "height": 768}, {"width": 390, "height": 844}])
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1366, "height": 768}, {"width": 390, "height": 844}]
+)
 def test_the_lists_and_a_case_fit_a_laptop_and_a_phone(
     browser: Any, served: tuple[LiveSite, PagesWorld], viewport: dict[str, int]
 ) -> None:
