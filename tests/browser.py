@@ -11,7 +11,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,23 @@ def _free_port() -> int:
 class LiveSite:
     base_url: str
     engine: Engine
+
+
+def world_site(
+    folder: Path, prepare: Callable[[Engine], object] = lambda engine: None
+) -> Iterator[LiveSite]:
+    """Serve a new SQLite store in ``folder`` holding the small district of ``web_world``
+    plus whatever ``prepare(engine)`` adds."""
+    from qingshan.services import database
+    from qingshan.store.engine import create_store_engine
+    from web_world import build_world
+
+    engine = create_store_engine(f"sqlite:///{folder / 'qingshan.db'}")
+    database.upgrade(engine)
+    build_world(engine)
+    prepare(engine)
+    yield from serve(engine)
+    engine.dispose()
 
 
 def serve(engine: Engine) -> Iterator[LiveSite]:

@@ -7,9 +7,12 @@ Page tests of one domain add what they need (alarms, cases, credits) in their ow
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import Engine
 
+from qingshan.services import registry
+from qingshan.services.registry import Principal
 from qingshan.store.engine import writing
 from qingshan.store.identity import add_user, set_user_grids
 from qingshan.store.registry import ensure_grid, upsert_site
@@ -77,3 +80,24 @@ def build_world(engine: Engine) -> dict[str, int]:
         session.flush()
         set_user_grids(session, "officer", ["G00"])
     return grids
+
+
+def credits_for_firm(engine: Engine, quantity: int = 100) -> dict[str, Any]:
+    """Account ``E-FIRM`` of user ``firm`` holding one issued block of ``quantity`` tonnes."""
+    admin = Principal(actor="test:admin", role="admin")
+    registry.open_account(
+        engine, admin, code="E-FIRM", name="示范制造有限公司", kind="enterprise", username="firm"
+    )
+    issued = registry.issue(
+        engine,
+        admin,
+        key="issue",
+        methodology="AR-CQCM-001",
+        project_code="P001",
+        project_name="青山碳汇造林",
+        vintage=2023,
+        quantity=quantity,
+        to_account="E-FIRM",
+        verification="核查报告",
+    )
+    return {"block_id": issued["new_block_id"], "serial": issued["serial"]}

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from browser import LiveSite, open_page, serve, sign_in
-from qingshan.services import database
-from qingshan.store.engine import create_store_engine
-from web_world import PASSWORD, build_world
+from browser import LiveSite, open_page, sign_in, world_site
+from web_world import PASSWORD
 
 
 @pytest.fixture(scope="module")
 def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
-    path: Path = tmp_path_factory.mktemp("site") / "qingshan.db"
-    engine = create_store_engine(f"sqlite:///{path}")
-    database.upgrade(engine)
-    build_world(engine)
-    yield from serve(engine)
-    engine.dispose()
+    yield from world_site(tmp_path_factory.mktemp("site"))
 
 
 @pytest.fixture

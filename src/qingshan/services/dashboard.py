@@ -131,3 +131,33 @@ def district_view(session: Session) -> DistrictView:
         for site in session.scalars(select(Site).where(Site.active).order_by(Site.code))
     ]
     return DistrictView(name=district_name, grids=grids, sites=sites)
+
+
+def township_boundaries(session: Session) -> dict[str, Any]:
+    """Each township as a GeoJSON MultiPolygon made of its grids' polygons, named by township.
+
+    Townships have no polygon of their own in the store; their grids tile them, so the grids'
+    polygons together draw the township (for maps of township results such as GEP).
+    """
+    polygons: dict[str, list[Any]] = {}
+    for township, boundary in session.execute(
+        select(Township.name, Grid.boundary).join(Grid).where(Grid.boundary.is_not(None))
+    ):
+        geometry = json.loads(boundary)
+        parts = (
+            geometry["coordinates"]
+            if geometry["type"] == "MultiPolygon"
+            else [geometry["coordinates"]]
+        )
+        polygons.setdefault(township, []).extend(parts)
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": name},
+                "geometry": {"type": "MultiPolygon", "coordinates": parts},
+            }
+            for name, parts in polygons.items()
+        ],
+    }

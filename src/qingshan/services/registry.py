@@ -138,10 +138,13 @@ def _account_dict(account: RegistryAccount) -> dict[str, Any]:
     }
 
 
-def list_accounts(engine: Engine) -> list[dict[str, Any]]:
+def list_accounts(engine: Engine, *, user_id: int | None = None) -> list[dict[str, Any]]:
+    """Every account, or only those ``user_id`` acts on."""
+    query = select(RegistryAccount).order_by(RegistryAccount.id)
+    if user_id is not None:
+        query = query.where(RegistryAccount.user_id == user_id)
     with reading(engine) as session:
-        accounts = session.scalars(select(RegistryAccount).order_by(RegistryAccount.id))
-        return [_account_dict(account) for account in accounts]
+        return [_account_dict(account) for account in session.scalars(query)]
 
 
 def _methodology_dict(methodology: Methodology) -> dict[str, Any]:
@@ -604,6 +607,15 @@ def certificate(engine: Engine, number: str) -> dict[str, Any]:
             "sha256": record.certificate_sha256,
             "intact": ledger.certificate_hash(content) == record.certificate_sha256,
         }
+
+
+def certificate_number(engine: Engine, retirement_id: int) -> str | None:
+    """The certificate number of a retirement (None for a surrender, which has none)."""
+    with reading(engine) as session:
+        record = session.get(Retirement, retirement_id)
+        if record is None:
+            raise NotFound(f"no retirement {retirement_id}")
+        return record.certificate_number
 
 
 def certificate_html(found: dict[str, Any], verify_url: str) -> str:

@@ -108,6 +108,22 @@ def district_map(
     }
 
 
+def _axis_chart(
+    categories: list[str], unit: str, series: list[dict[str, Any]], *, scale: bool = False
+) -> dict[str, Any]:
+    """A category x-axis, a value y-axis in ``unit`` and the given series, with a legend."""
+    return {
+        "option": {
+            "tooltip": {"trigger": "axis"},
+            "legend": {"type": "scroll", "bottom": 0},
+            "grid": {"left": 64, "right": 16, "top": 32, "bottom": 56},
+            "xAxis": {"type": "category", "data": categories},
+            "yAxis": {"type": "value", "name": unit, "scale": scale},
+            "series": series,
+        }
+    }
+
+
 def bar_chart(
     categories: list[str],
     series: dict[str, list[float | None]],
@@ -116,24 +132,12 @@ def bar_chart(
     stacked: bool = False,
 ) -> dict[str, Any]:
     """Bars per category, one series per key of ``series`` (stacked when they add up)."""
-    return {
-        "option": {
-            "tooltip": {"trigger": "axis"},
-            "legend": {"type": "scroll", "bottom": 0},
-            "grid": {"left": 64, "right": 16, "top": 32, "bottom": 56},
-            "xAxis": {"type": "category", "data": categories},
-            "yAxis": {"type": "value", "name": unit},
-            "series": [
-                {
-                    "name": name,
-                    "type": "bar",
-                    "data": values,
-                    **({"stack": "total"} if stacked else {}),
-                }
-                for name, values in series.items()
-            ],
-        }
-    }
+    stack = {"stack": "total"} if stacked else {}
+    return _axis_chart(
+        categories,
+        unit,
+        [{"name": name, "type": "bar", "data": values, **stack} for name, values in series.items()],
+    )
 
 
 def line_chart(
@@ -144,26 +148,19 @@ def line_chart(
     dashed: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Lines over ``categories``; names in ``dashed`` are reference paths (targets, limits)."""
-    return {
-        "option": {
-            "tooltip": {"trigger": "axis"},
-            "legend": {"type": "scroll", "bottom": 0},
-            "grid": {"left": 64, "right": 16, "top": 32, "bottom": 56},
-            "xAxis": {"type": "category", "data": categories},
-            "yAxis": {"type": "value", "name": unit, "scale": True},
-            "series": [
-                {
-                    "name": name,
-                    "type": "line",
-                    "data": values,
-                    "connectNulls": False,
-                    **(
-                        {"lineStyle": {"type": "dashed"}, "symbol": "none"}
-                        if name in dashed
-                        else {}
-                    ),
-                }
-                for name, values in series.items()
-            ],
-        }
-    }
+    reference = {"lineStyle": {"type": "dashed"}, "symbol": "none"}
+    return _axis_chart(
+        categories,
+        unit,
+        [
+            {
+                "name": name,
+                "type": "line",
+                "data": values,
+                "connectNulls": False,
+                **(reference if name in dashed else {}),
+            }
+            for name, values in series.items()
+        ],
+        scale=True,
+    )

@@ -80,6 +80,13 @@ def navigation_for(role: str) -> list[NavItem]:
     return [item for item in NAVIGATION if role == ADMIN or role in item.roles]
 
 
+def number(value: float | None, digits: int = 0, sign: bool = False) -> str:
+    """A number with thousands separators, or "—" where there is none (never a fake zero)."""
+    if value is None or value != value:  # None or NaN
+        return "—"
+    return f"{value:{'+' if sign else ''},.{digits}f}"
+
+
 def _environment() -> Environment:
     environment = Environment(
         loader=PackageLoader("qingshan.web", "templates"),
@@ -88,6 +95,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["number"] = number
     environment.install_gettext_callables(gettext_, ngettext_, newstyle=True)  # type: ignore[attr-defined]
     return environment
 

@@ -1,6 +1,14 @@
 """One module of page routes per domain, like the API's routers; :data:`PAGE_ROUTERS` lists them
 in the order the site includes them."""
 
-from qingshan.web.pages import alarms, auth, carbon, cases, overview
+from qingshan.web.pages import alarms, auth, carbon, cases, gep, overview, registry
 
-PAGE_ROUTERS = (auth.router, overview.router, carbon.router, alarms.router, cases.router)
+PAGE_ROUTERS = (
+    auth.router,
+    overview.router,
+    carbon.router,
+    gep.router,
+    registry.router,
+    alarms.router,
+    cases.router,
+)
