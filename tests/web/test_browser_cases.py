@@ -12,13 +12,11 @@ from typing import Any
 import openpyxl
 import pytest
 
-from browser import LiveSite, open_page, serve, sign_in
-from qingshan.services import database
+from browser import LiveSite, open_page, sign_in, world_site
 from qingshan.services.case_workflow import beijing_day
 from qingshan.services.cases import EXPORT_COLUMNS
-from qingshan.store.engine import create_store_engine
 from qingshan.store.types import utc_now
-from web.pages_world import PagesWorld, build_pages_world
+from web.pages_world import PagesWorld, add_alarms_and_reviewer
 from web_world import PASSWORD
 
 PNG = base64.b64decode(
@@ -29,14 +27,13 @@ PNG = base64.b64decode(
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSite, PagesWorld]]:
     folder: Path = tmp_path_factory.mktemp("cases-site")
-    engine = create_store_engine(f"sqlite:///{folder / 'qingshan.db'}")
-    database.upgrade(engine)
-    world = build_pages_world(engine)
+    worlds: list[PagesWorld] = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("QINGSHAN_DATA_DIR", str(folder))
-        for live in serve(engine):
-            yield live, world
-    engine.dispose()
+        patch.setenv("QINGSHAN_DATA_DIR", str(folder))  # evidence files
+        for live in world_site(
+            folder, lambda engine: worlds.append(add_alarms_and_reviewer(engine))
+        ):
+            yield live, worlds[0]
 
 
 def person(browser: Any, live: LiveSite, username: str) -> Iterator[Any]:
