@@ -18,6 +18,7 @@ from qingshan.services.case_workflow import beijing_day
 from qingshan.store.case_models import Case
 from qingshan.store.engine import writing
 from qingshan.store.types import utc_now
+from qingshan.web.pages import cases as case_pages
 from web.pages_world import PagesWorld, Visitor, build_pages_world
 
 SignIn = Callable[[str], Visitor]
@@ -243,3 +244,19 @@ def test_weekly_and_monthly_summaries(world: PagesWorld, as_user: SignIn) -> Non
     month = officer.get("/cases/summary?period=month").text
     assert "月通报" in month and '<th scope="row">G00</th><td class="num">2</td>' in month
     assert officer.get("/cases/summary?period=year").status_code == 409
+
+
+def test_the_list_pages_newest_first_and_speaks_english(
+    world: PagesWorld, as_user: SignIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(case_pages, "PAGE_SIZE", 1)
+    officer = as_user("officer")
+    older, newer = open_case(officer), open_case(officer, source="inspection")
+    first = officer.get("/cases?grid=G00&lang=en").text
+    assert re.findall(r'href="/cases/(\d+)"', first) == [str(newer)]
+    assert "Pending verification" in first and "Inspection" in first
+    following = re.search(r'href="(/cases\?[^"]*page=2)" rel="next"', first)
+    assert following is not None
+    second = officer.get(following.group(1).replace("&amp;", "&")).text
+    assert re.findall(r'href="/cases/(\d+)"', second) == [str(older)]
+    assert 'rel="next"' not in second and 'rel="prev"' in second
