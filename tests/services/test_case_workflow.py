@@ -23,6 +23,7 @@ from qingshan.services.case_workflow import (
     days_overdue,
     escalation_level,
     find_move,
+    moves_for,
 )
 
 OFFICER_G1 = Actor("user:officer", "grid_officer", frozenset({1}))
@@ -64,6 +65,28 @@ def test_enterprise_and_device_accounts_make_no_move() -> None:
     for move, role in product(PERMISSIONS, ("enterprise", "device")):
         with pytest.raises(NotPermitted):
             check_permitted(move, Actor("x", role), grid_id=1)
+
+
+def test_the_moves_offered_follow_the_documented_matrix() -> None:
+    """The table of docs/cases.md, state by state, for an officer in and out of their grid."""
+    targets = {
+        (actor.name, grid, state): {move.to_state for move in moves_for(actor, state, grid)}
+        for actor, grid, state in product((OFFICER_G1, ANALYST, ENTERPRISE), (1, 2), State)
+    }
+    officer = {
+        State.PENDING_VERIFICATION: {State.ASSIGNED},
+        State.ASSIGNED: {State.RECTIFYING, State.PENDING_VERIFICATION},
+        State.RECTIFYING: {State.PENDING_CLOSURE, State.ASSIGNED},
+    }
+    bureau = officer | {
+        State.PENDING_CLOSURE: {State.CLOSED, State.RECTIFYING},
+        State.CLOSED: {State.REVIEWED, State.PENDING_CLOSURE},
+    }
+    for state in State:
+        assert targets[("user:officer", 1, state)] == officer.get(state, set())
+        assert targets[("user:officer", 2, state)] == set()
+        assert targets[("user:analyst", 2, state)] == bureau.get(state, set())
+        assert targets[("user:factory", 1, state)] == set()
 
 
 def test_case_number_uses_the_beijing_month() -> None:

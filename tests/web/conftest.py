@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from qingshan.store.engine import writing
 from qingshan.store.identity import add_user
 from qingshan.web.site import create_site
+from web.pages_world import Visitor, signed_in_as
 from web_world import PASSWORD
 
 
@@ -42,3 +43,17 @@ def signed_in(engine: Engine) -> Iterator[Callable[[str], TestClient]]:
     yield sign_in
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def as_user(engine: Engine) -> Iterator[Callable[[str], Visitor]]:
+    """Clients signed in as existing users (of the world a test built), closed afterwards."""
+    visitors: list[Visitor] = []
+
+    def sign_in(username: str) -> Visitor:
+        visitors.append(signed_in_as(engine, username))
+        return visitors[-1]
+
+    yield sign_in
+    for visitor in visitors:
+        visitor.client.close()

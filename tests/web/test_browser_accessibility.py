@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from browser import LiveSite, open_page, sign_in, world_site
+from web.pages_world import add_alarms_and_reviewer, open_sample_case
 from web_world import PASSWORD, credits_for_firm
 
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
@@ -23,12 +25,24 @@ ANALYST_PAGES = [
     "/gep",
     "/registry",
     "/registry/accounts/E-FIRM",
+    "/alarms",
+    "/alarms/1",
+    "/cases",
+    "/cases/1",
+    "/cases/new",
+    "/cases/summary",
 ]
 
 
 @pytest.fixture(scope="module")
 def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
-    yield from world_site(tmp_path_factory.mktemp("a11y"), credits_for_firm)
+    yield from world_site(tmp_path_factory.mktemp("a11y"), prepare)
+
+
+def prepare(engine: Engine) -> None:
+    """Credits of the firm, alarms, and case 1 opened from alarm 1 (as the paths above name)."""
+    credits_for_firm(engine)
+    open_sample_case(engine, add_alarms_and_reviewer(engine))
 
 
 @pytest.fixture

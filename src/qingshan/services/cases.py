@@ -11,6 +11,7 @@ change is also in the audit log, and every move is written to the case's timelin
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import tempfile
@@ -31,6 +32,7 @@ from qingshan.services.case_workflow import (
     OPEN_STATES,
     SOURCES,
     Actor,
+    Move,
     NotPermitted,
     State,
     WorkflowError,
@@ -45,6 +47,7 @@ from qingshan.services.case_workflow import (
     find_move,
     may_add_evidence,
     may_open,
+    moves_for,
 )
 from qingshan.store.case_models import Case, CaseAlarm, CaseEvent, CaseEvidence
 from qingshan.store.identity import grids_of_user
@@ -76,6 +79,19 @@ def actor_for_user(session: Session, user_id: int, name: str) -> Actor:
 def operator_actor(name: str) -> Actor:
     """The command line runs with the database's rights: it acts as an administrator."""
     return Actor(name=name, role="admin")
+
+
+def grids_for(session: Session, actor: Actor) -> list[Grid]:
+    """The grids whose cases ``actor`` sees and may open cases in, by code."""
+    grids = session.scalars(select(Grid).order_by(Grid.code))
+    return [grid for grid in grids if can_see(actor, grid.id)]
+
+
+def site_id_by_code(session: Session, code: str) -> int:
+    site_id = session.scalar(select(Site.id).where(Site.code == code))
+    if site_id is None:
+        raise WorkflowError(f"no site {code!r}")
+    return site_id
 
 
 def grid_by_code(session: Session, code: str) -> Grid:
@@ -327,6 +343,13 @@ def alarm_ids(session: Session, case_id: int) -> list[int]:
     )
 
 
+def cases_of_alarm(session: Session, actor: Actor, alarm_id: int) -> list[Case]:
+    """The cases ``actor`` may see that were opened from (or linked to) an alarm."""
+    query = select(Case).join(CaseAlarm, CaseAlarm.case_id == Case.id)
+    query = _visible(actor, query.where(CaseAlarm.alarm_id == alarm_id))
+    return list(session.scalars(query.order_by(Case.id)))
+
+
 def evidence(session: Session, actor: Actor, case_id: int) -> list[CaseEvidence]:
     get_case(session, actor, case_id)
     return list(
@@ -425,6 +448,17 @@ def transition(
     return case
 
 
+def available_moves(session: Session, actor: Actor, case: Case) -> tuple[Move, ...]:
+    """The moves ``actor`` may make on ``case`` now: the permission matrix's, less 复核 for the
+    person who closed the case. Data a move needs (evidence, a reason) is checked when made."""
+    closer = _closer(session, case) if case.state == State.CLOSED.value else None
+    return tuple(
+        move
+        for move in moves_for(actor, State(case.state), case.grid_id)
+        if not ("different_person" in move.requires and closer == actor.name)
+    )
+
+
 def _assignment(case: Case, responsible_unit: str | None, deadline: date | None) -> dict[str, Any]:
     """交办 needs a responsible unit (责任单位) and a deadline (整改时限) not in the past."""
     unit = (responsible_unit or "").strip()
@@ -509,6 +543,18 @@ def add_evidence(
     )
     session.flush()
     return record
+
+
+def evidence_file(
+    session: Session, actor: Actor, case_id: int, evidence_id: int
+) -> tuple[CaseEvidence, Path]:
+    """An evidence item of a visible case and where its file is; :class:`CaseNotFound` when
+    there is no such item, it is a text, or its file is missing."""
+    record = next((r for r in evidence(session, actor, case_id) if r.id == evidence_id), None)
+    path = evidence_path(record) if record else None
+    if record is None or path is None or not path.is_file():
+        raise CaseNotFound(f"no evidence file {evidence_id}")
+    return record, path
 
 
 def evidence_path(record: CaseEvidence, data_dir: Path | None = None) -> Path | None:
@@ -617,6 +663,19 @@ def export_frame(
     for column in ("整改时限", "立案日期", "销号日期", "复核日期"):
         schema[column] = pl.Date
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def workbook(frame: pl.DataFrame, sheet: str) -> bytes:
+    """A table as an XLSX workbook with one named sheet."""
+    buffer = io.BytesIO()
+    frame.write_excel(buffer, worksheet=sheet, autofit=False)
+    return buffer.getvalue()
+
+
+def export_xlsx(session: Session, actor: Actor, filters: CaseFilter) -> tuple[str, bytes]:
+    """The 问题清单 as an XLSX workbook (sheet 问题清单): its file name and its bytes."""
+    name = f"wentiqingdan-{beijing_day(utc_now()):%Y%m%d}.xlsx"
+    return name, workbook(export_frame(session, actor, filters), "问题清单")
 
 
 SUMMARY_TITLES = {"day": "日调度", "week": "周汇总", "month": "月通报"}
