@@ -55,7 +55,8 @@ def seed_readings(engine: Engine) -> None:
         pm25 = [PM25_BY_DAY[moment.day] for moment in air_hours]
         rows += _rows(sites["AIR-01"], ids, "pm25", air_hours, pm25)
         june = _hours(datetime(2026, 6, 15, tzinfo=BEIJING), last_hour)
-        may = _hours(datetime(2026, 5, 20, tzinfo=BEIJING), datetime(2026, 5, 20, 23, tzinfo=BEIJING))
+        may_day = datetime(2026, 5, 20, tzinfo=BEIJING)
+        may = _hours(may_day, may_day + timedelta(hours=23))
         for key in WATER_JUNE:
             rows += _rows(sites["WAT-01"], ids, key, june, [WATER_JUNE[key]] * len(june))
             rows += _rows(sites["WAT-01"], ids, key, may, [WATER_MAY[key]] * len(may))

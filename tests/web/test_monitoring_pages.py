@@ -6,9 +6,10 @@ Worked values (see ``monitoring_world``):
 * AIR-01, 15 June 11:00: PM2.5 115 µg/m³ is the breakpoint of IAQI 150 (HJ 633—2026 Table 1
   PM2.5 24-h: 35 → 50, 60 → 100, 115 → 150; §4.2.4 indexes hourly PM2.5 with them); the other
   IAQIs are lower, so AQI 150, 轻度污染, primary pollutant PM2.5.
-* Daily: 12 and 13 June PM2.5 50 → IAQI 50 + (50 − 35)/(60 − 35) × 50 = 80, good days; 14 June 115 → 150; 15 June has 12 hours (< 20, GB 3095
-  Table 4), no valid day. Good days 2 of 3 valid days = 66.7 %; PM2.5 mean (50 + 50 + 115)/3
-  = 71.7 → 72 µg/m³, against the GB 3095—2026 transitional Class II annual limit.
+* Daily: 12 and 13 June PM2.5 50 → IAQI 50 + (50 − 35)/(60 − 35) × 50 = 80, good days;
+  14 June 115 → 150; 15 June has 12 hours (< 20, GB 3095 Table 4), no valid day. Good days
+  2 of 3 valid days = 66.7 %; PM2.5 mean (50 + 50 + 115)/3 = 71.7 → 72 µg/m³, against the
+  GB 3095—2026 transitional Class II annual limit.
 * WAT-01 (river, target III), June: CODMn 7.0 mg/L is Class IV (III ≤ 6, IV ≤ 10, GB 3838
   Table 1), NH3-N 0.5 Class II, DO 6.5 Class II → Class IV, misses its target; May: CODMn 4.0
   Class II → Class II.
