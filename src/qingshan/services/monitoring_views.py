@@ -17,6 +17,8 @@ day), and tables show local (Asia/Shanghai) times.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,11 +37,14 @@ from qingshan.services.monitoring_readings import (
     AIR_POLLUTANTS,
     AirSite,
     air_wide,
-    epoch_seconds,
     hourly_air_table,
     local_naive,
     parameter_ids,
+    stored_time,
+    time_dtype,
+    times_of,
     valid_values,
+    with_keys,
 )
 from qingshan.standards import air_evaluation, aqi, noise, water
 from qingshan.store.aggregates import LOCAL_TIME_ZONE
@@ -50,6 +55,7 @@ from qingshan.store.models import (
     District,
     Parameter,
     Reading,
+    ReadingRevision,
     RejectedPacket,
     Site,
 )
@@ -142,6 +148,71 @@ def site_by_code(session: Session, code: str, kind: str) -> Site | None:
 # ------------------------------------------------------------------------------------------
 
 
+def _station_means(
+    session: Session,
+    site_ids: list[int],
+    parameters: Mapping[int, str],
+    since: datetime,
+    end: datetime,
+) -> pl.DataFrame:
+    """Per parameter and hour in [since, end], the mean of the stations' valid values:
+    ``key, time, value`` (one grouped query; the database averages)."""
+    time = stored_time(session, Reading.period_start)
+    statement = (
+        select(Reading.parameter_id, time, func.avg(Reading.value))
+        .where(
+            Reading.site_id.in_(site_ids),
+            Reading.parameter_id.in_(list(parameters)),
+            Reading.period == "hour",
+            Reading.period_start >= since,
+            Reading.period_start <= end,
+            Reading.flag.in_(VALID_FLAGS),
+        )
+        .group_by(Reading.parameter_id, time)
+    )
+    means = pl.DataFrame(
+        session.connection().execute(statement).all(),
+        schema={"parameter_id": pl.Int64, "time": time_dtype(session), "value": pl.Float64},
+        orient="row",
+    )
+    return with_keys(means, parameters).with_columns(
+        times_of("time") if means.schema["time"] == pl.String else pl.col("time")
+    )
+
+
+@dataclass(frozen=True)
+class _Means:
+    """Station means up to ``end``, as of the store's last reading and revision ids."""
+
+    reading_id: int
+    revision_id: int
+    end: datetime
+    frame: pl.DataFrame
+
+
+_MEANS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], _Means]] = weakref.WeakKeyDictionary()
+"""Per engine: the district's station means of a year, kept between page loads."""
+_MEANS_LOCK = threading.Lock()
+
+
+def _changed_since(session: Session, cached: _Means, site_ids: list[int]) -> datetime | None:
+    """The earliest hour of the stations whose reading was added or revised after ``cached``
+    was computed, None when there is none. Only the new rows are read, by their (growing) key:
+    ``site_id + 0`` keeps the database from scanning the readings' site index instead."""
+    site = (Reading.site_id + 0).in_(site_ids)
+    added = select(func.min(Reading.period_start)).where(
+        Reading.id > cached.reading_id, Reading.period == "hour", site
+    )
+    revised = (
+        select(func.min(Reading.period_start))
+        .select_from(ReadingRevision)
+        .join(Reading, Reading.id == ReadingRevision.reading_id)
+        .where(ReadingRevision.id > cached.revision_id, Reading.period == "hour", site)
+    )
+    moments = [m for m in (session.scalar(added), session.scalar(revised)) if m is not None]
+    return min(moments) if moments else None
+
+
 def district_hourly_air(
     session: Session, sites: Sequence[AirSite], start: datetime, end: datetime, name: str
 ) -> pl.DataFrame:
@@ -151,33 +222,30 @@ def district_hourly_air(
     A city's (here: the district's) concentration is the arithmetic mean of its evaluation
     stations, per pollutant, before any IAQI (HJ 633—2026 §4.2.2 citing HJ 663; reference
     notes shared/reference/air.md "City value"). Class II limits apply to the district.
+
+    A year of means takes the database a good part of a second, so they are kept per engine
+    and only the hours after the last call, or after the earliest hour added or revised since
+    (new reading or revision ids), are averaged again: the result is always the store's.
     """
     parameters = parameter_ids(session, AIR_POLLUTANTS)
-    epoch = epoch_seconds(session, Reading.period_start)
-    statement = (
-        select(Reading.parameter_id, epoch, func.avg(Reading.value))
-        .where(
-            Reading.site_id.in_([s.id for s in sites]),
-            Reading.parameter_id.in_(list(parameters)),
-            Reading.period == "hour",
-            Reading.period_start >= start,
-            Reading.period_start <= end,
-            Reading.flag.in_(VALID_FLAGS),
-        )
-        .group_by(Reading.parameter_id, epoch)
+    site_ids = sorted(s.id for s in sites)
+    marks = (  # a bare max of the key: read from the end of the index
+        session.scalar(select(func.max(Reading.id))) or 0,
+        session.scalar(select(func.max(ReadingRevision.id))) or 0,
     )
-    rows = session.execute(statement).all()
-    means = pl.DataFrame(
-        rows,
-        schema={"parameter_id": pl.Int64, "epoch": pl.Int64, "value": pl.Float64},
-        orient="row",
-    )
-    values = means.select(
-        pl.lit(0, pl.Int64).alias("site_id"),
-        pl.col("parameter_id").replace_strict(parameters, return_dtype=pl.String).alias("key"),
-        pl.from_epoch("epoch", time_unit="s").dt.replace_time_zone("UTC").alias("time"),
-        "value",
-    )
+    key = (tuple(site_ids), start)
+    with _MEANS_LOCK:
+        cached = _MEANS.setdefault(session.get_bind(), {}).get(key)
+    if cached is None or end < cached.end:
+        frame = _station_means(session, site_ids, parameters, start, end)
+    else:
+        changed = _changed_since(session, cached, site_ids)
+        since = cached.end if changed is None else min(changed, cached.end)
+        kept = cached.frame.filter(pl.col("time") < since)
+        frame = pl.concat([kept, _station_means(session, site_ids, parameters, since, end)])
+    with _MEANS_LOCK:
+        _MEANS[session.get_bind()][key] = _Means(marks[0], marks[1], end, frame)
+    values = frame.select(pl.lit(0, pl.Int64).alias("site_id"), "key", "time", "value")
     return air_wide(values, {0: name}).with_columns(pl.lit("II").alias("class"))
 
 
@@ -373,14 +441,19 @@ def water_overview(
     session: Session, sites: Sequence[Site], now: datetime, basin: str
 ) -> WaterOverview:
     """Each section's latest month (class, target, meeting it, main pollutants) and the
-    status of the basin and lakes in their latest month, per the 2011 method."""
-    frame = water_frame(session, sites, now - timedelta(days=62), now, basin)
+    status of the basin and lakes in that month, per the 2011 method. Only the month of the
+    latest reading (found by index seeks) is read, if it is within the last two months."""
+    latest = latest_times(session, [s.id for s in sites], parameter_ids(session, WATER_ITEMS))
+    newest = max((moment for moment in latest.values() if moment <= now), default=None)
+    if newest is None or newest < now - timedelta(days=62):
+        return WaterOverview(pl.DataFrame(), pl.DataFrame())
+    local = newest.astimezone(BEIJING)
+    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    frame = water_frame(session, sites, month_start.astimezone(UTC), now, basin)
     if frame.is_empty():
         return WaterOverview(pl.DataFrame(), pl.DataFrame())
-    month = pl.col("time").dt.truncate("1mo")
-    latest = frame.filter(month == month.max())
-    sections = water_service.evaluate_sections(latest, "month")
-    return WaterOverview(sections, water_service.evaluate_rivers(latest, "month"))
+    sections = water_service.evaluate_sections(frame, "month")
+    return WaterOverview(sections, water_service.evaluate_rivers(frame, "month"))
 
 
 # ------------------------------------------------------------------------------------------
