@@ -1,7 +1,8 @@
 """Readings for the monitoring page tests, on the sites of :mod:`web_world`, whose AQI, class
 and compliance are known from the standards (the numbers are worked in the test module).
 
-The page clock is fixed at :data:`NOW` (12:00 Beijing time, 15 June 2026).
+The page tests fix the page clock at :data:`NOW` (12:00 Beijing time, 15 June 2026), whose
+last hour is :data:`LAST_HOUR`; the browser tests seed up to the current hour instead.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from qingshan.store.readings import INPUT_SCHEMA, upsert_readings
 from qingshan.store.registry import upsert_device
 
 BEIJING = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 6, 15, 12, 0, tzinfo=BEIJING).astimezone(UTC)
+
 AIR_BASE = {"so2": 15.0, "no2": 20.0, "co": 0.5, "o3": 32.0, "pm10": 40.0}
 """Hourly concentrations of every hour of AIR-01 (µg/m³, CO mg/m³); PM2.5 varies by day."""
-PM25_BY_DAY = {12: 50.0, 13: 50.0, 14: 115.0, 15: 115.0}
-WATER_JUNE = {"codmn": 7.0, "nh3n": 0.5, "do": 6.5}
-WATER_MAY = {"codmn": 4.0, "nh3n": 0.5, "do": 6.5}
+LAST_HOUR = datetime(2026, 6, 15, 11, tzinfo=BEIJING)
+NOW = (LAST_HOUR + timedelta(hours=1)).astimezone(UTC)
+PM25_BY_DAY = {-3: 50.0, -2: 50.0, -1: 115.0, 0: 115.0}
+"""PM2.5 of every hour of a day, by the day's offset from the last hour's day."""
+WATER_LATEST = {"codmn": 7.0, "nh3n": 0.5, "do": 6.5}
+WATER_EARLIER = {"codmn": 4.0, "nh3n": 0.5, "do": 6.5}
 NOISE_DAY, NOISE_NIGHT = 58.0, 52.0
 COD_HOURS = [40.0, 44.0, 48.0, 52.0, 46.0, 62.0]
 """The outlet's last six hourly COD values (mg/L), the latest last; its permit limit is 50."""
@@ -42,25 +46,27 @@ def _rows(site: int, ids: dict[str, int], key: str, times: list[datetime], value
     ]
 
 
-def seed_readings(engine: Engine) -> None:
-    """Hourly readings of the four sites up to 11:00 Beijing time on 15 June 2026."""
-    last_hour = datetime(2026, 6, 15, 11, tzinfo=BEIJING)
+def seed_readings(engine: Engine, last_hour: datetime = LAST_HOUR) -> None:
+    """Hourly readings of the four sites up to ``last_hour`` (a Beijing-time hour start)."""
+    today = last_hour.replace(hour=0)
     rows: list[tuple] = []
     with writing(engine, "test:monitoring") as session:
         ids = dict(session.execute(select(Parameter.key, Parameter.id)).all())
         sites = dict(session.execute(select(Site.code, Site.id)).all())
-        air_hours = _hours(datetime(2026, 6, 12, tzinfo=BEIJING), last_hour)
+        air_hours = _hours(today - timedelta(days=3), last_hour)
         for key, value in AIR_BASE.items():
             rows += _rows(sites["AIR-01"], ids, key, air_hours, [value] * len(air_hours))
-        pm25 = [PM25_BY_DAY[moment.day] for moment in air_hours]
+        pm25 = [PM25_BY_DAY[(moment.date() - today.date()).days] for moment in air_hours]
         rows += _rows(sites["AIR-01"], ids, "pm25", air_hours, pm25)
-        june = _hours(datetime(2026, 6, 15, tzinfo=BEIJING), last_hour)
-        may_day = datetime(2026, 5, 20, tzinfo=BEIJING)
-        may = _hours(may_day, may_day + timedelta(hours=23))
-        for key in WATER_JUNE:
-            rows += _rows(sites["WAT-01"], ids, key, june, [WATER_JUNE[key]] * len(june))
-            rows += _rows(sites["WAT-01"], ids, key, may, [WATER_MAY[key]] * len(may))
-        noise_hours = _hours(datetime(2026, 6, 13, 6, tzinfo=BEIJING), last_hour)
+        latest_day = _hours(today, last_hour)
+        earlier_day = today.replace(day=1) - timedelta(days=12)
+        earlier = _hours(earlier_day, earlier_day + timedelta(hours=23))
+        for key in WATER_LATEST:
+            rows += _rows(
+                sites["WAT-01"], ids, key, latest_day, [WATER_LATEST[key]] * len(latest_day)
+            )
+            rows += _rows(sites["WAT-01"], ids, key, earlier, [WATER_EARLIER[key]] * len(earlier))
+        noise_hours = _hours(today - timedelta(days=2) + timedelta(hours=6), last_hour)
         levels = [NOISE_DAY if 6 <= m.hour < 22 else NOISE_NIGHT for m in noise_hours]
         rows += _rows(sites["NOI-01"], ids, "leq", noise_hours, levels)
         cod_hours = _hours(last_hour - timedelta(hours=len(COD_HOURS) - 1), last_hour)
@@ -68,10 +74,10 @@ def seed_readings(engine: Engine) -> None:
         frame = pl.DataFrame(rows, schema=INPUT_SCHEMA, orient="row")
         upsert_readings(session, frame, source="test", actor="test:monitoring")
         device = upsert_device(session, MN, site_id=sites["SRC-01"], password="123456")
-        device.last_seen_at = NOW - timedelta(minutes=10)
+        device.last_seen_at = last_hour.astimezone(UTC) + timedelta(minutes=50)
         # the channels write rejects in bulk, as here (services/device_store.py)
         reject = {
-            "received_at": NOW - timedelta(minutes=30),
+            "received_at": last_hour.astimezone(UTC) + timedelta(minutes=30),
             "channel": "hj212",
             "peer": "127.0.0.1:50000",
             "mn": MN,
