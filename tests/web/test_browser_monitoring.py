@@ -42,7 +42,7 @@ def test_an_analyst_drills_from_the_overview_into_a_station(page: Any) -> None:
         canvas = page.locator(f"[data-chart='{chart}'] canvas")
         canvas.wait_for()
         assert canvas.bounding_box()["height"] > 200
-    assert page.get_by_role("img", name="最近 7 天的小时浓度").count() == 1
+    assert page.locator("figcaption", has_text="最近 7 天的小时浓度").count() == 1
     page.locator("details.chart-data summary").first.click()
     assert page.locator("details.chart-data[open] tbody tr").count() > 24
 
