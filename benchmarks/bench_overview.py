@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from bench_alerting import postgres_engine
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from timing import best_of
 
 from qingshan.services import database
@@ -156,12 +157,12 @@ def main() -> None:
         measure("SQLite", engine, arguments.repeats)
         engine.dispose()
     if arguments.postgres_url:
-        engine = create_store_engine(arguments.postgres_url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        database.upgrade(engine)
-        measure("PostgreSQL", engine, arguments.repeats)
-        engine.dispose()
+        engine, drop = postgres_engine(arguments.postgres_url)  # a schema of its own
+        try:
+            database.upgrade(engine)
+            measure("PostgreSQL", engine, arguments.repeats)
+        finally:
+            drop()
 
 
 if __name__ == "__main__":

@@ -183,7 +183,7 @@ def _air_states(session: Session, sites: list[Site], now: datetime) -> dict[str,
         if hour is None or hour.color is None:
             states[site.code] = SiteState(OFFLINE_COLOUR, offline=True)
         else:
-            detail = f"AQI {hour.aqi} {hour.category}"
+            detail = f"AQI {hour.aqi}"  # the colour is the category; no words to translate
             states[site.code] = SiteState(hour.color, False, (hour.aqi or 0) <= 100, detail)
     return states
 
