@@ -48,7 +48,7 @@ def _answering() -> Iterator[None]:
     except LedgerError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     except ValueError as error:  # malformed serial or project code
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
 
 
 def _call(work: Callable[[], T]) -> T:
