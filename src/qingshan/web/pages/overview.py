@@ -7,6 +7,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from qingshan.api.deps import EngineDep
+from qingshan.config import get_settings
+from qingshan.services.carbon_books import intensity_progress
 from qingshan.services.dashboard import district_view, headline, site_states
 from qingshan.store.engine import reading
 from qingshan.web.charts import district_map, site_url
@@ -36,5 +38,6 @@ def overview(request: Request, engine: EngineDep, caller: Visitor, now: Now) -> 
             "headline": figures,
             "map_chart": district_map(view, site_colours=colours),
             "site_url": site_url,
+            "carbon": intensity_progress(get_settings().books_dir),
         },
     )
