@@ -35,7 +35,7 @@ from qingshan.services.tables import (
     read_table,
     require_columns,
 )
-from qingshan.store import ledger
+from qingshan.store import journal, ledger
 from qingshan.store.engine import reading, writing
 from qingshan.store.ledger import LedgerError, NotFound
 from qingshan.store.models import (
@@ -93,10 +93,19 @@ def _write(engine: Engine, principal: Principal, work: Callable[[Session], T]) -
     """
     try:
         with writing(engine, principal.actor) as session:
-            return work(session)
+            result = work(session)
     except IntegrityError:
         with writing(engine, principal.actor) as session:
-            return work(session)
+            result = work(session)
+    seal_journal(engine, principal.actor)
+    return result
+
+
+def seal_journal(engine: Engine, actor: str) -> int:
+    """Chain the journal entries committed so far (this request's and any concurrent one's) in
+    a short transaction of its own, so writers hold the chain's lock only while sealing."""
+    with writing(engine, actor) as session:
+        return journal.seal(session)
 
 
 # ------------------------------------------------------------------------------------------
@@ -495,10 +504,21 @@ def retire(
     note: str = "",
 ) -> dict[str, Any]:
     """Retire credits for neutrality (碳中和) or voluntarily (自愿注销), with a certificate."""
-    return _spend(engine, principal, from_account, lambda session, owner_id: ledger.retire(
-        session, key, block_id=block_id, quantity=quantity, from_account_id=owner_id,
-        purpose=purpose, beneficiary=beneficiary, note=note,
-    ))
+    return _spend(
+        engine,
+        principal,
+        from_account,
+        lambda session, owner_id: ledger.retire(
+            session,
+            key,
+            block_id=block_id,
+            quantity=quantity,
+            from_account_id=owner_id,
+            purpose=purpose,
+            beneficiary=beneficiary,
+            note=note,
+        ),
+    )
 
 
 def surrender(
@@ -513,10 +533,20 @@ def surrender(
     note: str = "",
 ) -> dict[str, Any]:
     """Use credits against a compliance obligation (履约抵销), within the scheme's offset cap."""
-    return _spend(engine, principal, from_account, lambda session, owner_id: ledger.surrender(
-        session, key, block_id=block_id, quantity=quantity, from_account_id=owner_id,
-        obligation_id=obligation_id, note=note,
-    ))
+    return _spend(
+        engine,
+        principal,
+        from_account,
+        lambda session, owner_id: ledger.surrender(
+            session,
+            key,
+            block_id=block_id,
+            quantity=quantity,
+            from_account_id=owner_id,
+            obligation_id=obligation_id,
+            note=note,
+        ),
+    )
 
 
 def cancel(
@@ -587,7 +617,10 @@ def supply(engine: Engine) -> list[dict[str, Any]]:
         return ledger.supply(session)
 
 
-def verify(engine: Engine) -> list[str]:
+def verify(engine: Engine, actor: str = "system:verify") -> list[str]:
+    """Seal what is pending (entries committed by a writer that stopped before sealing), then
+    re-check the chain and every invariant."""
+    seal_journal(engine, actor)
     with reading(engine) as session:
         return ledger.verify(session)
 

@@ -50,7 +50,7 @@ from qingshan.carbon.inclusion import (
     shipped_schemes,
     split_upper,
 )
-from qingshan.store import audit
+from qingshan.store import audit, journal
 from qingshan.store.models import (
     RETIREMENT_PURPOSES,
     TERMINAL_STATUSES,
@@ -310,14 +310,16 @@ def _movement(
     kind: str,
     block: CreditBlock,
     moved: CreditBlock,
-    from_account_id: int,
+    source: tuple[int, str],
     **fields: Any,
 ) -> RegistryOperation:
-    return _journal(
+    """Record the operation and its journal entry: ``source`` = (account, state) the units of
+    ``moved`` left for its account and status."""
+    operation = _journal(
         session,
         key,
         kind,
-        account_id=from_account_id,
+        account_id=source[0],
         counterparty_id=moved.account_id,
         issuance_id=block.issuance_id,
         block_id=block.id,
@@ -326,6 +328,15 @@ def _movement(
         serial=_serial(session, moved),
         **fields,
     )
+    lines = journal.move_credits(
+        moved.issuance_id,
+        moved.quantity,
+        (moved.first_serial, moved.last_serial),
+        source,
+        (moved.account_id, moved.status),
+    )
+    journal.post(session, kind, lines, operation_id=operation.id)
+    return operation
 
 
 # ------------------------------------------------------------------------------------------
@@ -386,7 +397,7 @@ def issue(
     )
     session.add(block)
     session.flush()
-    return _journal(
+    operation = _journal(
         session,
         key,
         "issue",
@@ -397,6 +408,12 @@ def issue(
         serial=_serial(session, block),
         details={"verification": verification},
     )
+    serials = (issuance.first_serial, issuance.last_serial)
+    lines = journal.move_credits(
+        issuance.id, quantity, serials, (None, None), (to_account_id, "held"), book="issuance"
+    )
+    journal.post(session, "issue", lines, operation_id=operation.id)
+    return operation
 
 
 def issue_from_actions(
@@ -485,7 +502,7 @@ def transfer(
         raise LedgerError("sender and receiver are the same account")
     block = _take(session, block_id, quantity, owner_id=from_account_id)
     moved = _move(session, block, quantity, to_account_id)
-    return _movement(session, key, "transfer", block, moved, from_account_id)
+    return _movement(session, key, "transfer", block, moved, (from_account_id, "held"))
 
 
 def trade(
@@ -519,7 +536,8 @@ def trade(
     session.add(record)
     session.flush()
     details = {"trade_id": record.id, "price_fen_per_t": price_fen_per_t}
-    return _movement(session, key, "trade", block, moved, seller_account_id, details=details)
+    source = (seller_account_id, "held")
+    return _movement(session, key, "trade", block, moved, source, details=details)
 
 
 def _require_holder(session: Session, account_id: int) -> None:
@@ -628,15 +646,13 @@ def _terminal(
     record.at = utc_now()
     session.add(record)
     session.flush()
-    from_account_id = block.account_id
+    source = (block.account_id, block.status)
     moved = _move(session, block, quantity, sink.id, record.kind, record.id)
     record.serial = _serial(session, moved)
     if record.kind == "retired":
         _seal(session, record)
     session.flush()
-    return _movement(
-        session, key, kind, block, moved, from_account_id, details={"retirement_id": record.id}
-    )
+    return _movement(session, key, kind, block, moved, source, details={"retirement_id": record.id})
 
 
 def surrender(
@@ -715,7 +731,7 @@ def set_frozen(
         "freeze" if frozen else "unfreeze",
         block,
         moved,
-        block.account_id,
+        (block.account_id, current),
         details={"reason": reason},
     )
 
@@ -780,7 +796,7 @@ def record_actions(session: Session, actions: Sequence[ActionInput]) -> list[Act
     balances = {account.id: account.points_centi for account in accounts.values()}
     outcomes: list[ActionOutcome] = []
     rows: list[dict[str, Any]] = []
-    journal: list[dict[str, Any]] = []
+    accruals: list[dict[str, Any]] = []
     now = utc_now()
     for action in actions:
         if action.key in earlier:
@@ -797,7 +813,7 @@ def record_actions(session: Session, actions: Sequence[ActionInput]) -> list[Act
             centi = points_centi(action.quantity, methodology.points_per_unit or 0.0)
             claimed[(action.account_id, methodology.id, day)] = used + action.quantity
             balances[action.account_id] += centi
-            journal.append(_accrual(session, action, methodology.code, mg, centi, balances, now))
+            accruals.append(_accrual(session, action, methodology.code, mg, centi, balances, now))
         outcome = ActionOutcome(action.key, "rejected" if reason else "accepted", reason, mg, centi)
         earlier[action.key] = outcome
         outcomes.append(outcome)
@@ -817,7 +833,7 @@ def record_actions(session: Session, actions: Sequence[ActionInput]) -> list[Act
                 "recorded_at": now,
             }
         )
-    _write_actions(session, rows, journal, accounts, balances)
+    _write_actions(session, rows, accruals, accounts, balances)
     return outcomes
 
 
@@ -917,21 +933,32 @@ def _accrual(
 def _write_actions(
     session: Session,
     rows: list[dict[str, Any]],
-    journal: list[dict[str, Any]],
+    accruals: list[dict[str, Any]],
     accounts: dict[int, RegistryAccount],
     balances: dict[int, int],
 ) -> None:
-    """Bulk-insert the new actions and accruals, set the changed balances, audit the batch."""
+    """Bulk-insert the new actions and accruals, set the changed balances, post one journal
+    entry for the batch (each account's gain against the points book), audit the batch."""
     if not rows:
         return
     session.execute(insert(LowCarbonAction), rows)
-    if journal:
-        session.execute(insert(RegistryOperation), journal)
+    if accruals:
+        session.execute(insert(RegistryOperation), accruals)
     changed = [
         {"account_id": account_id, "balance": balance}
         for account_id, balance in balances.items()
         if balance != accounts[account_id].points_centi
     ]
+    gains = [
+        (row["account_id"], row["balance"] - accounts[row["account_id"]].points_centi)
+        for row in changed
+    ]
+    if gains:
+        lines = [journal.Line(journal.POINTS, gain, account_id=account) for account, gain in gains]
+        total = sum(gain for _, gain in gains)
+        journal.post(
+            session, "accrue", [journal.Line(journal.POINTS, -total, book="points"), *lines]
+        )
     if changed:
         session.connection().execute(
             update(RegistryAccount.__table__)
@@ -948,8 +975,8 @@ def _write_actions(
         "registry_actions",
         after={
             "recorded": len(rows),
-            "accepted": len(journal),
-            "points_centi": sum(entry["details"]["points_centi"] for entry in journal),
+            "accepted": len(accruals),
+            "points_centi": sum(entry["details"]["points_centi"] for entry in accruals),
             "accounts": sorted({row["account_id"] for row in rows}),
         },
     )
@@ -993,13 +1020,19 @@ def redeem(
         )
     account.points_centi -= points
     session.flush()
-    return _journal(
+    operation = _journal(
         session,
         key,
         "redeem",
         account_id=account_id,
         details={"points_centi": points, "note": note, "balance_centi": account.points_centi},
     )
+    lines = [
+        journal.Line(journal.POINTS, -points, account_id=account_id),
+        journal.Line(journal.POINTS, points, book="points"),
+    ]
+    journal.post(session, "redeem", lines, operation_id=operation.id)
+    return operation
 
 
 # ------------------------------------------------------------------------------------------
@@ -1146,15 +1179,60 @@ def verify(session: Session) -> list[str]:
     * the blocks of each issuance partition its serial range exactly (no gap, no overlap);
     * a block is terminal exactly when it sits in a system sink, with a retirement record of
       the same kind; held or frozen units are never in a sink;
-    * each account's points balance equals its accruals minus its redemptions;
-    * each obligation's surrendered offsets equal its retirements, within the cap.
+    * each obligation's surrendered offsets equal its retirements, within the cap;
+    * the journal: hash chain intact, every entry balanced per asset, retired or cancelled
+      units never taken out again, and the positions its lines add up to equal the ledger:
+      each account's credits per issuance and status, each issuance's supply (issued = held
+      + frozen + retired + cancelled), each points balance (= accruals − redemptions).
     """
     return [
         *_partition_problems(session),
         *_sink_problems(session),
-        *_points_problems(session),
         *_obligation_problems(session),
+        *journal.chain_problems(session),
+        *_position_problems(session),
     ]
+
+
+Position = tuple[int | None, str | None, str, str | None]
+
+
+def _position_problems(session: Session) -> list[str]:
+    """Compare the journal's positions with the blocks, the issuances and the points balances.
+
+    Cash positions are the market's (its balances are compared there), not checked here.
+    """
+    expected: dict[Position, int] = defaultdict(int)
+    for account_id, issuance_id, status, tonnes in session.execute(
+        select(
+            CreditBlock.account_id,
+            CreditBlock.issuance_id,
+            CreditBlock.status,
+            func.sum(CreditBlock.last_serial - CreditBlock.first_serial + 1),
+        ).group_by(CreditBlock.account_id, CreditBlock.issuance_id, CreditBlock.status)
+    ):
+        expected[(account_id, None, journal.credit_asset(issuance_id), status)] = int(tonnes)
+    for issuance in session.scalars(select(CreditIssuance)):
+        expected[(None, "issuance", journal.credit_asset(issuance.id), None)] = -issuance.quantity
+    for account_id, centi in session.execute(
+        select(RegistryAccount.id, RegistryAccount.points_centi).where(
+            RegistryAccount.points_centi != 0
+        )
+    ):
+        expected[(account_id, None, journal.POINTS, None)] = centi
+        expected[(None, "points", journal.POINTS, None)] -= centi
+    found = journal.positions(session)
+    problems = []
+    for position in sorted(set(expected) | set(found), key=str):
+        account_id, book, asset, state = position
+        if asset == journal.CASH or expected.get(position, 0) == found.get(position, 0):
+            continue
+        holder = f"account {account_id}" if book is None else f"book {book}"
+        problems.append(
+            f"journal: {holder} {asset} {state or ''}: lines sum to {found.get(position, 0)}, "
+            f"ledger says {expected.get(position, 0)}"
+        )
+    return problems
 
 
 def _partition_problems(session: Session) -> list[str]:
@@ -1194,27 +1272,6 @@ def _sink_problems(session: Session) -> list[str]:
         if terminal and records.get(block.retirement_id or -1) != block.status:
             problems.append(f"block {block.id}: {block.status} without a matching record")
     return problems
-
-
-def _points_problems(session: Session) -> list[str]:
-    flows: dict[int, int] = defaultdict(int)
-    for kind, account_id, counterparty_id, details in session.execute(
-        select(
-            RegistryOperation.kind,
-            RegistryOperation.account_id,
-            RegistryOperation.counterparty_id,
-            RegistryOperation.details,
-        ).where(RegistryOperation.kind.in_(("accrue", "redeem")))
-    ):
-        if kind == "accrue":
-            flows[counterparty_id] += details["points_centi"]
-        else:
-            flows[account_id] -= details["points_centi"]
-    return [
-        f"account {account.code}: balance {account.points_centi} ≠ journal {flows[account.id]}"
-        for account in session.scalars(select(RegistryAccount))
-        if account.points_centi != flows[account.id] or account.points_centi < 0
-    ]
 
 
 def _obligation_problems(session: Session) -> list[str]:
