@@ -10,12 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from qingshan.services import registry
 from qingshan.services.registry import Principal
-from qingshan.store import ledger
+from qingshan.store import journal, ledger
 from qingshan.store.engine import reading, writing
+from qingshan.store.models import JournalEntry
 from qingshan.store.types import utc_now
 
 THREADS = 8
@@ -182,4 +183,38 @@ def test_concurrent_action_batches_respect_the_daily_cap(engine: Engine) -> None
     assert sorted(result["status"] for result in done) == ["accepted"] * 5 + ["rejected"] * 3
     with reading(engine) as session:
         assert ledger.account_by_code(session, "RES1").points_centi == 5 * 2 * 110
+        assert ledger.verify(session) == []
+
+
+def test_every_concurrent_request_returns_with_its_journal_entry_sealed(
+    engine: Engine, owner_block: dict[str, Any]
+) -> None:
+    """Eight threads transfer 10 t each out of the same block and, when the service returns,
+    find their own entry already in the hash chain (sealed by themselves or by a concurrent
+    sealer that took it along); the chain is gapless and intact afterwards."""
+    block_id = owner_block["block_id"]
+
+    def transfer_and_look(i: int) -> dict[str, Any]:
+        done = registry.transfer(
+            engine,
+            ADMIN,
+            key=f"t{i}",
+            block_id=block_id,
+            quantity=10,
+            from_account="OWNER",
+            to_account=f"BUYER{i}",
+        )
+        with reading(engine) as session:
+            operation = ledger.replay(session, f"t{i}")
+            assert operation is not None
+            seq = session.scalar(
+                select(JournalEntry.seq).where(JournalEntry.operation_id == operation.id)
+            )
+        return {**done, "seq": seq}
+
+    done, refused = race(transfer_and_look)
+    assert refused == []
+    assert all(result["seq"] is not None for result in done)
+    with reading(engine) as session:
+        assert journal.chain_problems(session) == []
         assert ledger.verify(session) == []
