@@ -99,15 +99,16 @@ def _write(engine: Engine, principal: Principal, work: Callable[[Session], T]) -
     except IntegrityError:
         with writing(engine, principal.actor) as session:
             result = work(session)
-    seal_journal(engine, principal.actor)
+    seal_journal(engine, principal.actor, wait=False)
     return result
 
 
-def seal_journal(engine: Engine, actor: str) -> int:
+def seal_journal(engine: Engine, actor: str, *, wait: bool = True) -> int:
     """Chain the journal entries committed so far (this request's and any concurrent one's) in
-    a short transaction of its own, so writers hold the chain's lock only while sealing."""
+    a short transaction of its own, so writers hold the chain's lock only while sealing; after
+    a write it does not wait for a sealer already at work (docs/registry.md, journal)."""
     with writing(engine, actor) as session:
-        return journal.seal(session)
+        return journal.seal(session, wait=wait)
 
 
 # ------------------------------------------------------------------------------------------

@@ -189,29 +189,36 @@ def _entries(session: Session, *conditions: Any) -> list[dict[str, Any]]:
     if not entries:
         return entries
     lines: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    line_query = select(JournalLine).order_by(JournalLine.entry_id, JournalLine.line)
+    columns = [getattr(JournalLine, field) for field in LINE_FIELDS]
+    line_query = select(JournalLine.entry_id, *columns).order_by(
+        JournalLine.entry_id, JournalLine.line
+    )
     if conditions:
-        line_query = line_query.where(JournalLine.entry_id >= entries[0]["id"])
-    for line in session.scalars(line_query):
-        lines[line.entry_id].append({field: getattr(line, field) for field in LINE_FIELDS})
+        line_query = line_query.where(JournalLine.entry_id >= min(e["id"] for e in entries))
+    for entry_id, *values in session.execute(line_query):
+        lines[entry_id].append(dict(zip(LINE_FIELDS, values, strict=True)))
     for entry in entries:
         entry["lines"] = lines.get(entry["id"], [])
     return entries
 
 
-def seal(session: Session) -> int:
+def seal(session: Session, *, wait: bool = True) -> int:
     """Chain every committed unsealed entry, in id order; returns how many were sealed.
 
     Locks the head row for the rest of the caller's transaction (keep it short: commit right
-    after). Entries committed by others while this runs are sealed by the next call.
+    after). Entries committed by others while this runs are sealed by the next call. With
+    ``wait=False`` (PostgreSQL ``SKIP LOCKED``) a call that finds another sealer at work
+    returns 0 at once: that sealer, or the next, takes this caller's entries along.
     """
     head = session.scalar(
         select(JournalHead)
         .where(JournalHead.id == 1)
-        .with_for_update()
+        .with_for_update(skip_locked=not wait)
         .execution_options(populate_existing=True)
     )
     if head is None:
+        if not wait:
+            return 0
         raise RuntimeError("journal head missing: run `qingshan db upgrade`")
     pending = _entries(session, JournalEntry.seq.is_(None))
     if not pending:
