@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from qingshan.store import bulk
 from qingshan.store.models import JournalEntry, JournalHead, JournalLine
 from qingshan.store.types import utc_now
 
@@ -103,8 +104,9 @@ def post(
         .values(kind=kind, at=utc_now(), operation_id=operation_id)
         .returning(JournalEntry.id)
     ).scalar_one()
-    session.execute(
-        insert(JournalLine),
+    bulk.insert_rows(
+        session,
+        JournalLine.__table__,
         [
             {
                 "entry_id": entry_id,

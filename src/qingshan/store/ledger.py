@@ -35,7 +35,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from qingshan.carbon.inclusion import (
@@ -50,7 +50,7 @@ from qingshan.carbon.inclusion import (
     shipped_schemes,
     split_upper,
 )
-from qingshan.store import audit, journal
+from qingshan.store import audit, bulk, journal
 from qingshan.store.models import (
     RETIREMENT_PURPOSES,
     TERMINAL_STATUSES,
@@ -790,38 +790,40 @@ def record_action(session: Session, key: str, **fields: Any) -> ActionOutcome:
 
 
 def record_actions(session: Session, actions: Sequence[ActionInput]) -> list[ActionOutcome]:
-    """Record a batch of low-carbon actions in the session's transaction.
+    """Record a batch of low-carbon actions in the session's transaction (one action or a
+    million: the same rules, the same code).
 
     Each action is accepted (reduction and points credited), rejected with the reason
     (inactive methodology or no factor, dated in the future, over the daily cap of its Beijing
-    day) or recognised as a duplicate of an earlier key (also within the batch). The accounts
-    are locked in id order (concurrent batches cannot deadlock) before caps and balances are
-    read; rows, balances and journal entries are then written in bulk, with one audit row for
-    the batch.
+    day) or recognised as a duplicate of an earlier key (also within the batch), in the order
+    given. The accounts are locked in id order (concurrent batches cannot deadlock) before caps
+    and balances are read; the decisions are made in memory; rows, balances, accrual operations
+    and one journal entry are then written set-based (:mod:`qingshan.store.bulk`: COPY on
+    PostgreSQL, executemany on SQLite), with one audit row for the batch.
     """
     if any(not action.key for action in actions):
         raise LedgerError("every action needs an idempotency key")
     if any(action.quantity <= 0 for action in actions):
         raise LedgerError("the quantity must be positive")
-    earlier = _recorded_actions(session, [action.key for action in actions])
+    earlier = _recorded_actions(session, list({action.key for action in actions}))
     methodologies = {
         code: methodology_by_code(session, code)
         for code in {action.methodology_code for action in actions}
     }
-    accounts = _locked_accounts(session, {action.account_id for action in actions})
-    days = {action.key: action.occurred_at.astimezone(LOCAL_TIME_ZONE).date() for action in actions}
-    claimed = _claimed(session, accounts, methodologies, set(days.values()))
-    balances = {account.id: account.points_centi for account in accounts.values()}
+    opening = _locked_accounts(session, {action.account_id for action in actions})
+    days = [action.occurred_at.astimezone(LOCAL_TIME_ZONE).date() for action in actions]
+    claimed = _claimed(session, sorted(opening), methodologies, set(days))
+    balances = dict(opening)
     outcomes: list[ActionOutcome] = []
     rows: list[dict[str, Any]] = []
     accruals: list[dict[str, Any]] = []
     now = utc_now()
-    for action in actions:
+    actor = session.info["actor"]
+    for action, day in zip(actions, days, strict=True):
         if action.key in earlier:
             outcomes.append(replace(earlier[action.key], status="duplicate"))
             continue
         methodology = methodologies[action.methodology_code]
-        day = days[action.key]
         used = claimed.get((action.account_id, methodology.id, day), 0.0)
         reason = _rejection(methodology, day, used, action.quantity, action.occurred_at, now)
         mg = centi = 0
@@ -831,7 +833,7 @@ def record_actions(session: Session, actions: Sequence[ActionInput]) -> list[Act
             centi = points_centi(action.quantity, methodology.points_per_unit or 0.0)
             claimed[(action.account_id, methodology.id, day)] = used + action.quantity
             balances[action.account_id] += centi
-            accruals.append(_accrual(session, action, methodology.code, mg, centi, balances, now))
+            accruals.append(_accrual(actor, action, methodology.code, mg, centi, balances, now))
         outcome = ActionOutcome(action.key, "rejected" if reason else "accepted", reason, mg, centi)
         earlier[action.key] = outcome
         outcomes.append(outcome)
@@ -851,51 +853,46 @@ def record_actions(session: Session, actions: Sequence[ActionInput]) -> list[Act
                 "recorded_at": now,
             }
         )
-    _write_actions(session, rows, accruals, accounts, balances)
+    _write_actions(session, rows, accruals, opening, balances)
     return outcomes
 
 
 def _recorded_actions(session: Session, keys: list[str]) -> dict[str, ActionOutcome]:
     found: dict[str, ActionOutcome] = {}
-    for start in range(0, len(keys), ID_CHUNK):
-        for action in session.scalars(
-            select(LowCarbonAction).where(
-                LowCarbonAction.idempotency_key.in_(keys[start : start + ID_CHUNK])
-            )
+    table = LowCarbonAction.__table__
+    columns = (table.c.idempotency_key, table.c.status, table.c.reason)
+    amounts = (table.c.reduction_mg, table.c.points_centi)
+    for condition in bulk.matching(session, table.c.idempotency_key, keys):
+        for key, status, reason, mg, centi in session.execute(
+            select(*columns, *amounts).where(condition)
         ):
-            found[action.idempotency_key] = ActionOutcome(
-                action.idempotency_key,
-                action.status,
-                action.reason,
-                action.reduction_mg,
-                action.points_centi,
-            )
+            found[key] = ActionOutcome(key, status, reason, mg, centi)
     return found
 
 
-def _locked_accounts(session: Session, ids: set[int]) -> dict[int, RegistryAccount]:
-    accounts = {
-        account.id: account
-        for account in session.scalars(
-            select(RegistryAccount)
-            .where(RegistryAccount.id.in_(sorted(ids)))
-            .order_by(RegistryAccount.id)
+def _locked_accounts(session: Session, ids: set[int]) -> dict[int, int]:
+    """Lock the accounts (id order) and return their points balances."""
+    table = RegistryAccount.__table__
+    found: dict[int, tuple[str, int]] = {}
+    for condition in bulk.matching(session, table.c.id, sorted(ids)):
+        for account_id, kind, centi in session.execute(
+            select(table.c.id, table.c.kind, table.c.points_centi)
+            .where(condition)
+            .order_by(table.c.id)
             .with_for_update(key_share=True)
-            .execution_options(populate_existing=True)
-        )
-    }
+        ):
+            found[account_id] = (kind, centi)
     for account_id in ids:
-        account = accounts.get(account_id)
-        if account is None:
+        if account_id not in found:
             raise NotFound(f"no registry account {account_id}")
-        if account.kind not in ("individual", "enterprise"):
+        if found[account_id][0] not in ("individual", "enterprise"):
             raise LedgerError("actions are claimed by individual or enterprise accounts")
-    return accounts
+    return {account_id: centi for account_id, (_, centi) in found.items()}
 
 
 def _claimed(
     session: Session,
-    accounts: dict[int, RegistryAccount],
+    account_ids: list[int],
     methodologies: dict[str, Methodology],
     days: set[date],
 ) -> dict[tuple[int, int, date], float]:
@@ -903,28 +900,30 @@ def _claimed(
     capped = [m.id for m in methodologies.values() if m.daily_cap_units is not None]
     if not capped:
         return {}
-    rows = session.execute(
-        select(
-            LowCarbonAction.account_id,
-            LowCarbonAction.methodology_id,
-            LowCarbonAction.local_day,
-            func.sum(LowCarbonAction.quantity),
-        )
-        .where(
-            LowCarbonAction.account_id.in_(sorted(accounts)),
-            LowCarbonAction.methodology_id.in_(capped),
-            LowCarbonAction.local_day.in_(sorted(days)),
-            LowCarbonAction.status == "accepted",
-        )
-        .group_by(
-            LowCarbonAction.account_id, LowCarbonAction.methodology_id, LowCarbonAction.local_day
-        )
-    )
-    return {(account, methodology, day): float(total) for account, methodology, day, total in rows}
+    table = LowCarbonAction.__table__
+    claimed: dict[tuple[int, int, date], float] = {}
+    for condition in bulk.matching(session, table.c.account_id, account_ids):
+        for account, methodology, day, total in session.execute(
+            select(
+                table.c.account_id,
+                table.c.methodology_id,
+                table.c.local_day,
+                func.sum(table.c.quantity),
+            )
+            .where(
+                condition,
+                table.c.methodology_id.in_(capped),
+                table.c.local_day.in_(sorted(days)),
+                table.c.status == "accepted",
+            )
+            .group_by(table.c.account_id, table.c.methodology_id, table.c.local_day)
+        ):
+            claimed[(account, methodology, day)] = float(total)
+    return claimed
 
 
 def _accrual(
-    session: Session,
+    actor: str,
     action: ActionInput,
     methodology: str,
     mg: int,
@@ -936,7 +935,7 @@ def _accrual(
         "idempotency_key": f"accrue:{action.key}",
         "kind": "accrue",
         "at": now,
-        "actor": session.info["actor"],
+        "actor": actor,
         "counterparty_id": action.account_id,
         "details": {
             "action_key": action.key,
@@ -952,40 +951,27 @@ def _write_actions(
     session: Session,
     rows: list[dict[str, Any]],
     accruals: list[dict[str, Any]],
-    accounts: dict[int, RegistryAccount],
+    opening: dict[int, int],
     balances: dict[int, int],
 ) -> None:
-    """Bulk-insert the new actions and accruals, set the changed balances, post one journal
-    entry for the batch (each account's gain against the points book), audit the batch."""
+    """Insert the new actions and accruals, set the changed balances, post one journal entry
+    for the batch (each account's gain against the points book), audit the batch."""
     if not rows:
         return
-    session.execute(insert(LowCarbonAction), rows)
-    if accruals:
-        session.execute(insert(RegistryOperation), accruals)
-    changed = [
-        {"account_id": account_id, "balance": balance}
+    bulk.insert_rows(session, LowCarbonAction.__table__, rows)
+    bulk.insert_rows(session, RegistryOperation.__table__, accruals)
+    gains = {
+        account_id: balance - opening[account_id]
         for account_id, balance in balances.items()
-        if balance != accounts[account_id].points_centi
-    ]
-    gains = [
-        (row["account_id"], row["balance"] - accounts[row["account_id"]].points_centi)
-        for row in changed
-    ]
+        if balance != opening[account_id]
+    }
     if gains:
-        lines = [journal.Line(journal.POINTS, gain, account_id=account) for account, gain in gains]
-        total = sum(gain for _, gain in gains)
+        _set_balances(session, {account_id: balances[account_id] for account_id in gains})
+        lines = [journal.Line(journal.POINTS, gain, account_id=a) for a, gain in gains.items()]
+        total = sum(gains.values())
         journal.post(
             session, "accrue", [journal.Line(journal.POINTS, -total, book="points"), *lines]
         )
-    if changed:
-        session.connection().execute(
-            update(RegistryAccount.__table__)
-            .where(RegistryAccount.__table__.c.id == bindparam("account_id"))
-            .values(points_centi=bindparam("balance")),
-            changed,
-        )
-        for account in accounts.values():
-            session.expire(account)
     audit.record(
         session,
         session.info["actor"],
@@ -994,10 +980,34 @@ def _write_actions(
         after={
             "recorded": len(rows),
             "accepted": len(accruals),
-            "points_centi": sum(entry["details"]["points_centi"] for entry in accruals),
-            "accounts": sorted({row["account_id"] for row in rows}),
+            "points_centi": sum(gains.values()),
+            "accounts": len({row["account_id"] for row in rows}),
         },
     )
+
+
+def _set_balances(session: Session, balances: dict[int, int]) -> None:
+    table = RegistryAccount.__table__
+    if bulk.is_postgresql(session):
+        session.execute(
+            text(
+                "UPDATE registry_accounts AS a SET points_centi = v.balance "
+                "FROM unnest(CAST(:ids AS integer[]), CAST(:balances AS bigint[])) "
+                "AS v(id, balance) WHERE a.id = v.id"
+            ),
+            {"ids": list(balances), "balances": list(balances.values())},
+        )
+    else:
+        session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("account_id"))
+            .values(points_centi=bindparam("balance")),
+            [{"account_id": a, "balance": balance} for a, balance in balances.items()],
+        )
+    for account in [
+        obj for obj in session.identity_map.values() if isinstance(obj, RegistryAccount)
+    ]:
+        session.expire(account)
 
 
 def _rejection(
