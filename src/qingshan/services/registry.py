@@ -283,13 +283,7 @@ def record_actions(
 
     def work(session: Session) -> list[dict[str, Any]]:
         codes = {row.account for row in rows}
-        accounts = dict(
-            session.execute(
-                select(RegistryAccount.code, RegistryAccount.id).where(
-                    RegistryAccount.code.in_(sorted(codes))
-                )
-            ).all()
-        )
+        accounts = ledger.account_ids(session, sorted(codes))
         if missing := codes - set(accounts):
             raise NotFound(f"no registry account {', '.join(sorted(missing))}")
         inputs = [

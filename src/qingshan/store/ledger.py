@@ -159,6 +159,15 @@ def account_by_code(session: Session, code: str) -> RegistryAccount:
     return account
 
 
+def account_ids(session: Session, codes: list[str]) -> dict[str, int]:
+    """Account code → id for the codes that exist (any number of codes)."""
+    table = RegistryAccount.__table__
+    found: dict[str, int] = {}
+    for condition in bulk.matching(session, table.c.code, codes):
+        found.update(session.execute(select(table.c.code, table.c.id).where(condition)).all())
+    return found
+
+
 def methodology_by_code(session: Session, code: str) -> Methodology:
     methodology = session.scalar(select(Methodology).where(Methodology.code == code))
     if methodology is None:
