@@ -13,15 +13,20 @@ Every function works in the caller's session, which must come from
   range (carbon.md §1.1.4); blocks are never deleted, so the blocks of an issuance always
   partition its serial range. :func:`verify` re-checks this and every other invariant.
 * **Irreversible retirement.** Retired and cancelled blocks never move or change again.
-* **Idempotency.** Every operation carries a key that is unique in the journal
+* **Idempotency.** Every operation carries a key that is unique in the operations log
   (``registry_operations``); a retried request finds its first result and changes nothing. Two
   concurrent requests with the same key cannot both commit (the unique index refuses the
   second, whose transaction rolls back entirely).
 * **Points never go negative**: the account row is locked for accruals and redemptions, and a
   CHECK refuses a negative balance.
 
+* **Journal.** Every movement also posts a double-entry journal entry
+  (:mod:`qingshan.store.journal`) built from the same values it wrote; the services seal it into
+  the hash chain after committing.
+
 Lock order (to avoid deadlocks): obligation, then block; points lock only account rows, a batch
-of actions all its accounts in id order.
+of actions all its accounts in id order. The journal head is locked only by sealers, in a
+transaction of their own that holds no other lock.
 """
 
 from __future__ import annotations
