@@ -501,21 +501,10 @@ def retire(
     note: str = "",
 ) -> dict[str, Any]:
     """Retire credits for neutrality (碳中和) or voluntarily (自愿注销), with a certificate."""
-    return _spend(
-        engine,
-        principal,
-        from_account,
-        lambda session, owner_id: ledger.retire(
-            session,
-            key,
-            block_id=block_id,
-            quantity=quantity,
-            from_account_id=owner_id,
-            purpose=purpose,
-            beneficiary=beneficiary,
-            note=note,
-        ),
-    )
+    return _spend(engine, principal, from_account, lambda session, owner_id: ledger.retire(
+        session, key, block_id=block_id, quantity=quantity, from_account_id=owner_id,
+        purpose=purpose, beneficiary=beneficiary, note=note,
+    ))
 
 
 def surrender(
@@ -530,20 +519,10 @@ def surrender(
     note: str = "",
 ) -> dict[str, Any]:
     """Use credits against a compliance obligation (履约抵销), within the scheme's offset cap."""
-    return _spend(
-        engine,
-        principal,
-        from_account,
-        lambda session, owner_id: ledger.surrender(
-            session,
-            key,
-            block_id=block_id,
-            quantity=quantity,
-            from_account_id=owner_id,
-            obligation_id=obligation_id,
-            note=note,
-        ),
-    )
+    return _spend(engine, principal, from_account, lambda session, owner_id: ledger.surrender(
+        session, key, block_id=block_id, quantity=quantity, from_account_id=owner_id,
+        obligation_id=obligation_id, note=note,
+    ))
 
 
 def cancel(

@@ -111,7 +111,9 @@ def list_users(session: Session) -> list[User]:
 
 def grids_of_user(session: Session, user_id: int) -> frozenset[int]:
     """The ids of the grids a user answers for (a grid officer's "own grids")."""
-    return frozenset(session.scalars(select(UserGrid.grid_id).where(UserGrid.user_id == user_id)))
+    return frozenset(
+        session.scalars(select(UserGrid.grid_id).where(UserGrid.user_id == user_id))
+    )
 
 
 def set_user_grids(session: Session, username: str, grid_codes: list[str]) -> list[str]:

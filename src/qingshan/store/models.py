@@ -529,17 +529,10 @@ class AlarmComment(Base):
 
 
 # Carbon-inclusion registry (碳普惠 / 碳惠通): see docs/registry.md
-
-
 # ------------------------------------------------------------------------------------------
 
 ACCOUNT_KINDS = (
-    "individual",
-    "enterprise",
-    "project_owner",
-    "platform",
-    "retirement",
-    "cancellation",
+    "individual", "enterprise", "project_owner", "platform", "retirement", "cancellation",
 )
 """Who holds points or credits; ``retirement`` and ``cancellation`` are the system sinks."""
 SYSTEM_ACCOUNT_KINDS = ("platform", "retirement", "cancellation")
@@ -551,16 +544,8 @@ RETIREMENT_PURPOSES = ("履约抵销", "碳中和", "自愿注销")
 METHODOLOGY_KINDS = ("action", "project")
 ACTION_STATUSES = ("accepted", "rejected")
 OPERATION_KINDS = (
-    "issue",
-    "transfer",
-    "trade",
-    "retire",
-    "surrender",
-    "cancel",
-    "freeze",
-    "unfreeze",
-    "accrue",
-    "redeem",
+    "issue", "transfer", "trade", "retire", "surrender", "cancel", "freeze", "unfreeze",
+    "accrue", "redeem",
 )
 
 
@@ -657,7 +642,9 @@ class ComplianceScheme(Base):
     """A compliance scheme and the share of an obligation offsets may cover (national ETS 5 %)."""
 
     __tablename__ = "registry_compliance_schemes"
-    __table_args__ = (CheckConstraint("offset_cap_percent BETWEEN 0 AND 100", name="cap_percent"),)
+    __table_args__ = (
+        CheckConstraint("offset_cap_percent BETWEEN 0 AND 100", name="cap_percent"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -902,7 +889,6 @@ class JournalHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-# ------------------------------------------------------------------------------------------
 # Device channels: refused input and device events
 # ------------------------------------------------------------------------------------------
 

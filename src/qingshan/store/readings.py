@@ -187,9 +187,9 @@ def _upsert_sqlite(
 def _upsert_postgresql(
     session: Session, batch: pl.DataFrame, source: str, now: datetime
 ) -> tuple[int, int]:
-    csv = batch.with_columns(pl.col("period_start").dt.strftime(UTC_TEXT_FORMAT + "+00")).write_csv(
-        include_header=False
-    )
+    csv = batch.with_columns(
+        pl.col("period_start").dt.strftime(UTC_TEXT_FORMAT + "+00")
+    ).write_csv(include_header=False)
     raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
         cursor.execute(_POSTGRESQL_STAGE)
