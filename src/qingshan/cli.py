@@ -11,6 +11,7 @@ from qingshan.commands import (
     carbon,
     cases,
     db,
+    demo,
     gep,
     hj212,
     ingest,
@@ -46,6 +47,7 @@ app.add_typer(registry.app, name="registry")
 app.add_typer(mqtt.app, name="mqtt")
 app.command("ingest")(ingest.ingest_command)
 app.command("serve")(serve.serve_command)
+app.command("demo")(demo.demo_command)
 
 
 @app.command()

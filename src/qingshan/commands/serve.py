@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from qingshan.commands.db import store_engine
+
+if TYPE_CHECKING:
+    import uvicorn
+
+
+def api_server(engine: Engine, host: str, port: int) -> uvicorn.Server:
+    """The uvicorn server of the API on ``engine`` (``qingshan serve`` and ``qingshan demo``).
+
+    Imported here: the web stack is only needed by the serving commands, not at every CLI
+    start.
+    """
+    import uvicorn
+
+    from qingshan.api.app import create_app
+
+    return uvicorn.Server(uvicorn.Config(create_app(engine), host=host, port=port,
+                                         log_level="info"))
 
 
 def serve_command(
@@ -14,9 +32,4 @@ def serve_command(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
     """Serve the API at http://HOST:PORT/api/v1 and its documentation at /docs."""
-    # Imported here: the web stack is only needed by this command, not at every CLI start.
-    import uvicorn
-
-    from qingshan.api.app import create_app
-
-    uvicorn.run(create_app(store_engine()), host=host, port=port, log_level="info")
+    api_server(store_engine(), host, port).run()

@@ -35,10 +35,10 @@ from qingshan.services.demo_world import (
     sites,
     users,
 )
-from qingshan.store.aggregates import aggregate
-from qingshan.store.engine import reading, writing
-from qingshan.store.identity import add_user, set_user_grids
+from qingshan.store.aggregates import aggregate_hour_batch
 from qingshan.store.case_models import Case
+from qingshan.store.engine import reading, writing
+from qingshan.store.identity import add_user, hash_password, set_user_grids
 from qingshan.store.models import Alarm, Device, Grid, Parameter, Reading, Site, User
 from qingshan.store.readings import upsert_readings
 from qingshan.store.registry import ensure_grid, upsert_device, upsert_site
@@ -51,7 +51,6 @@ DEFAULT_DAYS = 730
 EVALUATED_DAYS = 30
 """The alarm rules are evaluated over the last days of the series (older alarms would all be
 cleared long ago; evaluating two years would only slow the seeding down)."""
-AGGREGATE_CHUNK = timedelta(days=31)
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: work units done of the whole seeding."""
@@ -105,8 +104,9 @@ def _seed_world(engine: Engine) -> dict[str, int]:
     with writing(engine, ACTOR) as session:
         grid_ids = {}
         for grid in grids():
-            found = ensure_grid(session, district=DISTRICT, township=grid.township,
-                                grid=(grid.code, grid.name))
+            found = ensure_grid(
+                session, district=DISTRICT, township=grid.township, grid=(grid.code, grid.name)
+            )
             found.boundary = grid.geojson()
             found.responsible = grid.responsible
             grid_ids[grid.code] = found
@@ -115,17 +115,33 @@ def _seed_world(engine: Engine) -> dict[str, int]:
         for site in sites():
             grid = grid_ids[site.grid]
             latitude, longitude = next(g for g in grids() if g.code == site.grid).point(*site.at)
-            created = upsert_site(session, site.code, name=site.name, kind=site.kind,
-                                  latitude=latitude, longitude=longitude, grid_id=grid.id,
-                                  **site.fields)
+            created = upsert_site(
+                session,
+                site.code,
+                name=site.name,
+                kind=site.kind,
+                latitude=latitude,
+                longitude=longitude,
+                grid_id=grid.id,
+                **site.fields,
+            )
             site_ids[site.code] = created.id
             if site.system is not None:
                 device_index += 1
-                upsert_device(session, device_mn(device_index), site_id=created.id,
-                              password=device_password(device_index))
+                upsert_device(
+                    session,
+                    device_mn(device_index),
+                    site_id=created.id,
+                    password=device_password(device_index),
+                )
+        hashes: dict[str, str] = {}
         for person in users():
-            add_user(session, person.username, person.role, password=person.password,
-                     display_name=person.display_name)
+            user = add_user(session, person.username, person.role, display_name=person.display_name)
+            # argon2 costs about a second on a busy machine: each demo password is hashed
+            # once and shared by the accounts that have it (the grid officers).
+            if person.password not in hashes:
+                hashes[person.password] = hash_password(person.password)
+            user.password_hash = hashes[person.password]
             if person.grids:
                 set_user_grids(session, person.username, list(person.grids))
     return site_ids
@@ -137,34 +153,25 @@ def _seed_world(engine: Engine) -> dict[str, int]:
 
 
 def _seed_readings(
-    engine: Engine, seed: int, site_ids: dict[str, int], start: datetime, end: datetime,
+    engine: Engine,
+    seed: int,
+    site_ids: dict[str, int],
+    start: datetime,
+    end: datetime,
     step: Callable[[str], None],
-) -> int:
+) -> tuple[int, int]:
+    """Each site's hourly readings and their day aggregates, one transaction per site;
+    returns (readings stored, day aggregates)."""
     with reading(engine) as session:
         parameter_ids = dict(session.execute(select(Parameter.key, Parameter.id)).all())
-    stored = 0
+    stored = days = 0
     for site in sites():
         frame = readings_frame(seed, site, site_ids[site.code], parameter_ids, start, end)
         with writing(engine, ACTOR) as session:
             stored += upsert_readings(session, frame, source=SOURCE, actor=ACTOR).inserted
+            days += aggregate_hour_batch(session, frame, actor=ACTOR).days
         step(f"readings {site.code}")
-    return stored
-
-
-def _aggregate(engine: Engine, start: datetime, end: datetime, step: Callable[[str], None]) -> int:
-    days = 0
-    chunk_start = start
-    while chunk_start < end:
-        chunk_end = min(chunk_start + AGGREGATE_CHUNK, end)
-        with writing(engine, ACTOR) as session:
-            days += aggregate(session, start=chunk_start, end=chunk_end, actor=ACTOR).days
-        chunk_start = chunk_end
-        step("aggregates")
-    return days
-
-
-def aggregate_chunks(start: datetime, end: datetime) -> int:
-    return -(-(end - start) // AGGREGATE_CHUNK)
+    return stored, days
 
 
 # ------------------------------------------------------------------------------------------
@@ -172,42 +179,146 @@ def aggregate_chunks(start: datetime, end: datetime) -> int:
 # ------------------------------------------------------------------------------------------
 
 STANDARD_RULES: tuple[tuple[str, str, str, dict[str, object], dict[str, list[str]], str], ...] = (
-    ("aqi-200", "小时 AQI 超过 200（重度污染）", "aqi", {"parameter": "aqi", "level": 200}, {},
-     "critical"),
-    ("pm25-iaqi-150", "PM2.5 分指数连续 2 小时超过 150", "aqi",
-     {"parameter": "pm25", "level": 150, "for_periods": 2}, {}, "major"),
-    ("o3-iaqi-100", "O3 分指数 3 小时内 2 次超过 100", "aqi",
-     {"parameter": "o3", "level": 100, "times_in": [2, 3]}, {}, "minor"),
+    (
+        "aqi-200",
+        "小时 AQI 超过 200（重度污染）",
+        "aqi",
+        {"parameter": "aqi", "level": 200},
+        {},
+        "critical",
+    ),
+    (
+        "pm25-iaqi-150",
+        "PM2.5 分指数连续 2 小时超过 150",
+        "aqi",
+        {"parameter": "pm25", "level": 150, "for_periods": 2},
+        {},
+        "major",
+    ),
+    (
+        "o3-iaqi-100",
+        "O3 分指数 3 小时内 2 次超过 100",
+        "aqi",
+        {"parameter": "o3", "level": 100, "times_in": [2, 3]},
+        {},
+        "minor",
+    ),
     ("water-nh3n", "氨氮劣于断面目标类别", "water_class", {"parameter": "nh3n"}, {}, "major"),
     ("water-tp", "总磷劣于断面目标类别", "water_class", {"parameter": "tp"}, {}, "major"),
-    ("water-codmn", "高锰酸盐指数劣于断面目标类别", "water_class", {"parameter": "codmn"}, {},
-     "minor"),
-    ("noise-leq", "等效声级超过功能区限值", "noise", {"parameter": "leq", "for_periods": 2}, {},
-     "minor"),
-    ("permit-so2", "废气 SO2 超过排污许可限值", "permit", {"parameter": "flue_so2"}, {}, "critical"),
-    ("permit-nox", "废气 NOx 超过排污许可限值", "permit", {"parameter": "flue_nox"}, {}, "critical"),
-    ("permit-dust", "废气颗粒物超过排污许可限值", "permit", {"parameter": "flue_dust"}, {},
-     "critical"),
+    (
+        "water-codmn",
+        "高锰酸盐指数劣于断面目标类别",
+        "water_class",
+        {"parameter": "codmn"},
+        {},
+        "minor",
+    ),
+    (
+        "noise-leq",
+        "等效声级超过功能区限值",
+        "noise",
+        {"parameter": "leq", "for_periods": 2},
+        {},
+        "minor",
+    ),
+    (
+        "permit-so2",
+        "废气 SO2 超过排污许可限值",
+        "permit",
+        {"parameter": "flue_so2"},
+        {},
+        "critical",
+    ),
+    (
+        "permit-nox",
+        "废气 NOx 超过排污许可限值",
+        "permit",
+        {"parameter": "flue_nox"},
+        {},
+        "critical",
+    ),
+    (
+        "permit-dust",
+        "废气颗粒物超过排污许可限值",
+        "permit",
+        {"parameter": "flue_dust"},
+        {},
+        "critical",
+    ),
     ("permit-cod", "废水 COD 超过排污许可限值", "permit", {"parameter": "cod"}, {}, "critical"),
     ("permit-nh3n", "废水氨氮超过排污许可限值", "permit", {"parameter": "nh3n"}, {}, "critical"),
-    ("pm25-neighbour", "PM2.5 显著高于周边站点", "neighbour", {"parameter": "pm25"},
-     {"site_kinds": ["air_station"]}, "warning"),
-    ("no2-spike", "NO2 突变", "spike", {"parameter": "no2"}, {"site_kinds": ["air_station"]},
-     "warning"),
-    ("pm25-rise", "PM2.5 连续 6 小时上升", "rise", {"parameter": "pm25", "steps": 6, "min_rise": 3},
-     {"site_kinds": ["air_station"]}, "warning"),
-    ("pm25-flat", "PM2.5 数值恒定（疑似仪器故障）", "flat_line", {"parameter": "pm25"},
-     {"site_kinds": ["air_station"]}, "warning"),
-    ("pm25-impossible", "PM2.5 超出物理可能范围", "impossible",
-     {"parameter": "pm25", "low": 0, "high": 1000}, {"site_kinds": ["air_station"]}, "minor"),
-    ("pm25-device-flag", "空气站仪器故障/校准标记", "device_flag", {"parameter": "pm25"},
-     {"site_kinds": ["air_station"]}, "warning"),
-    ("so2-device-flag", "排口仪器故障/校准标记", "device_flag", {"parameter": "flue_so2"},
-     {"site_kinds": ["source_outlet"]}, "warning"),
-    ("silent", "数据中断（超过 3 个上报周期无数据）", "silent", {},
-     {"site_kinds": ["air_station", "water_section", "source_outlet"]}, "warning"),
-    ("good-day-pace", "优良天数比例低于年度目标进度（92.6%）", "target_pace",
-     {"target_percent": 92.6}, {"site_kinds": ["air_station"]}, "minor"),
+    (
+        "pm25-neighbour",
+        "PM2.5 显著高于周边站点",
+        "neighbour",
+        {"parameter": "pm25"},
+        {"site_kinds": ["air_station"]},
+        "warning",
+    ),
+    (
+        "no2-spike",
+        "NO2 突变",
+        "spike",
+        {"parameter": "no2"},
+        {"site_kinds": ["air_station"]},
+        "warning",
+    ),
+    (
+        "pm25-rise",
+        "PM2.5 连续 6 小时上升",
+        "rise",
+        {"parameter": "pm25", "steps": 6, "min_rise": 3},
+        {"site_kinds": ["air_station"]},
+        "warning",
+    ),
+    (
+        "pm25-flat",
+        "PM2.5 数值恒定（疑似仪器故障）",
+        "flat_line",
+        {"parameter": "pm25"},
+        {"site_kinds": ["air_station"]},
+        "warning",
+    ),
+    (
+        "pm25-impossible",
+        "PM2.5 超出物理可能范围",
+        "impossible",
+        {"parameter": "pm25", "low": 0, "high": 1000},
+        {"site_kinds": ["air_station"]},
+        "minor",
+    ),
+    (
+        "pm25-device-flag",
+        "空气站仪器故障/校准标记",
+        "device_flag",
+        {"parameter": "pm25"},
+        {"site_kinds": ["air_station"]},
+        "warning",
+    ),
+    (
+        "so2-device-flag",
+        "排口仪器故障/校准标记",
+        "device_flag",
+        {"parameter": "flue_so2"},
+        {"site_kinds": ["source_outlet"]},
+        "warning",
+    ),
+    (
+        "silent",
+        "数据中断（超过 3 个上报周期无数据）",
+        "silent",
+        {},
+        {"site_kinds": ["air_station", "water_section", "source_outlet"]},
+        "warning",
+    ),
+    (
+        "good-day-pace",
+        "优良天数比例低于年度目标进度（92.6%）",
+        "target_pace",
+        {"target_percent": 92.6},
+        {"site_kinds": ["air_station"]},
+        "minor",
+    ),
 )
 """The demo's rule set: one or more rules of every type (``qingshan rules types``). The
 good-day target 92.6 % is 338 of 365 days, a typical 14th Five-Year Plan district target."""
@@ -216,9 +327,16 @@ good-day target 92.6 % is 338 of 365 days, a typical 14th Five-Year Plan distric
 def _seed_rules(engine: Engine) -> int:
     with writing(engine, ACTOR) as session:
         for code, name, rule_type, parameters, scope, severity in STANDARD_RULES:
-            rules.create_rule(session, code=code, name=name, rule_type=rule_type,
-                              parameters=dict(parameters), scope=scope, severity=severity,
-                              actor="user:admin")
+            rules.create_rule(
+                session,
+                code=code,
+                name=name,
+                rule_type=rule_type,
+                parameters=dict(parameters),
+                scope=scope,
+                severity=severity,
+                actor="user:admin",
+            )
     return len(STANDARD_RULES)
 
 
@@ -236,12 +354,19 @@ def _officer_of(grid_code: str) -> str:
 
 
 CASE_PLAN: tuple[tuple[State, str], ...] = (
-    (State.PENDING_VERIFICATION, "alarm"), (State.PENDING_VERIFICATION, "complaint"),
-    (State.ASSIGNED, "alarm"), (State.ASSIGNED, "inspection"),
-    (State.RECTIFYING, "alarm"), (State.RECTIFYING, "complaint"),
-    (State.PENDING_CLOSURE, "alarm"), (State.PENDING_CLOSURE, "inspection"),
-    (State.CLOSED, "alarm"), (State.CLOSED, "complaint"),
-    (State.REVIEWED, "alarm"), (State.REVIEWED, "inspection"), (State.REVIEWED, "alarm"),
+    (State.PENDING_VERIFICATION, "alarm"),
+    (State.PENDING_VERIFICATION, "complaint"),
+    (State.ASSIGNED, "alarm"),
+    (State.ASSIGNED, "inspection"),
+    (State.RECTIFYING, "alarm"),
+    (State.RECTIFYING, "complaint"),
+    (State.PENDING_CLOSURE, "alarm"),
+    (State.PENDING_CLOSURE, "inspection"),
+    (State.CLOSED, "alarm"),
+    (State.CLOSED, "complaint"),
+    (State.REVIEWED, "alarm"),
+    (State.REVIEWED, "inspection"),
+    (State.REVIEWED, "alarm"),
 )
 """Target state and source of each demo case (two or more per state; one more is overdue)."""
 
@@ -249,9 +374,13 @@ FIELD_PROBLEMS = {
     "complaint": ("噪声扰民", "居民投诉夜间施工噪声，持续至凌晨", "附近工地"),
     "inspection": ("扬尘", "工地裸土未覆盖，渣土车未冲洗上路", "在建工地"),
 }
-RESPONSIBLE_UNITS = {"air_station": "区住建委", "water_section": "区水利局",
-                     "noise_point": "区城管局", "source_outlet": "生态环境执法支队",
-                     "energy_meter": "区发改委"}
+RESPONSIBLE_UNITS = {
+    "air_station": "区住建委",
+    "water_section": "区水利局",
+    "noise_point": "区城管局",
+    "source_outlet": "生态环境执法支队",
+    "energy_meter": "区发改委",
+}
 DEADLINE_DAYS = 10
 OVERDUE_DAYS = 9
 """How far the demo's overdue case is past its deadline (a second-level escalation comes at 7)."""
@@ -279,14 +408,26 @@ def _open_demo_case(
         site = session.get_one(Site, alarm.site_id)
         officer = actors[_officer_of(grid.code)]
         description = f"{site.name}：{alarm.rule.name}（峰值 {alarm.peak_value}）"
-        return cases.open_case_from_alarm(session, alarm_id=alarm.id, site_id=site.id,
-                                          grid_id=grid.id, description=description, actor=officer,
-                                          category=alarm.rule.name[:50])
+        return cases.open_case_from_alarm(
+            session,
+            alarm_id=alarm.id,
+            site_id=site.id,
+            grid_id=grid.id,
+            description=description,
+            actor=officer,
+            category=alarm.rule.name[:50],
+        )
     grid = grid_list[(number * 5) % len(grid_list)]
     category, description, place = FIELD_PROBLEMS[source]
-    return cases.open_case(session, actors[_officer_of(grid.code)], source=source,
-                           grid_id=grid.id, category=category, description=description,
-                           location=f"{grid.name}{place}")
+    return cases.open_case(
+        session,
+        actors[_officer_of(grid.code)],
+        source=source,
+        grid_id=grid.id,
+        category=category,
+        description=description,
+        location=f"{grid.name}{place}",
+    )
 
 
 def _move_case(session: Session, actors: dict[str, Actor], case: Case, target: State) -> None:
@@ -300,8 +441,9 @@ def _move_case(session: Session, actors: dict[str, Actor], case: Case, target: S
     order = list(State)
     for state in order[1 : order.index(target) + 1]:
         if state is State.ASSIGNED:
-            cases.transition(session, officer, case.id, state.value, responsible_unit=unit,
-                             deadline=deadline)
+            cases.transition(
+                session, officer, case.id, state.value, responsible_unit=unit, deadline=deadline
+            )
         elif state is State.PENDING_CLOSURE:
             cases.add_evidence(session, officer, case.id, text="已完成整改，现场复查达标。")
             cases.transition(session, officer, case.id, state.value)
@@ -320,13 +462,23 @@ def _seed_cases(engine: Engine) -> dict[str, int]:
         alarms = iter(_case_alarms(session))
         for number, (target, source) in enumerate(CASE_PLAN):
             alarm = next(alarms, None) if source == "alarm" else None
-            case = _open_demo_case(session, actors, "inspection" if source == "alarm"
-                                   and alarm is None else source, alarm, number)
+            case = _open_demo_case(
+                session,
+                actors,
+                "inspection" if source == "alarm" and alarm is None else source,
+                alarm,
+                number,
+            )
             _move_case(session, actors, case, target)
         sent_back = _open_demo_case(session, actors, "complaint", None, len(CASE_PLAN))
         _move_case(session, actors, sent_back, State.PENDING_CLOSURE)
-        cases.transition(session, actors["analyst"], sent_back.id, State.RECTIFYING.value,
-                         reason="整改照片未显示覆盖范围，请补充材料")
+        cases.transition(
+            session,
+            actors["analyst"],
+            sent_back.id,
+            State.RECTIFYING.value,
+            reason="整改照片未显示覆盖范围，请补充材料",
+        )
         overdue = _open_demo_case(session, actors, "inspection", None, len(CASE_PLAN) + 1)
         _move_case(session, actors, overdue, State.RECTIFYING)
         # The demo is seeded in one moment, but a case is overdue only after weeks: its
@@ -369,7 +521,7 @@ def seed_demo(
     until = until or default_until()
     end = beijing_midnight(until)
     start = end - timedelta(days=days)
-    total = len(sites()) + aggregate_chunks(start, end) + len(OTHER_STEPS)
+    total = len(sites()) + len(OTHER_STEPS)
     done = 0
 
     def step(stage: str) -> None:
@@ -380,12 +532,12 @@ def seed_demo(
 
     site_ids = _seed_world(engine)
     step("world")
-    stored = _seed_readings(engine, seed, site_ids, start, end, step)
-    aggregate_days = _aggregate(engine, start, end, step)
+    stored, aggregate_days = _seed_readings(engine, seed, site_ids, start, end, step)
     rule_count = _seed_rules(engine)
     step("rules")
-    alerting.evaluate_period(engine, max(start, end - timedelta(days=EVALUATED_DAYS)), end,
-                             actor="system:alerting")
+    alerting.evaluate_period(
+        engine, max(start, end - timedelta(days=EVALUATED_DAYS)), end, actor="system:alerting"
+    )
     step("alarms")
     case_counts = _seed_cases(engine)
     step("cases")
@@ -399,10 +551,21 @@ def seed_demo(
         alarm_count = session.scalar(select(func.count()).select_from(Alarm)) or 0
         device_count = session.scalar(select(func.count()).select_from(Device)) or 0
     return DemoSummary(
-        district=DISTRICT[1], start=start.astimezone(UTC), end=end.astimezone(UTC),
-        grids=len(grids()), sites=len(site_ids), devices=device_count, readings=stored,
-        aggregate_days=aggregate_days, rules=rule_count, alarms=alarm_count, cases=case_counts,
-        registry_accounts=accounts, files=[*files, *gep_files], gep_run=run_id, users=users(),
+        district=DISTRICT[1],
+        start=start.astimezone(UTC),
+        end=end.astimezone(UTC),
+        grids=len(grids()),
+        sites=len(site_ids),
+        devices=device_count,
+        readings=stored,
+        aggregate_days=aggregate_days,
+        rules=rule_count,
+        alarms=alarm_count,
+        cases=case_counts,
+        registry_accounts=accounts,
+        files=[*files, *gep_files],
+        gep_run=run_id,
+        users=users(),
         seconds=round(time.perf_counter() - began, 1),
     )
 
@@ -413,8 +576,14 @@ def readings_checksum(engine: Engine) -> str:
     import hashlib
 
     statement = (
-        select(Site.code, Parameter.key, Reading.period, Reading.period_start, Reading.value,
-               Reading.flag)
+        select(
+            Site.code,
+            Parameter.key,
+            Reading.period,
+            Reading.period_start,
+            Reading.value,
+            Reading.flag,
+        )
         .join(Site, Site.id == Reading.site_id)
         .join(Parameter, Parameter.id == Reading.parameter_id)
         .order_by(Site.code, Parameter.key, Reading.period, Reading.period_start)
@@ -422,6 +591,7 @@ def readings_checksum(engine: Engine) -> str:
     digest = hashlib.sha256()
     with reading(engine) as session:
         for row in session.execute(statement):
-            digest.update(repr((row[0], row[1], row[2], row[3].isoformat(), row[4], row[5]))
-                          .encode())
+            digest.update(
+                repr((row[0], row[1], row[2], row[3].isoformat(), row[4], row[5])).encode()
+            )
     return digest.hexdigest()

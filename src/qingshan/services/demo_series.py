@@ -134,19 +134,107 @@ def day_window(stream: np.uint64, hours: Hours, chance: float, longest: int) -> 
 # Diurnal profiles (local hour 0 … 23)
 # ------------------------------------------------------------------------------------------
 
-PM_DIURNAL = np.array([1.15, 1.12, 1.08, 1.04, 1.0, 0.98, 1.0, 1.05, 1.1, 1.08, 1.0, 0.92,
-                       0.86, 0.82, 0.8, 0.8, 0.83, 0.88, 0.95, 1.02, 1.08, 1.12, 1.16, 1.17])
-NO2_DIURNAL = np.array([0.9, 0.82, 0.76, 0.72, 0.72, 0.78, 0.95, 1.25, 1.42, 1.3, 1.05, 0.9,
-                        0.8, 0.76, 0.75, 0.8, 0.92, 1.2, 1.45, 1.4, 1.2, 1.08, 1.0, 0.95])
-O3_DIURNAL = np.array([0.5, 0.45, 0.4, 0.37, 0.35, 0.35, 0.38, 0.45, 0.6, 0.8, 1.05, 1.3,
-                       1.55, 1.75, 1.88, 1.9, 1.78, 1.5, 1.15, 0.9, 0.75, 0.65, 0.58, 0.53])
-BUILDING_DIURNAL = np.array([0.5] * 7 + [0.9, 1.5, 1.7, 1.7, 1.65, 1.4, 1.6, 1.7, 1.7, 1.6,
-                                         1.4, 1.0, 0.8, 0.7, 0.6, 0.55, 0.5])
-NOISE_RUSH_DB = np.array([0, 0, 0, 0, 0, 0, 0.5, 1.5, 2, 1, 0, 0, 0, 0, 0, 0, 0.5, 1.5, 2, 1.2,
-                          0.5, 0, 0, 0], dtype=np.float64)
+PM_DIURNAL = np.array(
+    [
+        1.15,
+        1.12,
+        1.08,
+        1.04,
+        1.0,
+        0.98,
+        1.0,
+        1.05,
+        1.1,
+        1.08,
+        1.0,
+        0.92,
+        0.86,
+        0.82,
+        0.8,
+        0.8,
+        0.83,
+        0.88,
+        0.95,
+        1.02,
+        1.08,
+        1.12,
+        1.16,
+        1.17,
+    ]
+)
+NO2_DIURNAL = np.array(
+    [
+        0.9,
+        0.82,
+        0.76,
+        0.72,
+        0.72,
+        0.78,
+        0.95,
+        1.25,
+        1.42,
+        1.3,
+        1.05,
+        0.9,
+        0.8,
+        0.76,
+        0.75,
+        0.8,
+        0.92,
+        1.2,
+        1.45,
+        1.4,
+        1.2,
+        1.08,
+        1.0,
+        0.95,
+    ]
+)
+O3_DIURNAL = np.array(
+    [
+        0.5,
+        0.45,
+        0.4,
+        0.37,
+        0.35,
+        0.35,
+        0.38,
+        0.45,
+        0.6,
+        0.8,
+        1.05,
+        1.3,
+        1.55,
+        1.75,
+        1.88,
+        1.9,
+        1.78,
+        1.5,
+        1.15,
+        0.9,
+        0.75,
+        0.65,
+        0.58,
+        0.53,
+    ]
+)
+BUILDING_DIURNAL = np.array(
+    [0.5] * 7
+    + [0.9, 1.5, 1.7, 1.7, 1.65, 1.4, 1.6, 1.7, 1.7, 1.6, 1.4, 1.0, 0.8, 0.7, 0.6, 0.55, 0.5]
+)
+NOISE_RUSH_DB = np.array(
+    [0, 0, 0, 0, 0, 0, 0.5, 1.5, 2, 1, 0, 0, 0, 0, 0, 0, 0.5, 1.5, 2, 1.2, 0.5, 0, 0, 0],
+    dtype=np.float64,
+)
 
-NOISE_LIMITS_DB = {"0": (50, 40), "1": (55, 45), "2": (60, 50), "3": (65, 55), "4a": (70, 55),
-                   "4b": (70, 60)}
+NOISE_LIMITS_DB = {
+    "0": (50, 40),
+    "1": (55, 45),
+    "2": (60, 50),
+    "3": (65, 55),
+    "4a": (70, 55),
+    "4b": (70, 60),
+}
 """GB 3096—2008 Table 1: equivalent sound level limits by zone, day (06–22) / night [dB(A)];
 used here only to place the synthetic levels near the limits."""
 DAY_HOURS = (6, 22)
@@ -158,8 +246,14 @@ WATER_BASE = {
     ("river", "III"): {"codmn": 3.6, "nh3n": 0.55, "tp": 0.12, "tn": 1.4},
     ("reservoir", "II"): {"codmn": 2.5, "nh3n": 0.18, "tp": 0.018, "tn": 0.42},
 }
-METER_LOAD = {"EM01": (8000, 2500), "EM02": (3000, 1200), "EM03": (6000, 0), "EM04": (320, 40),
-              "EM05": (900, 0), "EM06": (420, 0)}
+METER_LOAD = {
+    "EM01": (8000, 2500),
+    "EM02": (3000, 1200),
+    "EM03": (6000, 0),
+    "EM04": (320, 40),
+    "EM05": (900, 0),
+    "EM06": (420, 0),
+}
 """Mean hourly electricity [kWh] and natural gas [m³] of each energy meter."""
 
 AIR_PARAMETERS = ("so2", "no2", "co", "o3", "pm10", "pm25")
@@ -193,12 +287,16 @@ class SeriesMaker:
 
     # --------------------------------------------------------------------------- air
     def air(self) -> dict[str, Floats]:
-        weather = np.exp(0.35 * smooth(self.shared("weather"), self.hours, 48)
-                         + 0.15 * smooth(self.shared("weather-fast"), self.hours, 12))
-        haze = episodes(self.shared("haze"), self.days,
-                        lambda d: 0.012 + 0.05 * np.maximum(winter(d), 0.0))
-        ozone = episodes(self.shared("ozone"), self.days,
-                         lambda d: 0.01 + 0.06 * np.maximum(-winter(d), 0.0))
+        weather = np.exp(
+            0.35 * smooth(self.shared("weather"), self.hours, 48)
+            + 0.15 * smooth(self.shared("weather-fast"), self.hours, 12)
+        )
+        haze = episodes(
+            self.shared("haze"), self.days, lambda d: 0.012 + 0.05 * np.maximum(winter(d), 0.0)
+        )
+        ozone = episodes(
+            self.shared("ozone"), self.days, lambda d: 0.01 + 0.06 * np.maximum(-winter(d), 0.0)
+        )
         haze = 1 + 0.7 * (haze - 1)
         ozone = 1 + 0.35 * (ozone - 1)
         clean = 0.6 if self.site.fields.get("air_class") == "I" else 1.0
@@ -209,20 +307,47 @@ class SeriesMaker:
         return {
             "pm25": np.maximum(np.round(pm25), 2),
             "pm10": np.maximum(np.round(pm25 * coarse + 8 * self.noise("pm10", 0.3)), 4),
-            "no2": np.maximum(np.round(32 * (1 + 0.25 * self.winter) * NO2_DIURNAL[self.clock]
-                                       * np.sqrt(weather) * site * self.noise("no2", 0.15)), 2),
-            "o3": np.maximum(np.round(62 * (1 - 0.45 * self.winter) * O3_DIURNAL[self.clock]
-                                      * ozone * weather**-0.25 * self.noise("o3", 0.1)), 2),
-            "so2": np.maximum(np.round(9 * (1 + 0.5 * self.winter) * weather**0.6 * site
-                                       * self.noise("so2", 0.2)), 2),
-            "co": np.maximum(np.round(0.6 * (1 + 0.35 * self.winter) * np.sqrt(weather)
-                                      * self.noise("co", 0.12), 1), 0.1),
+            "no2": np.maximum(
+                np.round(
+                    32
+                    * (1 + 0.25 * self.winter)
+                    * NO2_DIURNAL[self.clock]
+                    * np.sqrt(weather)
+                    * site
+                    * self.noise("no2", 0.15)
+                ),
+                2,
+            ),
+            "o3": np.maximum(
+                np.round(
+                    62
+                    * (1 - 0.45 * self.winter)
+                    * O3_DIURNAL[self.clock]
+                    * ozone
+                    * weather**-0.25
+                    * self.noise("o3", 0.1)
+                ),
+                2,
+            ),
+            "so2": np.maximum(
+                np.round(
+                    9 * (1 + 0.5 * self.winter) * weather**0.6 * site * self.noise("so2", 0.2)
+                ),
+                2,
+            ),
+            "co": np.maximum(
+                np.round(
+                    0.6 * (1 + 0.35 * self.winter) * np.sqrt(weather) * self.noise("co", 0.12), 1
+                ),
+                0.1,
+            ),
         }
 
     # --------------------------------------------------------------------------- water
     def water(self) -> dict[str, Floats]:
-        rain = episodes(self.shared("rain"), self.days,
-                        lambda d: 0.05 + 0.08 * np.maximum(-winter(d), 0.0))
+        rain = episodes(
+            self.shared("rain"), self.days, lambda d: 0.05 + 0.08 * np.maximum(-winter(d), 0.0)
+        )
         fields = self.site.fields
         base = WATER_BASE[(fields["waterbody_type"], fields["water_target_class"])]
         rain = 1 + 0.45 * (rain - 1)
@@ -233,9 +358,14 @@ class SeriesMaker:
             level = base[name] * drift * load * self.noise(name, 0.08)
             return np.maximum(np.round(level, decimals), 10.0**-decimals)
 
-        oxygen = 8.6 - 2.2 * self.summer - 0.5 * (rain - 1) + 0.3 * normal(self.own("do"), self.hours)
-        ph = 7.6 + 0.25 * smooth(self.own("ph", "drift"), self.hours, 96) + 0.05 * normal(
-            self.own("ph"), self.hours)
+        oxygen = (
+            8.6 - 2.2 * self.summer - 0.5 * (rain - 1) + 0.3 * normal(self.own("do"), self.hours)
+        )
+        ph = (
+            7.6
+            + 0.25 * smooth(self.own("ph", "drift"), self.hours, 96)
+            + 0.05 * normal(self.own("ph"), self.hours)
+        )
         return {
             "ph": np.round(ph, 2),
             "do": np.round(np.maximum(oxygen, 2.0), 2),
@@ -249,10 +379,15 @@ class SeriesMaker:
     def noise_level(self) -> dict[str, Floats]:
         day_limit, night_limit = NOISE_LIMITS_DB[self.site.fields["noise_zone"]]
         is_day = (self.clock >= DAY_HOURS[0]) & (self.clock < DAY_HOURS[1])
-        construction = episodes(self.own("construction"), self.days, lambda d: np.full(d.shape, 0.03))
+        construction = episodes(
+            self.own("construction"), self.days, lambda d: np.full(d.shape, 0.03)
+        )
         level = np.where(is_day, day_limit - 5.0, night_limit - 4.0 + 5.0 * (construction > 1))
-        level = level + NOISE_RUSH_DB[self.clock] + 1.5 * smooth(self.own("leq", "drift"),
-                                                                  self.hours, 24)
+        level = (
+            level
+            + NOISE_RUSH_DB[self.clock]
+            + 1.5 * smooth(self.own("leq", "drift"), self.hours, 24)
+        )
         level = level + 1.2 * normal(self.own("leq"), self.hours)
         return {"leq": np.round(level, 1)}
 
@@ -279,8 +414,9 @@ class SeriesMaker:
         building = self.site.code in ("EM04", "EM05", "EM06")
         profile = BUILDING_DIURNAL[self.clock] if building else np.ones(self.hours.shape)
         climate = 1 + (0.4 * self.summer + 0.15 * np.maximum(self.winter, 0) if building else 0)
-        values = {"electricity": np.round(power * profile * climate
-                                          * self.noise("electricity", 0.06), 1)}
+        values = {
+            "electricity": np.round(power * profile * climate * self.noise("electricity", 0.06), 1)
+        }
         if "natural_gas" in parameters:
             heating = 1 + 0.8 * np.maximum(self.winter, 0)
             values["natural_gas"] = np.round(gas * heating * self.noise("natural_gas", 0.08), 1)
@@ -327,10 +463,18 @@ def site_series(
         flags = np.full(hours.shape, "N", dtype="<U1")  # meters count, they do not fault
     stuck = flags == "D"
     series = {
-        name: (np.where(stuck, np.round(value * 0.3, 3), value)[present], flags[present])
-        for name, value in values.items()
+        name: (_stuck(value, stuck)[present], flags[present]) for name, value in values.items()
     }
     return hours[present], series
+
+
+def _stuck(values: Floats, faulty: NDArray[np.bool_]) -> Floats:
+    """During a fault the instrument repeats the value it had when the fault began (a flat
+    line). Fault windows lie inside one local day and series start at local midnight, so the
+    value does not depend on the period generated."""
+    began = faulty & ~np.concatenate(([False], faulty[:-1]))
+    source = np.maximum.accumulate(np.where(began, np.arange(values.size), 0))
+    return np.where(faulty, values[source], values)
 
 
 def hour_index(moment: datetime) -> int:
@@ -342,7 +486,11 @@ def hour_index(moment: datetime) -> int:
 
 
 def readings_frame(
-    seed: int, site: DemoSite, site_id: int, parameter_ids: dict[str, int], start: datetime,
+    seed: int,
+    site: DemoSite,
+    site_id: int,
+    parameter_ids: dict[str, int],
+    start: datetime,
     end: datetime,
 ) -> pl.DataFrame:
     """The site's hour readings in [start, end) as an ``upsert_readings`` frame."""
@@ -354,14 +502,16 @@ def readings_frame(
         "UTC"
     )
     frames = [
-        pl.DataFrame({
-            "site_id": np.full(hours.shape, site_id, dtype=np.int64),
-            "parameter_id": np.full(hours.shape, parameter_ids[name], dtype=np.int64),
-            "period": np.full(hours.shape, "hour"),
-            "period_start": times,
-            "value": values,
-            "flag": flags,
-        })
+        pl.DataFrame(
+            {
+                "site_id": np.full(hours.shape, site_id, dtype=np.int64),
+                "parameter_id": np.full(hours.shape, parameter_ids[name], dtype=np.int64),
+                "period": np.full(hours.shape, "hour"),
+                "period_start": times,
+                "value": values,
+                "flag": flags,
+            }
+        )
         for name, (values, flags) in series.items()
     ]
     return pl.concat(frames)

@@ -33,16 +33,43 @@ ROWS = 3
 
 _JITTER = (
     # (column, row) of an inner lattice point → (Δlongitude, Δlatitude) [°]
-    {(1, 1): (0.008, -0.006), (2, 1): (-0.006, 0.005), (3, 1): (0.005, 0.007),
-     (1, 2): (-0.007, 0.004), (2, 2): (0.006, -0.005), (3, 2): (-0.004, -0.006)}
+    {
+        (1, 1): (0.008, -0.006),
+        (2, 1): (-0.006, 0.005),
+        (3, 1): (0.005, 0.007),
+        (1, 2): (-0.007, 0.004),
+        (2, 2): (0.006, -0.005),
+        (3, 2): (-0.004, -0.006),
+    }
 )
 """Shifts of the inner lattice points (less than a quarter of a cell, so no quadrilateral
 folds over)."""
 
 GRID_PEOPLE = (
-    "王建国", "李秀英", "张伟", "刘洋", "陈静", "杨帆", "赵磊", "黄敏", "周杰", "吴婷", "徐强",
-    "孙丽", "马超", "朱红", "胡军", "郭靖", "何芳", "林涛", "罗娟", "高飞", "梁雪", "宋佳",
-    "郑浩", "谢琳",
+    "王建国",
+    "李秀英",
+    "张伟",
+    "刘洋",
+    "陈静",
+    "杨帆",
+    "赵磊",
+    "黄敏",
+    "周杰",
+    "吴婷",
+    "徐强",
+    "孙丽",
+    "马超",
+    "朱红",
+    "胡军",
+    "郭靖",
+    "何芳",
+    "林涛",
+    "罗娟",
+    "高飞",
+    "梁雪",
+    "宋佳",
+    "郑浩",
+    "谢琳",
 )
 
 
@@ -92,8 +119,9 @@ def grids() -> list[DemoGrid]:
                 {"name": member, "phone": f"1390000{number:04d}", "duty": "专职网格员"},
             ]
             found.append(
-                DemoGrid(f"G{number:02d}", f"{township[1]}第{row + 1}网格", township,
-                         corners, people)
+                DemoGrid(
+                    f"G{number:02d}", f"{township[1]}第{row + 1}网格", township, corners, people
+                )
             )
     return found
 
@@ -116,38 +144,68 @@ def _air() -> list[DemoSite]:
     names = ("青峰", "白鹭湖", "龙溪", "石岭", "火车站", "工业园", "体育中心", "云雾山")
     grids_ = ("G02", "G05", "G08", "G11", "G01", "G10", "G04", "G09")
     return [
-        DemoSite(f"AIR{index:02d}", f"{name}空气自动站", "air_station", grid, (0.45, 0.55),
-                 {"air_class": "I" if name == "云雾山" else "II"}, "22")
+        DemoSite(
+            f"AIR{index:02d}",
+            f"{name}空气自动站",
+            "air_station",
+            grid,
+            (0.45, 0.55),
+            {"air_class": "I" if name == "云雾山" else "II"},
+            "22",
+        )
         for index, (name, grid) in enumerate(zip(names, grids_, strict=True), start=1)
     ]
 
 
 def _water() -> list[DemoSite]:
     sections = (
-        ("青溪河上游", "G09", "river", "II"), ("青溪河龙溪桥", "G08", "river", "III"),
-        ("青溪河白鹭大桥", "G05", "river", "III"), ("青溪河出境", "G02", "river", "III"),
-        ("白鹭湖水库坝前", "G06", "reservoir", "II"), ("白鹭湖水库库心", "G06", "reservoir", "II"),
+        ("青溪河上游", "G09", "river", "II"),
+        ("青溪河龙溪桥", "G08", "river", "III"),
+        ("青溪河白鹭大桥", "G05", "river", "III"),
+        ("青溪河出境", "G02", "river", "III"),
+        ("白鹭湖水库坝前", "G06", "reservoir", "II"),
+        ("白鹭湖水库库心", "G06", "reservoir", "II"),
     )
     return [
-        DemoSite(f"WAT{index:02d}", f"{name}断面", "water_section", grid,
-                 (0.2 + 0.1 * index, 0.35), {
-                     "waterbody_type": body, "water_target_class": target,
-                     "reporting_interval_minutes": 240,
-                 }, "21")
+        DemoSite(
+            f"WAT{index:02d}",
+            f"{name}断面",
+            "water_section",
+            grid,
+            (0.2 + 0.1 * index, 0.35),
+            {
+                "waterbody_type": body,
+                "water_target_class": target,
+                "reporting_interval_minutes": 240,
+            },
+            "21",
+        )
         for index, (name, grid, body, target) in enumerate(sections, start=1)
     ]
 
 
 def _noise() -> list[DemoSite]:
     points = (
-        ("青峰小学", "G03", "1"), ("白鹭社区", "G04", "1"), ("人民医院", "G01", "1"),
-        ("步行街", "G05", "2"), ("龙溪场镇", "G07", "2"), ("石岭场镇", "G12", "2"),
-        ("工业园东区", "G10", "3"), ("物流园", "G11", "3"), ("迎宾大道", "G02", "4a"),
+        ("青峰小学", "G03", "1"),
+        ("白鹭社区", "G04", "1"),
+        ("人民医院", "G01", "1"),
+        ("步行街", "G05", "2"),
+        ("龙溪场镇", "G07", "2"),
+        ("石岭场镇", "G12", "2"),
+        ("工业园东区", "G10", "3"),
+        ("物流园", "G11", "3"),
+        ("迎宾大道", "G02", "4a"),
         ("滨江路", "G06", "4a"),
     )
     return [
-        DemoSite(f"NOI{index:02d}", f"{name}噪声监测点", "noise_point", grid, (0.6, 0.3),
-                 {"noise_zone": zone})
+        DemoSite(
+            f"NOI{index:02d}",
+            f"{name}噪声监测点",
+            "noise_point",
+            grid,
+            (0.6, 0.3),
+            {"noise_zone": zone},
+        )
         for index, (name, grid, zone) in enumerate(points, start=1)
     ]
 
@@ -168,13 +226,23 @@ OUTFALL_LIMITS = {
 NH3-N 5 mg/L)."""
 
 ENTERPRISES = (
-    "青峰热电有限公司", "白鹭陶瓷有限公司", "龙溪化工有限公司", "石岭水泥有限公司",
-    "示范钢构有限公司", "云雾食品有限公司", "青溪造纸有限公司", "工业园集中供热站",
+    "青峰热电有限公司",
+    "白鹭陶瓷有限公司",
+    "龙溪化工有限公司",
+    "石岭水泥有限公司",
+    "示范钢构有限公司",
+    "云雾食品有限公司",
+    "青溪造纸有限公司",
+    "工业园集中供热站",
     "示范制药有限公司",
 )
 TREATMENT_PLANTS = (
-    "青峰污水处理厂", "白鹭污水处理厂", "龙溪污水处理厂", "石岭污水处理厂",
-    "工业园污水处理厂", "示范印染有限公司",
+    "青峰污水处理厂",
+    "白鹭污水处理厂",
+    "龙溪污水处理厂",
+    "石岭污水处理厂",
+    "工业园污水处理厂",
+    "示范印染有限公司",
 )
 
 
@@ -182,13 +250,27 @@ def _outlets() -> list[DemoSite]:
     stack_grids = ("G10", "G11", "G10", "G12", "G11", "G07", "G08", "G10", "G12")
     outfall_grids = ("G01", "G05", "G07", "G12", "G10", "G11")
     stacks = [
-        DemoSite(f"SRC{index:02d}", f"{name} 1#废气排口", "source_outlet", grid,
-                 (0.25 + 0.06 * index, 0.7), {"permit_limits": STACK_LIMITS}, "31")
+        DemoSite(
+            f"SRC{index:02d}",
+            f"{name} 1#废气排口",
+            "source_outlet",
+            grid,
+            (0.25 + 0.06 * index, 0.7),
+            {"permit_limits": STACK_LIMITS},
+            "31",
+        )
         for index, (name, grid) in enumerate(zip(ENTERPRISES, stack_grids, strict=True), start=1)
     ]
     outfalls = [
-        DemoSite(f"SRC{index:02d}", f"{name} 总排口", "source_outlet", grid,
-                 (0.75, 0.2 + 0.05 * index), {"permit_limits": OUTFALL_LIMITS}, "32")
+        DemoSite(
+            f"SRC{index:02d}",
+            f"{name} 总排口",
+            "source_outlet",
+            grid,
+            (0.75, 0.2 + 0.05 * index),
+            {"permit_limits": OUTFALL_LIMITS},
+            "32",
+        )
         for index, (name, grid) in enumerate(
             zip(TREATMENT_PLANTS, outfall_grids, strict=True), start=len(stacks) + 1
         )
@@ -208,7 +290,9 @@ METERS = (
 
 
 def _meters() -> list[DemoSite]:
-    return [DemoSite(code, name, "energy_meter", grid, (0.5, 0.5)) for code, name, grid, _ in METERS]
+    return [
+        DemoSite(code, name, "energy_meter", grid, (0.5, 0.5)) for code, name, grid, _ in METERS
+    ]
 
 
 def sites() -> list[DemoSite]:
