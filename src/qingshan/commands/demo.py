@@ -38,8 +38,12 @@ def _remove_database(path: Path) -> None:
 
 
 def _seed(engine: Engine, seed: int, until: date | None, days: int) -> demo.DemoSummary:
-    columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=stderr, transient=False) as progress:
         task = progress.add_task("青山示范区 demo", total=None)
 
@@ -66,8 +70,9 @@ def _print_welcome(url: str, summary: demo.DemoSummary | None, live: bool) -> No
         typer.echo("live: the demo's HJ 212 devices are sending data (Ctrl-C stops everything)")
 
 
-async def _serve(engine: Engine, host: str, port: int, hj212_port: int, live: bool,
-                 seed: int) -> None:
+async def _serve(
+    engine: Engine, host: str, port: int, hj212_port: int, live: bool, seed: int
+) -> None:
     """The API, and with ``live`` the HJ 212 server and the demo's devices; until Ctrl-C."""
     server = api_server(engine, host, port)
     if not live:
@@ -108,8 +113,9 @@ def demo_command(
     try:
         end = date.fromisoformat(until) if until else None
     except ValueError:
-        raise typer.BadParameter(f"{until!r} is not a date (YYYY-MM-DD)",
-                                 param_hint="--until") from None
+        raise typer.BadParameter(
+            f"{until!r} is not a date (YYYY-MM-DD)", param_hint="--until"
+        ) from None
     data_dir = get_settings().data_dir
     path = demo_database(data_dir)
     if reseed:

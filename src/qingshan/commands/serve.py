@@ -23,8 +23,9 @@ def api_server(engine: Engine, host: str, port: int) -> uvicorn.Server:
 
     from qingshan.api.app import create_app
 
-    return uvicorn.Server(uvicorn.Config(create_app(engine), host=host, port=port,
-                                         log_level="info"))
+    return uvicorn.Server(
+        uvicorn.Config(create_app(engine), host=host, port=port, log_level="info")
+    )
 
 
 def serve_command(

@@ -65,7 +65,11 @@ async def _send(host: str, port: int, uploads: dict[str, list[bytes]]) -> None:
 
 
 async def run_live(
-    host: str, port: int, devices: list[LiveDevice], *, seed: int = 0,
+    host: str,
+    port: int,
+    devices: list[LiveDevice],
+    *,
+    seed: int = 0,
     interval: float = REALTIME_INTERVAL_S,
 ) -> None:
     """Send the demo devices' data until cancelled."""

@@ -229,9 +229,15 @@ def _store(session: Session, frame: pl.DataFrame, period: str, now: datetime) ->
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
         rows = frame.select(
-            "site_id", "parameter_id", pl.lit(period).alias("period"),
-            pl.col("period_start").dt.strftime(UTC_TEXT_FORMAT), "value", "expected_count",
-            "valid_count", "valid", pl.lit(_sqlite_parameter(now)).alias("computed_at"),
+            "site_id",
+            "parameter_id",
+            pl.lit(period).alias("period"),
+            pl.col("period_start").dt.strftime(UTC_TEXT_FORMAT),
+            "value",
+            "expected_count",
+            "valid_count",
+            "valid",
+            pl.lit(_sqlite_parameter(now)).alias("computed_at"),
         ).rows()
         cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
@@ -249,10 +255,15 @@ def _store(session: Session, frame: pl.DataFrame, period: str, now: datetime) ->
     session.execute(statement, records)
 
 
-def _record(session: Session, actor: str, first: datetime, last: datetime,
-            counts: AggregationCounts) -> None:
-    summary = {"from": first.isoformat(), "to": last.isoformat(), "hours": counts.hours,
-               "days": counts.days}
+def _record(
+    session: Session, actor: str, first: datetime, last: datetime, counts: AggregationCounts
+) -> None:
+    summary = {
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "hours": counts.hours,
+        "days": counts.days,
+    }
     audit.record(session, actor, "aggregate", "aggregates", after=summary)
 
 
@@ -282,7 +293,10 @@ def aggregate_hour_batch(session: Session, hours: pl.DataFrame, *, actor: str) -
     if (hours["period"] != "hour").any():
         raise ValueError("aggregate_hour_batch takes hour readings only")
     reported = hours.select(
-        "site_id", "parameter_id", pl.col("period_start").dt.convert_time_zone("UTC"), "value",
+        "site_id",
+        "parameter_id",
+        pl.col("period_start").dt.convert_time_zone("UTC"),
+        "value",
         pl.col("flag").is_in(VALID_FLAGS).alias("valid"),
     ).cast(HOURLY_SCHEMA)  # type: ignore[arg-type]
     days = days_from_hours(reported, pl.DataFrame(schema=HOURLY_SCHEMA))
