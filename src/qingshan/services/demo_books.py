@@ -597,7 +597,7 @@ def seed_gep(engine: Engine, data_dir: Path, seed: int, until: date) -> tuple[li
     details = {
         "created_at": datetime.now(UTC).isoformat(),
         "created_by": "admin",
-        "origin": "server",
+        "origin": DEMO_ORIGIN,
     }
     manifest = pending.compute(configs[-1], root, details)
     try:
