@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -48,7 +49,7 @@ ACTOR = "demo:seed"
 SOURCE = "demo"
 DEFAULT_SEED = 2026
 DEFAULT_DAYS = 730
-EVALUATED_DAYS = 30
+EVALUATED_DAYS = 14
 """The alarm rules are evaluated over the last days of the series (older alarms would all be
 cleared long ago; evaluating two years would only slow the seeding down)."""
 
@@ -98,6 +99,14 @@ def is_seeded(engine: Engine) -> bool:
 # ------------------------------------------------------------------------------------------
 
 
+def _password_hashes() -> dict[str, str]:
+    """The argon2 hash of each demo password, computed in parallel (argon2 releases the GIL and
+    costs up to a second on a busy machine); accounts with the same password share its hash."""
+    passwords = sorted({person.password for person in users()})
+    with ThreadPoolExecutor(max_workers=len(passwords)) as pool:
+        return dict(zip(passwords, pool.map(hash_password, passwords), strict=True))
+
+
 def _seed_world(engine: Engine) -> dict[str, int]:
     """Grids (with boundaries and responsible people), sites, devices and users; returns
     site code → id."""
@@ -134,13 +143,9 @@ def _seed_world(engine: Engine) -> dict[str, int]:
                     site_id=created.id,
                     password=device_password(device_index),
                 )
-        hashes: dict[str, str] = {}
+        hashes = _password_hashes()
         for person in users():
             user = add_user(session, person.username, person.role, display_name=person.display_name)
-            # argon2 costs about a second on a busy machine: each demo password is hashed
-            # once and shared by the accounts that have it (the grid officers).
-            if person.password not in hashes:
-                hashes[person.password] = hash_password(person.password)
             user.password_hash = hashes[person.password]
             if person.grids:
                 set_user_grids(session, person.username, list(person.grids))
@@ -165,12 +170,17 @@ def _seed_readings(
     with reading(engine) as session:
         parameter_ids = dict(session.execute(select(Parameter.key, Parameter.id)).all())
     stored = days = 0
-    for site in sites():
-        frame = readings_frame(seed, site, site_ids[site.code], parameter_ids, start, end)
-        with writing(engine, ACTOR) as session:
-            stored += upsert_readings(session, frame, source=SOURCE, actor=ACTOR).inserted
-            days += aggregate_hour_batch(session, frame, actor=ACTOR).days
-        step(f"readings {site.code}")
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the next sites' series are made meanwhile
+        frames = [
+            pool.submit(readings_frame, seed, site, site_ids[site.code], parameter_ids, start, end)
+            for site in sites()
+        ]
+        for site, frame in zip(sites(), frames, strict=True):
+            with writing(engine, ACTOR) as session:
+                batch = frame.result()
+                stored += upsert_readings(session, batch, source=SOURCE, actor=ACTOR).inserted
+                days += aggregate_hour_batch(session, batch, actor=ACTOR).days
+            step(f"readings {site.code}")
     return stored, days
 
 
