@@ -206,3 +206,34 @@ def test_outlets_exceed_their_permit_sometimes() -> None:
     limit = demo_world.STACK_LIMITS["flue_so2"]["limit"]
     over = (outlet["flue_so2"] > limit).mean()
     assert 0 < over < 0.02
+
+
+# ------------------------------------------------------------------------------------------
+# Live data
+# ------------------------------------------------------------------------------------------
+
+
+def test_live_devices_send_realtime_and_todays_hours_through_the_server(engine: Engine) -> None:
+    import asyncio
+
+    from qingshan.services import demo_live, hj212_server
+    from qingshan.store.models import Reading
+
+    demo._seed_world(engine)
+    devices = demo_live.demo_devices(engine)
+    assert len(devices) == 29 and {d.st for d in devices} == {"21", "22", "31", "32"}
+
+    async def one_round() -> None:
+        async with hj212_server.running_server(engine) as server:
+            sender = asyncio.create_task(
+                demo_live.run_live("127.0.0.1", server.port, devices[:3], interval=60)
+            )
+            await asyncio.sleep(3)  # the first round: today's hours, then real-time data
+            sender.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sender
+
+    asyncio.run(one_round())
+    with reading(engine) as session:
+        periods = set(session.scalars(select(Reading.period).distinct()))
+    assert "realtime" in periods
