@@ -13,6 +13,7 @@ cases moved by the roles allowed to move them (:mod:`qingshan.services.cases`), 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -111,8 +112,9 @@ def _seed_world(engine: Engine) -> dict[str, int]:
     """Grids (with boundaries and responsible people), sites, devices and users; returns
     site code → id."""
     with writing(engine, ACTOR) as session:
+        shapes = {grid.code: grid for grid in grids()}
         grid_ids = {}
-        for grid in grids():
+        for grid in shapes.values():
             found = ensure_grid(
                 session, district=DISTRICT, township=grid.township, grid=(grid.code, grid.name)
             )
@@ -123,7 +125,7 @@ def _seed_world(engine: Engine) -> dict[str, int]:
         device_index = 0
         for site in sites():
             grid = grid_ids[site.grid]
-            latitude, longitude = next(g for g in grids() if g.code == site.grid).point(*site.at)
+            latitude, longitude = shapes[site.grid].point(*site.at)
             created = upsert_site(
                 session,
                 site.code,
@@ -330,8 +332,11 @@ STANDARD_RULES: tuple[tuple[str, str, str, dict[str, object], dict[str, list[str
         "minor",
     ),
 )
-"""The demo's rule set: one or more rules of every type (``qingshan rules types``). The
-good-day target 92.6 % is 338 of 365 days, a typical 14th Five-Year Plan district target."""
+"""The demo's rule set: one or more rules of every type (``qingshan rules types``). AQI levels
+are HJ 633—2012 Table 2 category boundaries (100 良, 150 轻度污染, 200 中度污染 — above 200 is
+重度污染); water, noise and permit rules compare with the site's target class (GB 3838—2002
+Table 1), zone (GB 3096—2008 Table 1) and permit limits. The good-day target 92.6 % is 338 of
+365 days, a typical 14th Five-Year Plan district target."""
 
 
 def _seed_rules(engine: Engine) -> int:
@@ -583,8 +588,6 @@ def seed_demo(
 def readings_checksum(engine: Engine) -> str:
     """A digest of every stored reading (site code, parameter, period, start, value, flag), to
     check that two seedings agree."""
-    import hashlib
-
     statement = (
         select(
             Site.code,
