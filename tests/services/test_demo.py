@@ -66,8 +66,9 @@ def _check_sites_and_people(engine: Engine, summary: demo.DemoSummary) -> None:
         for person in demo_world.users():
             user = authenticate(session, person.username, person.password)
             assert user is not None and user.role == person.role
-    assert {person.role for person in summary.users} >= {"admin", "analyst", "grid_officer",
-                                                          "enterprise"}  # fmt: skip
+    from qingshan.store.models import ROLES
+
+    assert {person.role for person in summary.users} == set(ROLES)
 
 
 def test_grids_tile_the_district_without_overlap() -> None:

@@ -321,13 +321,15 @@ class DemoUser:
 
 
 def users() -> list[DemoUser]:
-    """One account per role (two analysts: a case is reviewed by someone other than its closer)
-    and one grid officer per township, answering for its three grids."""
+    """One account per role (two analysts: a case is reviewed by someone other than its closer;
+    ``gateway`` is a device account that posts readings over HTTP) and one grid officer per
+    township, answering for its three grids."""
     people = [
         DemoUser("admin", "admin-demo", "admin", "系统管理员"),
         DemoUser("analyst", "analyst-demo", "analyst", "监测科 陈工"),
         DemoUser("reviewer", "reviewer-demo", "analyst", "执法支队 李队"),
         DemoUser("enterprise", "enterprise-demo", "enterprise", ENTERPRISES[0]),
+        DemoUser("gateway", "gateway-demo", "device", "数据网关（HTTP 上报）"),
     ]
     for column, (_, name, _) in enumerate(TOWNSHIPS):
         codes = tuple(f"G{column * ROWS + row + 1:02d}" for row in range(ROWS))
