@@ -3,6 +3,7 @@ behave (deterministic, seasonal and daily cycles)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -11,14 +12,25 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, func, select
 
-from qingshan.services import carbon, database, demo, demo_series, demo_world, gep_runs, registry
+from qingshan.alerting.catalogue import RULE_TYPES
+from qingshan.services import (
+    carbon,
+    database,
+    demo,
+    demo_live,
+    demo_series,
+    demo_world,
+    gep_runs,
+    hj212_server,
+    registry,
+)
 from qingshan.services.case_workflow import State
 from qingshan.services.demo_series import site_series
 from qingshan.store import create_store_engine
 from qingshan.store.case_models import Case
 from qingshan.store.engine import reading
 from qingshan.store.identity import authenticate
-from qingshan.store.models import Aggregate, Alarm, Device, Grid, Rule, Site
+from qingshan.store.models import ROLES, Aggregate, Alarm, Device, Grid, Reading, Rule, Site
 
 UNTIL = date(2026, 6, 10)
 DAYS = 3
@@ -66,8 +78,6 @@ def _check_sites_and_people(engine: Engine, summary: demo.DemoSummary) -> None:
         for person in demo_world.users():
             user = authenticate(session, person.username, person.password)
             assert user is not None and user.role == person.role
-    from qingshan.store.models import ROLES
-
     assert {person.role for person in summary.users} == set(ROLES)
 
 
@@ -104,8 +114,6 @@ def _check_alarms_and_cases(engine: Engine, summary: demo.DemoSummary) -> None:
         alarms = _count(session, Alarm)
         states = dict(session.execute(select(Case.state, func.count()).group_by(Case.state)).all())
         overdue = session.scalars(select(Case).where(Case.escalation_level > 0)).all()
-    from qingshan.alerting.catalogue import RULE_TYPES
-
     assert rule_types == set(RULE_TYPES)
     assert alarms == summary.alarms > 0
     assert all(states.get(state.value, 0) >= 1 for state in State)
@@ -215,11 +223,6 @@ def test_outlets_exceed_their_permit_sometimes() -> None:
 
 
 def test_live_devices_send_realtime_and_todays_hours_through_the_server(engine: Engine) -> None:
-    import asyncio
-
-    from qingshan.services import demo_live, hj212_server
-    from qingshan.store.models import Reading
-
     demo._seed_world(engine)
     devices = demo_live.demo_devices(engine)
     assert len(devices) == 29 and {d.st for d in devices} == {"21", "22", "31", "32"}
