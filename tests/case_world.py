@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from qingshan.services import cases
+from qingshan.services import cases, rules
 from qingshan.services.case_workflow import Actor
 from qingshan.store.engine import reading, writing
 from qingshan.store.identity import add_user, set_user_grids
-from qingshan.store.models import Alarm, Rule
+from qingshan.store.models import Alarm
 from qingshan.store.registry import ensure_grid, upsert_site
 
 USERS = {
@@ -69,16 +69,28 @@ def build_world(engine: Engine) -> World:
 
 def _alarms(session: Session, site_id: int, grid_id: int, count: int) -> list[int]:
     """``count`` active alarms of one AQI rule at the site, for cases to be opened from."""
-    rule = Rule(code="pm25-150", name="PM2.5 IAQI > 150", type="aqi", severity="major",
-                parameters={"parameter": "pm25", "level": 150}, updated_by="test:fixture")
-    session.add(rule)
-    session.flush()
+    rule = rules.create_rule(
+        session,
+        code="pm25-150",
+        name="PM2.5 IAQI > 150",
+        rule_type="aqi",
+        parameters={"parameter": "pm25", "level": 150},
+        scope=None,
+        severity="major",
+        actor="test:fixture",
+    )
     start = datetime(2026, 6, 1, tzinfo=UTC)
     alarms = [
-        Alarm(series_key=f"pm25-150:{site_id}:{index}", rule_id=rule.id, rule_version=1,
-              site_id=site_id, grid_id=grid_id, severity="major",
-              started_at=start + timedelta(hours=index),
-              last_triggered_at=start + timedelta(hours=index))
+        Alarm(
+            series_key=f"pm25-150:{site_id}:{index}",
+            rule_id=rule.id,
+            rule_version=1,
+            site_id=site_id,
+            grid_id=grid_id,
+            severity="major",
+            started_at=start + timedelta(hours=index),
+            last_triggered_at=start + timedelta(hours=index),
+        )
         for index in range(count)
     ]
     session.add_all(alarms)

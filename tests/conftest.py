@@ -1,3 +1,3 @@
 """Shared test fixtures."""
 
-pytest_plugins = ("store_backends",)
+pytest_plugins = ("store_backends", "browser")

@@ -15,9 +15,11 @@ from qingshan.commands import (
     gep,
     hj212,
     ingest,
+    market,
     mqtt,
     noise,
     registry,
+    reports,
     rules,
     serve,
     sites,
@@ -44,6 +46,8 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(alarms.app, name="alarms")
 app.add_typer(cases.app, name="cases")
 app.add_typer(registry.app, name="registry")
+app.add_typer(reports.app, name="reports")
+app.add_typer(market.app, name="market")
 app.add_typer(mqtt.app, name="mqtt")
 app.command("ingest")(ingest.ingest_command)
 app.command("serve")(serve.serve_command)

@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     """Days that raw readings (real-time and minute periods) are kept; hour and day readings and
     aggregates are kept for good. ``qingshan db prune`` deletes older raw readings."""
 
+    carbon_books_dir: Path | None = None
+    """The district's carbon books folder shown on the dashboard (default ``<data dir>/carbon``;
+    files listed in :mod:`qingshan.services.carbon_books`)."""
+
+    @property
+    def books_dir(self) -> Path:
+        """Where the dashboard reads the district's carbon books."""
+        return self.carbon_books_dir or self.data_dir / "carbon"
+
     @property
     def database_path(self) -> Path:
         """The embedded SQLite database used when ``database_url`` is not set."""

@@ -157,3 +157,22 @@ def test_export_and_summary(client, headers, world) -> None:
         f"{CASES}/summary", params={"period": "week", "start": today}, headers=headers("analyst")
     )
     assert week.json()["opened_by_grid"] == {"G-01": 1}
+    table = client.get(
+        f"{CASES}/summary.xlsx",
+        params={"period": "day", "start": today},
+        headers=headers("analyst"),
+    )
+    assert table.status_code == 200
+    rows = openpyxl.load_workbook(io.BytesIO(table.content))["日调度"].iter_rows(values_only=True)
+    header, grid, total = list(rows)
+    assert (header[:3], grid[:3], total[:2]) == (
+        ("网格", "新增", "预警"),
+        ("G-01", 1, 0),
+        ("合计", 1),
+    )
+    refused = client.get(
+        f"{CASES}/summary.xlsx",
+        params={"period": "year", "start": today},
+        headers=headers("analyst"),
+    )
+    assert refused.status_code == 422

@@ -13,6 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from docx import Document
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from qingshan.services import gep
@@ -118,6 +119,13 @@ def test_server_run_list_tables_report_layers(client, token_for, engine, data_di
     assert report.status_code == 200 and report.content[:2] == b"PK"
     text = "\n".join(p.text for p in Document(io.BytesIO(report.content)).paragraphs)
     assert "生态产品总值" in text
+    # The PDF is laid out from the same content as the Word report.
+    pdf = client.get(f"{RUNS}/{run_id}/report", headers=officer, params={"format": "pdf"})
+    assert pdf.status_code == 200 and pdf.content[:5] == b"%PDF-"
+    pdf_text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "生态产品总值" in pdf_text and "乡镇核算结果" in pdf_text
+    same = client.get(f"/api/v1/reports/gep/{run_id}", headers=officer, params={"format": "pdf"})
+    assert same.content == pdf.content
 
     layers = client.get(f"{RUNS}/{run_id}/layers", headers=officer).json()["results"]
     assert {"townships.json", "grid.json", "water_conservation.value.npy"} <= set(layers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -94,3 +95,24 @@ def test_evaluate_a_period_and_link_an_officer(store: Path) -> None:
     code, counts = run("alarms", "evaluate", "--from", "2026-06-01", "--to", "2026-06-02")
     assert (code, counts["opened"]) == (0, 0)  # already judged when ingested
     assert run("users", "grids", "nobody", "G-01")[0] == 2
+
+
+def test_a_neighbour_alarm_with_its_context_lists_as_csv(store: Path) -> None:
+    """Five stations of G-01 (no polygon: the township decides) at one hour; AIR1 reads 90
+    against 40–43. The CSV list carries the alarm's context as one JSON cell."""
+    others = "".join(
+        f"N{i},站,air_station,30.6,114.4,60,G-01,第一网格,420107001,红卫路街道,street,420107,青山区\n"
+        for i in range(4)
+    )
+    (store / "more.csv").write_text(SITES.splitlines(keepends=True)[0] + others, "utf-8")
+    assert run("sites", "import", str(store / "more.csv"))[0] == 0
+    rule = ["rules", "add", "pm25-nb", "--type", "neighbour", "--severity", "orange"]
+    assert run(*rule, "--parameters", '{"parameter": "pm25"}')[0] == 0
+    hour = "2026-06-01 08:00"
+    readings = [("AIR1", 90), ("N0", 40), ("N1", 41), ("N2", 42), ("N3", 43)]
+    ingest(store, "".join(f"{site},pm25,{hour},{value},N\n" for site, value in readings))
+    output = store / "alarms.csv"
+    assert run("alarms", "list", "--rule", "pm25-nb", "-o", str(output))[0] == 0
+    [row] = pl.read_csv(output).to_dicts()
+    assert row["site"] == "AIR1"
+    assert json.loads(row["context"]) == {"neighbours": "township", "neighbour_grids": []}

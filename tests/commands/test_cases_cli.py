@@ -44,8 +44,15 @@ def configured(world: World, tmp_path: Path) -> Path:
 def test_open_move_export_from_the_shell(configured: Path, world: World) -> None:
     alarm = str(world.alarm_ids[0])
     code, opened = run(
-        "open", "--grid", "G-01", "--category", "扬尘", "--description", "道路积尘",
-        "--alarm", alarm,
+        "open",
+        "--grid",
+        "G-01",
+        "--category",
+        "扬尘",
+        "--description",
+        "道路积尘",
+        "--alarm",
+        alarm,
     )
     assert code == 0
     number = opened["cases"][0]["code"]
@@ -90,6 +97,24 @@ def test_escalate_sends_through_a_log_route(configured, database_url, caplog) ->
     assert report["sent"] == 1
     assert "逾期 1 天（1 级督办）" in caplog.text
     assert run("escalate")[1]["escalated"] == []
+
+
+def test_weekly_summary_with_its_table_by_grid(configured: Path) -> None:
+    run("open", "--grid", "G-01", "--category", "扬尘", "--description", "道路积尘")
+    output = configured / "周汇总.xlsx"
+    today = beijing_day(utc_now()).isoformat()
+    code, report = run("summary", "week", today, "-o", str(output))
+    assert (code, report["title"], report["opened"], report["output"]) == (
+        0,
+        "周汇总",
+        1,
+        str(output),
+    )
+    sheet = openpyxl.load_workbook(output).active
+    header, grid, total = ([cell.value for cell in r] for r in sheet.iter_rows(max_row=3))
+    assert header[:2] + header[-2:] == ["网格", "新增", "期末在办", "期末逾期"]
+    assert (grid[:2], grid[-2:], total[:2]) == (["G-01", 1], [1, 0], ["合计", 1])
+    assert run("summary", "year", today)[0] == 2
 
 
 def test_officer_grids_and_bad_input(configured: Path) -> None:

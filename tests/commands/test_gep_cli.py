@@ -36,7 +36,8 @@ def test_example_runs_end_to_end(example: Path, tmp_path: Path) -> None:
     result = gep("run", str(example / "config.toml"), "-o", str(out), "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    for name in ("gep_2023.xlsx", "gep_report_2023.docx", "indicators.csv", "townships.csv",
+    for name in ("gep_2023.xlsx", "gep_report_2023.docx", "gep_report_2023.pdf",
+                 "indicators.csv", "townships.csv",
                  "ecosystems.csv", "categories.csv", "lines.csv", "valuation.csv",
                  "yoy_townships.csv", "run.json", "layers/townships.json", "layers/grid.json",
                  "layers/water_conservation.value.npy",

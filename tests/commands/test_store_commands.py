@@ -90,6 +90,7 @@ def test_the_shipped_examples_import(database_url: str, tmp_path: Path, monkeypa
     monkeypatch.setenv("QINGSHAN_DATABASE_URL", database_url)
     run("db", "upgrade")
     assert run("sites", "import", str(EXAMPLES / "sites.csv")) == (0, {"ok": True, "sites": 4})
+    assert run("sites", "grids", str(EXAMPLES / "grids.geojson")) == (0, {"ok": True, "grids": 2})
     code, counts = run("ingest", str(EXAMPLES / "readings_long.csv"))
     assert (code, counts["inserted"]) == (0, 8)
 

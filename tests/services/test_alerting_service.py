@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 
 from qingshan.services import alerting, rules
 from qingshan.store.engine import reading, writing
-from qingshan.store.models import Alarm, AuditEntry, RuleVersion
+from qingshan.store.models import Alarm, AuditEntry, RuleVersion, Site
 from qingshan.store.readings import upsert_readings
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
@@ -245,7 +245,6 @@ def test_neighbour_anomaly_points_to_the_site_far_above_its_peers(
 ) -> None:
     """Five stations of one grid read 40–44 µg/m³; one reads 90. Median 42.5, MAD 1.5 →
     modified z = 0.6745 × 47.5 / 1.5 = 21.4 > 3.5 (Iglewicz & Hoaglin 1993)."""
-    from qingshan.store.models import Site
     from qingshan.store.registry import upsert_site
 
     with writing(engine, "test") as session:
@@ -359,3 +358,217 @@ def test_the_database_refuses_a_second_active_alarm_of_one_identity(
     with pytest.raises(IntegrityError), writing(engine, "test") as session:
         session.add(Alarm(**copy))
         session.flush()
+
+
+LADDER_SERIES = [40.0, 55.0, 45.0, 80.0, 30.0, 30.0, 40.0]
+"""STACK's flue SO2 (permit limit 35 mg/m³) against a ladder yellow > 35, orange > 50,
+red > 70, clearing after 2 hours below the limit: one alarm over hours 0–3 that opens yellow,
+turns orange at hour 1 (55), stays orange at hour 2 (45: no de-escalation), turns red at
+hour 3 (80) and clears at hour 5; hour 6 opens a new, yellow alarm."""
+
+
+def add_ladder_rule(engine: Engine) -> None:
+    add_rule(
+        engine,
+        "so2-ladder",
+        "permit",
+        severity="yellow",
+        parameter="flue_so2",
+        clear_after=2,
+        ladder={"orange": 50, "red": 70},
+    )
+
+
+def escalation_story(engine: Engine) -> tuple[list[tuple[str, bool]], list[str], list[str]]:
+    """Alarms (severity, active), the system comments, the notification kinds and titles."""
+    from qingshan.store.case_models import Notification
+    from qingshan.store.models import AlarmComment
+
+    with reading(engine) as session:
+        found = [(a.severity, a.active) for a in session.scalars(select(Alarm).order_by(Alarm.id))]
+        comments = list(session.scalars(select(AlarmComment.body).order_by(AlarmComment.id)))
+        notes = [
+            f"{kind} {title}"
+            for kind, title in session.execute(
+                select(Notification.kind, Notification.title).order_by(Notification.id)
+            )
+        ]
+    return found, comments, notes
+
+
+ESCALATION_COMMENTS = [
+    "escalated minor (yellow) → major (orange): value 55.0 in the period from "
+    f"{(T0 + HOUR).isoformat()}",
+    "escalated major (orange) → critical (red): value 80.0 in the period from "
+    f"{(T0 + 3 * HOUR).isoformat()}",
+]
+
+
+def test_an_open_alarm_escalates_up_its_ladder_and_never_down(engine, sites, parameters) -> None:
+    add_ladder_rule(engine)
+    severities = []
+    for hour, value in enumerate(LADDER_SERIES):
+        frame = batch(sites["STACK"], parameters["flue_so2"], [value], start=T0 + hour * HOUR)
+        ingest(engine, frame)
+        severities.append(escalation_story(engine)[0])
+    assert severities == [
+        [("minor", True)],
+        [("major", True)],
+        [("major", True)],
+        [("critical", True)],
+        [("critical", True)],
+        [("critical", False)],
+        [("critical", False), ("minor", True)],
+    ]
+    _, comments, notes = escalation_story(engine)
+    assert comments == ESCALATION_COMMENTS
+    assert notes == [
+        "alarm [yellow] so2-ladder — STACK",
+        "alarm.escalated [orange] so2-ladder — STACK",
+        "alarm.escalated [red] so2-ladder — STACK",
+        "alarm [yellow] so2-ladder — STACK",
+    ]
+    first = alarms(engine)[0]
+    assert (first["peak"], first["count"]) == (80.0, 4)
+
+
+def test_one_batch_records_the_same_escalations_and_notifies_once(
+    engine, sites, parameters
+) -> None:
+    """A backfill opens the alarm at its first rung and writes every escalation; the opening
+    notification already carries the severity reached."""
+    add_ladder_rule(engine)
+    ingest(engine, batch(sites["STACK"], parameters["flue_so2"], LADDER_SERIES[:5]))
+    found, comments, notes = escalation_story(engine)
+    assert found == [("critical", True)]
+    assert comments == ESCALATION_COMMENTS
+    assert notes == ["alarm [red] so2-ladder — STACK"]
+
+
+def test_a_ladder_must_lie_above_the_rules_severity(engine) -> None:
+    with pytest.raises(ValueError, match="not above"):
+        add_rule(
+            engine, "bad", "permit", severity="red", parameter="flue_so2", ladder={"orange": 5}
+        )
+    add_ladder_rule(engine)
+    with writing(engine, "test") as session, pytest.raises(ValueError, match="not above"):
+        rules.change_rule(session, "so2-ladder", actor="test", severity="orange")
+
+
+NEIGHBOUR_VALUES = {
+    "G-W": [400.0],
+    "G-E": [40.0, 41.0, 42.0, 43.0],
+    "G-FAR": [88.0, 89.0, 91.0, 92.0],
+}
+"""PM2.5 at one hour in three grids of one township. G-W borders G-E (a 1 m digitising gap);
+G-FAR lies 4 km away."""
+
+
+@pytest.mark.parametrize(
+    ("west_has_polygon", "expected"),
+    [
+        # polygons: peers are G-W and G-E: median 42, MAD 1 → z = 0.6745 × 358 / 1
+        (True, (241.5, {"neighbours": "polygons", "neighbour_grids": ["G-E"]})),
+        # G-W without a polygon: its whole township are its peers: median 88, MAD 45 →
+        # z = 0.6745 × 312 / 45
+        (False, (4.7, {"neighbours": "township", "neighbour_grids": ["G-E", "G-FAR"]})),
+    ],
+)
+def test_neighbouring_grids_come_from_the_polygons(
+    engine, parameters, west_has_polygon, expected
+) -> None:
+    from grid_polygons import square
+    from qingshan.store.registry import ensure_grid, upsert_site
+
+    polygons = {"G-W": square(0, 0), "G-E": square(1_001, 0), "G-FAR": square(5_000, 0)}
+    if not west_has_polygon:
+        del polygons["G-W"]
+    with writing(engine, "test") as session:
+        for code, values in NEIGHBOUR_VALUES.items():
+            grid = ensure_grid(
+                session,
+                district=("420107", "青山区"),
+                township=("420107001", "红卫路街道", "street"),
+                grid=(code, code),
+            )
+            grid.boundary = polygons.get(code)
+            for number, _ in enumerate(values):
+                upsert_site(
+                    session,
+                    f"{code}-{number}",
+                    name=f"{code}-{number}",
+                    kind="air_station",
+                    latitude=30.5,
+                    longitude=114.0,
+                    grid_id=grid.id,
+                )
+    with reading(engine) as session:
+        ids = {code: site_id for code, site_id in session.execute(select(Site.code, Site.id))}
+    add_rule(engine, "pm25-neighbours", "neighbour", parameter="pm25")
+    frame = pl.concat(
+        [
+            batch(ids[f"{code}-{number}"], parameters["pm25"], [value])
+            for code, values in NEIGHBOUR_VALUES.items()
+            for number, value in enumerate(values)
+        ]
+    )
+    ingest(engine, frame)
+    with reading(engine) as session:
+        found = session.execute(select(Alarm.site_id, Alarm.peak_value, Alarm.context)).all()
+    assert [(site, round(peak, 1), context) for site, peak, context in found] == [
+        (ids["G-W-0"], *expected)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("scope", "judged"),
+    [
+        ({}, {"AIR1", "STACK"}),
+        ({"grids": ["G-01"], "site_kinds": ["air_station"]}, {"AIR1"}),
+        ({"sites": ["STACK", "AIR5"]}, {"STACK"}),
+        ({"grids": ["G-09"]}, set()),
+    ],
+)
+def test_a_rules_scope_chooses_the_sites_it_judges(
+    engine, sites, parameters, scope, judged
+) -> None:
+    """An impossible-value rule (any site kind) over AIR1 and STACK, both in grid G-01, both
+    reading an impossible −5: every list of the scope must match."""
+    add_rule(engine, "negative", "impossible", parameter="pm25", low=0, high=1000, scope=scope)
+    frame = pl.concat(
+        [batch(sites[code], parameters["pm25"], [-5.0]) for code in ("AIR1", "STACK")]
+    )
+    ingest(engine, frame)
+    with reading(engine) as session:
+        found = set(session.scalars(select(Site.code).join(Alarm, Alarm.site_id == Site.id)))
+    assert found == judged
+
+
+def test_a_red_only_route_hears_of_the_escalation_to_red(engine, sites, parameters) -> None:
+    """Routes by severity: the SMS-style route for red alarms queues only the notification of
+    the escalation to red; the route for everything queues every alarm notification."""
+    from qingshan.services import notifications
+    from qingshan.store.case_models import Notification, NotificationQueue, NotificationRoute
+
+    with writing(engine, "test") as session:
+        notifications.add_route(session, "red-sms", channel="log", min_severity="red")
+        notifications.add_route(session, "all", channel="log")
+        with pytest.raises(ValueError, match="severity"):
+            notifications.add_route(session, "bad", channel="log", min_severity="purple")
+    add_ladder_rule(engine)
+    for hour, value in enumerate(LADDER_SERIES[:4]):
+        frame = batch(sites["STACK"], parameters["flue_so2"], [value], start=T0 + hour * HOUR)
+        ingest(engine, frame)
+    with reading(engine) as session:
+        queued = session.execute(
+            select(NotificationRoute.name, Notification.kind, Notification.severity)
+            .join(NotificationQueue, NotificationQueue.route_id == NotificationRoute.id)
+            .join(Notification, Notification.id == NotificationQueue.notification_id)
+            .order_by(NotificationRoute.name, Notification.id)
+        ).all()
+    assert [tuple(row) for row in queued] == [
+        ("all", "alarm", "minor"),
+        ("all", "alarm.escalated", "major"),
+        ("all", "alarm.escalated", "critical"),
+        ("red-sms", "alarm.escalated", "critical"),
+    ]

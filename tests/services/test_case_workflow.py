@@ -23,6 +23,7 @@ from qingshan.services.case_workflow import (
     days_overdue,
     escalation_level,
     find_move,
+    moves_for,
 )
 
 OFFICER_G1 = Actor("user:officer", "grid_officer", frozenset({1}))
@@ -66,6 +67,28 @@ def test_enterprise_and_device_accounts_make_no_move() -> None:
             check_permitted(move, Actor("x", role), grid_id=1)
 
 
+def test_the_moves_offered_follow_the_documented_matrix() -> None:
+    """The table of docs/cases.md, state by state, for an officer in and out of their grid."""
+    targets = {
+        (actor.name, grid, state): {move.to_state for move in moves_for(actor, state, grid)}
+        for actor, grid, state in product((OFFICER_G1, ANALYST, ENTERPRISE), (1, 2), State)
+    }
+    officer = {
+        State.PENDING_VERIFICATION: {State.ASSIGNED},
+        State.ASSIGNED: {State.RECTIFYING, State.PENDING_VERIFICATION},
+        State.RECTIFYING: {State.PENDING_CLOSURE, State.ASSIGNED},
+    }
+    bureau = officer | {
+        State.PENDING_CLOSURE: {State.CLOSED, State.RECTIFYING},
+        State.CLOSED: {State.REVIEWED, State.PENDING_CLOSURE},
+    }
+    for state in State:
+        assert targets[("user:officer", 1, state)] == officer.get(state, set())
+        assert targets[("user:officer", 2, state)] == set()
+        assert targets[("user:analyst", 2, state)] == bureau.get(state, set())
+        assert targets[("user:factory", 1, state)] == set()
+
+
 def test_case_number_uses_the_beijing_month() -> None:
     # 2026-11-30 17:00 UTC is already 2026-12-01 01:00 in Beijing.
     assert case_number("G-01", datetime(2026, 11, 30, 17, tzinfo=UTC), 7) == "QS-G-01-202612-0007"
@@ -94,6 +117,18 @@ def test_routes_match_role_and_grid() -> None:
 
 def _beijing(hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, 25, hour, minute, tzinfo=UTC) - timedelta(hours=8)
+
+
+def test_a_route_with_a_minimum_severity_takes_only_alarms_at_or_above_it() -> None:
+    red_only = policy.RouteRule(role=None, grid_id=None, min_severity="critical")
+    audience = frozenset({"analyst"})
+    assert red_only.matches(audience, 1, "critical")
+    assert not red_only.matches(audience, 1, "major")
+    assert not red_only.matches(audience, 1, None)  # a case notification has no severity
+    assert policy.RouteRule(role=None, grid_id=None).matches(audience, 1, None)
+    orange_up = policy.RouteRule(role=None, grid_id=None, min_severity="major")
+    ladder = ("warning", "minor", "major", "critical")
+    assert [orange_up.matches(audience, 1, s) for s in ladder] == [False, False, True, True]
 
 
 def test_quiet_hours_over_midnight() -> None:

@@ -333,6 +333,35 @@ def test_weekly_summary_counts_the_period(engine, world, tmp_path) -> None:
     assert month["start"] == today().replace(day=1).isoformat()
 
 
+def test_daily_and_monthly_tables_by_grid(engine, world) -> None:
+    """日调度 / 月通报 as tables: two cases in G-01 (one sent back), one in G-02; the month's
+    table has the same counts, a day before them has none opened but the list at its end is
+    empty too."""
+    first = open_one(engine, world)
+    open_one(engine, world, source="complaint")
+    open_one(engine, world, "analyst", grid_id=world.grid2, source="alarm")
+    assign(engine, world, first)
+    move(engine, world, "officer1", first, "pending_verification", reason="责任单位有误")
+    with reading(engine) as session:
+        analyst = world.actor(engine, "analyst")
+        day = cases.summary_frame(session, analyst, "day", today())
+        month = cases.summary_frame(session, analyst, "month", today())
+        before = cases.summary_frame(session, analyst, "day", today() - timedelta(days=1))
+        officer = cases.summary_frame(session, world.actor(engine, "officer2"), "day", today())
+    assert day.columns == list(cases.SUMMARY_COLUMNS)
+    assert day.rows() == [
+        ("G-01", 2, 0, 1, 1, 0, 0, 0, 1, 2, 0),
+        ("G-02", 1, 1, 0, 0, 0, 0, 0, 0, 1, 0),
+        ("合计", 3, 1, 1, 1, 0, 0, 0, 1, 3, 0),
+    ]
+    assert month.rows() == day.rows()
+    assert before.rows() == [("合计", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)]
+    assert officer["网格"].to_list() == ["G-02", "合计"]  # a grid officer sees their grid only
+    with reading(engine) as session:
+        report = cases.summary(session, world.actor(engine, "analyst"), "day", today())
+    assert (report["title"], report["opened"], report["sent_back"]) == ("日调度", 3, 1)
+
+
 def test_a_site_must_lie_in_the_cases_grid(engine: Engine, world: World) -> None:
     with pytest.raises(WorkflowError, match="not in grid G-02"):
         open_one(engine, world, "analyst", grid_id=world.grid2, site_id=world.site)

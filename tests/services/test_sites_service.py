@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
-from qingshan.services.sites import import_sites
+from grid_polygons import square
+from qingshan.services.sites import import_grid_boundaries, import_sites
 from qingshan.services.tables import InputError
 from qingshan.store.engine import reading
 from qingshan.store.models import Grid, Site
@@ -64,3 +67,50 @@ def test_bad_site_cells_are_reported(engine, tmp_path):
         (3, "kind"),
         (3, "permit_limits"),
     ]
+
+
+def feature(code: str | None, geometry: object) -> dict[str, object]:
+    return {"type": "Feature", "properties": {"grid_code": code}, "geometry": geometry}
+
+
+def write_collection(path, features: list[dict[str, object]]) -> None:
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), "utf-8")
+
+
+def test_grid_boundaries_are_set_from_geojson(engine, tmp_path):
+    sites = tmp_path / "sites.csv"
+    sites.write_text(HEADER + "S1,青山站,air_station,30.6,114.4,II,,1,," + GRID, "utf-8")
+    import_sites(engine, sites, "test:sites")
+    boundaries = tmp_path / "grids.geojson"
+    write_collection(boundaries, [feature("G1", json.loads(square(0, 0)))])
+    assert import_grid_boundaries(engine, boundaries, "test:sites") == 1
+    with reading(engine) as session:
+        stored = session.scalar(select(Grid.boundary).where(Grid.code == "G1"))
+    assert json.loads(stored) == json.loads(square(0, 0))
+
+
+def test_bad_grid_boundaries_are_named_and_nothing_changes(engine, tmp_path):
+    sites = tmp_path / "sites.csv"
+    sites.write_text(HEADER + "S1,青山站,air_station,30.6,114.4,II,,1,," + GRID, "utf-8")
+    import_sites(engine, sites, "test:sites")
+    boundaries = tmp_path / "grids.geojson"
+    polygon = json.loads(square(0, 0))
+    write_collection(
+        boundaries,
+        [
+            feature("G1", polygon),
+            feature("G9", polygon),
+            feature(None, polygon),
+            feature("G1", {"type": "Point", "coordinates": [114, 30]}),
+        ],
+    )
+    with pytest.raises(InputError) as caught:
+        import_grid_boundaries(engine, boundaries, "test:sites")
+    problems = [(p.row, p.column) for p in caught.value.problems]
+    assert problems == [(2, "grid_code"), (3, "grid_code"), (4, "grid_code"), (4, "geometry")]
+    assert "Point" in caught.value.summary()
+    with reading(engine) as session:
+        assert session.scalar(select(Grid.boundary)) is None
+    boundaries.write_text("[1, 2]", "utf-8")
+    with pytest.raises(InputError, match="FeatureCollection"):
+        import_grid_boundaries(engine, boundaries, "test:sites")

@@ -8,6 +8,10 @@ of every serial number, and the ledger's own verification must find nothing:
 * retired and cancelled serials never move or change again;
 * points never go negative and equal accruals minus redemptions;
 * every operation is refused exactly when the model says it must be.
+
+The market machine extends it with deposits, limit orders and cancellations, modelled by the
+pure matching kernel and a plain cash book: the store fills exactly as the kernel does, the
+book depth and every balance agree, money is conserved and escrowed units never move.
 """
 
 from __future__ import annotations
@@ -18,10 +22,17 @@ from typing import Any
 
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 from sqlalchemy import Engine, select
 
-from qingshan.store import ledger
+from qingshan.carbon.matching import Order, OrderBook, match
+from qingshan.store import ledger, market
 from qingshan.store.engine import reading, writing
 from qingshan.store.ledger import LedgerError
 from qingshan.store.models import CreditBlock, CreditIssuance, RegistryAccount
@@ -95,7 +106,7 @@ def ledger_machine(engine: Engine) -> type[RuleBasedStateMachine]:
         )
         def move(self, kind: str, pick: int, quantity: int, receiver: int) -> None:
             with reading(engine) as session:
-                blocks = self._blocks(session)
+                blocks = [block for block in self._blocks(session) if self._movable(block)]
             if not blocks:
                 return
             block = blocks[pick % len(blocks)]
@@ -120,6 +131,11 @@ def ledger_machine(engine: Engine) -> type[RuleBasedStateMachine]:
             }[kind]
             for serial in range(block.last_serial - quantity + 1, block.last_serial + 1):
                 self.serials[(block.issuance_id, serial)] = (owner, status)
+
+        def _movable(self, block: CreditBlock) -> bool:
+            """Blocks the registry's own operations may be tried on (all of them here; the
+            market machine leaves escrowed units to their orders, as the services do)."""
+            return True
 
         @staticmethod
         def _allowed(kind: str, block: CreditBlock, quantity: int, target: int) -> bool:
@@ -220,6 +236,167 @@ def test_random_operation_sequences_keep_every_invariant(engine: Engine) -> None
         settings=settings(
             max_examples=15,
             stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
+    )
+
+
+PRICES = st.sampled_from([2500, 2600])  # fen per tonne: few levels, so orders cross
+
+
+def market_machine(engine: Engine) -> type[RuleBasedStateMachine]:
+    """The ledger machine plus the market: deposits, limit orders and cancellations by the
+    holders. The model is the pure kernel's :class:`OrderBook` per issuance and a plain cash
+    book; the database must agree with it after every step (fills, book depth, balances, the
+    owner and status of every serial) and both verifications must find nothing."""
+
+    class MarketMachine(ledger_machine(engine)):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            with reading(engine) as session:
+                self.escrow = ledger.system_account(session, ledger.MARKET_ESCROW).id
+            self.books: dict[int, OrderBook] = {}
+            self.cash = {holder: [0, 0] for holder in self.holders}  # available, reserved
+            self.orders: dict[
+                int, tuple[int, str, int, int]
+            ] = {}  # id → holder, side, price, issuance
+            self.escrowed: dict[int, tuple[int, int, int]] = {}  # sell id → issuance, first, last
+
+        def _movable(self, block: CreditBlock) -> bool:
+            return block.account_id != self.escrow
+
+        @initialize()
+        def listed(self) -> None:
+            """Something to trade from the first step: 60 t with holder 0, yuan for everyone."""
+            self.issue(holder=0, quantity=60)
+            for holder in range(HOLDERS):
+                self.deposit(holder=holder, fen=100_000)
+
+        @rule(holder=st.integers(0, HOLDERS - 1), fen=st.integers(1, 500_000))
+        def deposit(self, holder: int, fen: int) -> None:
+            account = self.holders[holder]
+            with writing(engine, "test:machine") as session:
+                market.deposit(session, self._key(), account_id=account, amount_fen=fen, note="")
+            self.cash[account][0] += fen
+
+        @rule(
+            holder=st.integers(0, HOLDERS - 1),
+            side=st.sampled_from(["buy", "sell"]),
+            pick=st.integers(0, 10**6),
+            price=PRICES,
+            quantity=st.integers(1, 20),
+        )
+        def place(self, holder: int, side: str, pick: int, price: int, quantity: int) -> None:
+            with reading(engine) as session:
+                blocks = self._blocks(session)
+            held = [b for b in blocks if b.account_id in self.holders and b.status == "held"]
+            asked = [i for i, book in self.books.items() if book.best("sell")]
+            if side == "sell" and held:  # sellers are holders with credits
+                block = held[(holder + pick) % len(held)]
+                account, issuance = block.account_id, block.issuance_id
+            elif side == "buy" and blocks:  # bids go where there are asks, if any
+                block, account = None, self.holders[holder]
+                issuance = (asked or [b.issuance_id for b in blocks])[pick % len(asked or blocks)]
+            else:
+                return
+            book = self.books.setdefault(issuance, OrderBook())
+            probe = Order(10**12, side, price, quantity)  # type: ignore[arg-type]
+            fills = match(probe, (o for o in book.resting() if o.side != side))
+            expected = not any(self.orders[f.resting_id][0] == account for f in fills) and (
+                self.cash[account][0] >= price * quantity
+                if side == "buy"
+                else quantity <= block.quantity  # type: ignore[union-attr]
+            )
+            try:
+                with writing(engine, "test:machine") as session:
+                    placed = market.submit_order(
+                        session,
+                        self._key(),
+                        account_id=account,
+                        issuance_id=issuance,
+                        side=side,
+                        price_fen_per_t=price,
+                        quantity=quantity,
+                        block_id=block.id if block else None,
+                    )
+                    order_id, remaining = placed.id, placed.remaining
+            except LedgerError:
+                assert not expected, f"{side} {quantity} t at {price} refused"
+                return
+            assert expected, f"{side} {quantity} t at {price} accepted"
+            self.orders[order_id] = (account, side, price, issuance)
+            if block is not None:
+                self._escrow(order_id, block, quantity)
+            else:
+                self.cash[account][0] -= price * quantity
+                self.cash[account][1] += price * quantity
+            for fill in book.submit(Order(order_id, side, price, quantity)):  # type: ignore[arg-type]
+                self._fill(order_id, fill.resting_id, fill.price, fill.quantity)
+            assert remaining == quantity - sum(f.quantity for f in fills), (
+                "the store filled differently from the kernel"
+            )
+
+        def _escrow(self, order_id: int, block: CreditBlock, quantity: int) -> None:
+            first = block.last_serial - quantity + 1
+            self.escrowed[order_id] = (block.issuance_id, first, block.last_serial)
+            for serial in range(first, block.last_serial + 1):
+                self.serials[(block.issuance_id, serial)] = (self.escrow, "held")
+
+        def _fill(self, incoming: int, resting: int, price: int, quantity: int) -> None:
+            buy, sell = (
+                (incoming, resting) if self.orders[incoming][1] == "buy" else (resting, incoming)
+            )
+            buyer, _, limit, _ = self.orders[buy]
+            seller = self.orders[sell][0]
+            self.cash[buyer][1] -= limit * quantity
+            self.cash[buyer][0] += (limit - price) * quantity
+            self.cash[seller][0] += price * quantity
+            issuance, first, last = self.escrowed[sell]
+            for serial in range(last - quantity + 1, last + 1):
+                self.serials[(issuance, serial)] = (buyer, "held")
+            self.escrowed[sell] = (issuance, first, last - quantity)
+
+        @rule(pick=st.integers(0, 10**6))
+        def cancel_order(self, pick: int) -> None:
+            resting = [order for book in self.books.values() for order in book.resting()]
+            if not resting:
+                return
+            order = resting[pick % len(resting)]
+            account, side, price, issuance = self.orders[order.id]
+            with writing(engine, "test:machine") as session:
+                assert market.cancel_order(session, order.id).status == "cancelled"
+            self.books[issuance].cancel(order.id)
+            if side == "buy":
+                self.cash[account][0] += price * order.quantity
+                self.cash[account][1] -= price * order.quantity
+                return
+            _, first, last = self.escrowed.pop(order.id)
+            for serial in range(first, last + 1):
+                self.serials[(issuance, serial)] = (account, "held")
+
+        @invariant()
+        def market_matches_model(self) -> None:
+            with reading(engine) as session:
+                for account, (available, reserved) in self.cash.items():
+                    found = market.balance(session, account)
+                    assert (found["available_fen"], found["reserved_fen"]) == (available, reserved)
+                for issuance, book in self.books.items():
+                    depth = market.book(session, issuance)
+                    for side, key in (("buy", "bids"), ("sell", "asks")):
+                        levels = [(lv["price_fen_per_t"], lv["quantity_t"]) for lv in depth[key]]
+                        assert levels == book.depth(side)  # type: ignore[arg-type]
+                assert market.verify(session) == []
+
+    return MarketMachine
+
+
+def test_random_market_and_ledger_sequences_keep_every_invariant(engine: Engine) -> None:
+    run_state_machine_as_test(
+        market_machine(engine),
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=30,
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         ),

@@ -6,12 +6,17 @@ A rule is data (``docs/alerting.md``): a type from :data:`RULE_TYPES`, parameter
 * ``period`` — the readings it looks at: ``hour`` (default), ``day`` or ``minute``;
 * ``for_periods`` — the condition must hold for N consecutive periods (default 1);
 * ``times_in`` — ``[N, M]``: N times within the last M periods (instead of ``for_periods``);
-* ``clear_after`` — evaluated periods without the condition that clear the alarm (default 1).
+* ``clear_after`` — evaluated periods without the condition that clear the alarm (default 1);
+* ``ladder`` — the severity ladder (default none): ``{severity or colour: threshold}`` for the
+  rungs above the rule's own severity; an alarm whose value exceeds a rung's threshold takes
+  that severity, and an open alarm escalates when a re-trigger reaches a higher rung
+  (:mod:`qingshan.alerting.severity`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from qingshan.alerting.anomaly import NEIGHBOUR_THRESHOLD, SPIKE_THRESHOLD
@@ -27,6 +32,11 @@ SEVERITIES: dict[str, str] = {
 """Severity (ThingsBoard's ladder, highest first) ↔ warning colour (红/橙/黄/蓝 预警)."""
 
 COLOURS: dict[str, str] = {colour: severity for severity, colour in SEVERITIES.items()}
+
+SEVERITY_RANKS: dict[str, int] = {
+    severity: rank for rank, severity in enumerate(reversed(SEVERITIES))
+}
+"""The rungs of the ladder, lowest first: warning 0, minor 1, major 2, critical 3."""
 
 RULE_PERIODS = ("minute", "hour", "day")
 
@@ -47,6 +57,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "for_periods": 1,
     "times_in": None,
     "clear_after": 1,
+    "ladder": None,
 }
 
 
@@ -62,6 +73,10 @@ class RuleType:
     defaults: dict[str, Any] = field(default_factory=dict)
     per_parameter: bool = True
     """Alarms carry the parameter (identity rule + site + pollutant)."""
+    graded: bool = True
+    """The alarm value grows as the condition gets worse, so a severity ladder can grade it
+    (not so for a ratio falling behind its target, a device flag, or a value out of range on
+    either side)."""
 
 
 RULE_TYPES: dict[str, RuleType] = {
@@ -131,6 +146,7 @@ RULE_TYPES: dict[str, RuleType] = {
             "a value outside the physically possible range",
             None,
             required=("parameter", "low", "high"),
+            graded=False,
         ),
         RuleType(
             "device_flag",
@@ -138,6 +154,7 @@ RULE_TYPES: dict[str, RuleType] = {
             None,
             required=("parameter",),
             defaults={"flags": list(DEVICE_FLAGS)},
+            graded=False,
         ),
         RuleType(
             "target_pace",
@@ -146,6 +163,7 @@ RULE_TYPES: dict[str, RuleType] = {
             required=("target_percent",),
             defaults={"period": "day"},
             per_parameter=False,
+            graded=False,
         ),
     )
 }
@@ -184,6 +202,48 @@ def _check_specific(rule: RuleType, merged: dict[str, Any]) -> None:
         raise ValueError("flags must be HJ 212 Table 8 flags")
 
 
+def _check_ladder(rule: RuleType, merged: dict[str, Any]) -> None:
+    """The ladder as ``{severity: threshold}`` ordered by rung, thresholds rising with it."""
+    ladder = merged["ladder"]
+    if ladder is None:
+        return
+    if not rule.graded:
+        raise ValueError(f"{rule.name} rules take no ladder: their value does not grade severity")
+    if not isinstance(ladder, dict) or not ladder:
+        raise ValueError('ladder must be {severity: threshold, …}, e.g. {"red": 200}')
+    steps: dict[str, float] = {}
+    for name, threshold in ladder.items():
+        severity = severity_of(str(name))
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            raise ValueError(f"ladder threshold of {name} must be a number")
+        if severity in steps:
+            raise ValueError(f"ladder names {severity} twice")
+        steps[severity] = float(threshold)
+    ordered = sorted(steps.items(), key=lambda step: SEVERITY_RANKS[step[0]])
+    thresholds = [threshold for _, threshold in ordered]
+    if any(high <= low for low, high in pairwise(thresholds)):
+        raise ValueError("ladder thresholds must rise with the severity")
+    merged["ladder"] = dict(ordered)
+
+
+def check_ladder_above(severity: str, parameters: dict[str, Any]) -> None:
+    """Every rung of a rule's ladder must be above the rule's own severity (its base)."""
+    below = [
+        rung
+        for rung in parameters.get("ladder") or {}
+        if SEVERITY_RANKS[rung] <= SEVERITY_RANKS[severity]
+    ]
+    if below:
+        raise ValueError(f"ladder rungs {below} are not above the rule's severity {severity}")
+
+
+def ladder_steps(severity: str, parameters: dict[str, Any]) -> tuple[int, list[tuple[int, float]]]:
+    """The base rank and the ``(rank, threshold)`` rungs of a rule, for
+    :func:`qingshan.alerting.severity.rungs`."""
+    ladder = parameters.get("ladder") or {}
+    return SEVERITY_RANKS[severity], [(SEVERITY_RANKS[s], float(t)) for s, t in ladder.items()]
+
+
 def validate_parameters(rule_type: str, parameters: dict[str, Any]) -> dict[str, Any]:
     """The complete parameters of a rule: defaults filled in, everything checked.
 
@@ -205,6 +265,7 @@ def validate_parameters(rule_type: str, parameters: dict[str, Any]) -> dict[str,
     merged = {**COMMON_DEFAULTS, **rule.defaults, **parameters}
     _check_window(merged)
     _check_specific(rule, merged)
+    _check_ladder(rule, merged)
     return merged
 
 

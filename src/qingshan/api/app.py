@@ -21,8 +21,11 @@ from qingshan.api.routers import (
     cases,
     gep,
     health,
+    market,
+    public,
     readings,
     registry,
+    reports,
     rules,
     sites,
 )
@@ -45,7 +48,8 @@ def create_app(engine: Engine) -> FastAPI:
     app.state.engine = engine
     app.mount(SWAGGER_STATIC, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     for module in (
-        health, auth, sites, readings, rules, alarms, cases, carbon, gep, registry,
+        health, auth, sites, readings, rules, alarms, cases, carbon, gep, registry, reports,
+        public, market,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
 

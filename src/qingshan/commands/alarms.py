@@ -3,6 +3,7 @@ with ``qingshan users grids``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
@@ -67,10 +68,16 @@ def list_command(
     if as_json and output is None:
         emit_json({"ok": True, "alarms": found})
         return
-    table = pl.DataFrame(found, infer_schema_length=None) if found else pl.DataFrame()
+    flat = [row | {"context": _json_text(row["context"])} for row in found]
+    table = pl.DataFrame(flat, infer_schema_length=None) if found else pl.DataFrame()
     if output is not None:
         write_table(table, output)
     finish(table, output, as_json, alarms=len(found))
+
+
+def _json_text(value: object) -> str | None:
+    """A nested value as one JSON cell (CSV has no nested columns)."""
+    return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
 def _handled(action: str, alarm_id: int, as_json: bool, run: Callable[[Session], object]) -> None:
@@ -148,4 +155,3 @@ def evaluate_command(
         typer.echo(
             f"alarms: {counts.opened} opened, {counts.updated} updated, {counts.cleared} cleared"
         )
-

@@ -240,20 +240,30 @@ def escalate_command(as_json: JsonOption = False) -> None:
 
 @app.command("summary")
 def summary_command(
-    period: Annotated[str, typer.Argument(help="week (周汇总) or month (月通报).")],
-    start: Annotated[str, typer.Argument(help="First day YYYY-MM-DD (any day of the month).")],
+    period: Annotated[str, typer.Argument(help="day (日调度), week (周汇总) or month (月通报).")],
+    start: Annotated[
+        str, typer.Argument(help="The day, the week's first day, or a day of the month.")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Also write the table by grid (.xlsx or .csv)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Summarise a week or a month of the problem list."""
+    """Summarise a day, a week or a month of the problem list (optionally as a table by grid)."""
+    actor = service.operator_actor(cli_actor())
     with _refusals(as_json), reading(store_engine()) as session:
-        report = service.summary(
-            session, service.operator_actor(cli_actor()), period, date.fromisoformat(start)
-        )
+        day = date.fromisoformat(start)
+        report = service.summary(session, actor, period, day)
+        if output is not None:
+            write_table(service.summary_frame(session, actor, period, day), output)
     if as_json:
-        emit_json({"ok": True, **report})
+        emit_json({"ok": True, **report} | ({"output": str(output)} if output else {}))
         return
     for key, value in report.items():
         typer.echo(f"{key}\t{value}")
+    if output is not None:
+        typer.echo(f"table by grid written to {output}")
 
 
 @app.command("route")
@@ -267,6 +277,10 @@ def route_command(
         str | None, typer.Option(help="Quiet hours, Beijing time, e.g. 22:00-07:00.")
     ] = None,
     group_wait: Annotated[int, typer.Option(help="Seconds to wait for more to group.")] = 0,
+    min_severity: Annotated[
+        str | None,
+        typer.Option(help="Only alarms at or above this severity (red, orange… or critical…)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a notification route."""
@@ -282,6 +296,7 @@ def route_command(
             quiet_start=quiet_start,
             quiet_end=quiet_end,
             group_wait_seconds=group_wait,
+            min_severity=min_severity,
         )
         route_id = route.id
     if as_json:

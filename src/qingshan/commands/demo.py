@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine
 
 from qingshan.commands.common import stderr
-from qingshan.commands.serve import api_server
+from qingshan.commands.serve import site_server
 from qingshan.config import get_settings
 from qingshan.services import database, demo, demo_books, demo_live, hj212_server
 from qingshan.store.engine import create_store_engine
@@ -74,7 +74,7 @@ async def _serve(
     engine: Engine, host: str, port: int, hj212_port: int, live: bool, seed: int
 ) -> None:
     """The API, and with ``live`` the HJ 212 server and the demo's devices; until Ctrl-C."""
-    server = api_server(engine, host, port)
+    server = site_server(engine, host, port)
     if not live:
         await server.serve()
         return

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import polars as pl
@@ -25,10 +26,12 @@ from qingshan.commands.common import (
     stderr,
 )
 from qingshan.commands.db import store_engine
-from qingshan.services import registry
+from qingshan.services import certificates, registry
 from qingshan.services.database import cli_actor
 from qingshan.services.registry import LedgerError, Principal
+from qingshan.services.report_document import write_atomically
 from qingshan.services.tables import write_table
+from qingshan.store.engine import reading
 
 app = typer.Typer(help="Carbon-inclusion registry: points, credits, retirements, compliance.")
 accounts_app = typer.Typer(help="Registry accounts.")
@@ -400,3 +403,29 @@ def verify_command(as_json: JsonOption = False) -> None:
         typer.echo("ledger sound: partitions, sinks, points and obligations check out")
     if problems:
         raise typer.Exit(1)
+
+
+@app.command("certificate")
+def certificate_command(
+    retirement: Annotated[
+        str, typer.Argument(metavar="RETIREMENT", help="Retirement id, certificate number or code.")
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The certificate PDF.")],
+    base_url: Annotated[
+        str, typer.Option(help="Where the platform is reached: <base-url>/verify/<code>.")
+    ] = "http://127.0.0.1:8000",
+    as_json: JsonOption = False,
+) -> None:
+    """Write a retirement's certificate (PDF with its SHA-256, verification link and QR code)."""
+    with reading(store_engine()) as session:
+        try:
+            found = certificates.certificate_for(session, retirement)
+        except LedgerError as error:
+            stderr.print(f"[bold red]{error}[/]", markup=True, highlight=False)
+            raise typer.Exit(EXIT_REFUSED) from None
+    write_atomically(output, certificates.certificate_pdf(found, base_url))
+    record = found.record()
+    if as_json:
+        emit_json({**record, "output": str(output)})
+    else:
+        typer.echo(f"{found.number} {found.sha256} → {output}")

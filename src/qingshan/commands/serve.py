@@ -1,4 +1,4 @@
-"""``qingshan serve``: the HTTP API and its documentation, with uvicorn."""
+"""``qingshan serve``: the web pages, the HTTP API and its documentation, with uvicorn."""
 
 from __future__ import annotations
 
@@ -13,18 +13,19 @@ if TYPE_CHECKING:
     import uvicorn
 
 
-def api_server(engine: Engine, host: str, port: int) -> uvicorn.Server:
-    """The uvicorn server of the API on ``engine`` (``qingshan serve`` and ``qingshan demo``).
+def site_server(engine: Engine, host: str, port: int) -> uvicorn.Server:
+    """The uvicorn server of the pages and the API on ``engine`` (``qingshan serve`` and
+    ``qingshan demo``).
 
     Imported here: the web stack is only needed by the serving commands, not at every CLI
     start.
     """
     import uvicorn
 
-    from qingshan.api.app import create_app
+    from qingshan.web.site import create_site
 
     return uvicorn.Server(
-        uvicorn.Config(create_app(engine), host=host, port=port, log_level="info")
+        uvicorn.Config(create_site(engine), host=host, port=port, log_level="info")
     )
 
 
@@ -32,5 +33,5 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
-    """Serve the API at http://HOST:PORT/api/v1 and its documentation at /docs."""
-    api_server(store_engine(), host, port).run()
+    """Serve the pages at http://HOST:PORT/, the API at /api/v1 and its documentation at /docs."""
+    site_server(store_engine(), host, port).run()

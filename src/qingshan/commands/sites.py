@@ -10,7 +10,7 @@ import typer
 from qingshan.commands.common import emit_json, reporting_input_errors
 from qingshan.commands.db import store_engine
 from qingshan.services.database import cli_actor
-from qingshan.services.sites import import_sites
+from qingshan.services.sites import import_grid_boundaries, import_sites
 
 app = typer.Typer(help="Monitoring sites, their grids and standard context.")
 
@@ -27,3 +27,22 @@ def import_command(
         emit_json({"ok": True, "sites": count})
     else:
         typer.echo(f"{count} sites imported")
+
+
+@app.command("grids")
+def grids_command(
+    input_path: Annotated[
+        Path, typer.Argument(metavar="FILE", help="GeoJSON FeatureCollection (WGS-84).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine output.")] = False,
+) -> None:
+    """Set grid boundaries: one Polygon/MultiPolygon feature per grid, ``properties.grid_code``.
+
+    The neighbour-anomaly rule takes neighbouring grids from these polygons (shared edges).
+    """
+    with reporting_input_errors(as_json):
+        count = import_grid_boundaries(store_engine(), input_path, cli_actor())
+    if as_json:
+        emit_json({"ok": True, "grids": count})
+    else:
+        typer.echo(f"{count} grid boundaries set")

@@ -237,7 +237,7 @@ def evaluate_hourly(
     ends = np.cumsum(per_station)
     chunk_of_station = (ends - per_station) // max(chunk_rows, 1)
     boundaries = [*ends[np.flatnonzero(np.diff(chunk_of_station))], frame.height]
-    daily, annual = [], []
+    results = []
     start = 0
     for end in boundaries:
         chunk = frame.slice(start, end - start)
@@ -249,12 +249,16 @@ def evaluate_hourly(
             weights=weights,
             comparison=comparison,
         )
-        daily.append(result.daily)
-        annual.append(result.annual)
+        results.append(result)
         on_rows(chunk.height)
         start = end
     return air_evaluation.Evaluation(
-        daily=pl.concat(daily, how="vertical"), annual=pl.concat(annual, how="vertical")
+        daily=pl.concat([r.daily for r in results], how="vertical"),
+        annual=pl.concat([r.annual for r in results], how="vertical"),
+        daily_values={
+            key: np.concatenate([r.daily_values[key] for r in results])
+            for key in results[0].daily_values
+        },
     )
 
 

@@ -14,14 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from qingshan.alerting.catalogue import SEVERITIES
+from qingshan.services.listing import KeyPart, Listing
+from qingshan.store.identity import grids_of_user
 from qingshan.store.models import Alarm, AlarmComment, Grid, Parameter, Rule, Site
 from qingshan.store.types import utc_now
 
 STATES = ("active", "cleared", "acknowledged", "unacknowledged")
+HANDLER_ROLES = ("analyst", "grid_officer")
+"""Who lists, reads, acknowledges and comments on alarms (grid officers in their grids)."""
+MANAGER_ROLES = ("analyst",)
+"""Who may also clear an alarm by hand (bureau-wide). Admins may do everything."""
 
 
 class AlarmNotFound(LookupError):
@@ -40,6 +46,8 @@ class AlarmFilter:
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 500
+    acknowledgement: str | None = None
+    """``acknowledged`` or ``unacknowledged``, to combine with an active/cleared ``state``."""
 
 
 def _filtered(query: Select[Any], chosen: AlarmFilter) -> Select[Any]:
@@ -49,10 +57,11 @@ def _filtered(query: Select[Any], chosen: AlarmFilter) -> Select[Any]:
         "acknowledged": Alarm.acknowledged,
         "unacknowledged": ~Alarm.acknowledged,
     }
-    if chosen.state is not None:
-        if chosen.state not in state_conditions:
-            raise ValueError(f"state must be one of {STATES}")
-        query = query.where(state_conditions[chosen.state])
+    for state in (chosen.state, chosen.acknowledgement):
+        if state is not None:
+            if state not in state_conditions:
+                raise ValueError(f"state must be one of {STATES}")
+            query = query.where(state_conditions[state])
     if chosen.severity is not None:
         query = query.where(Alarm.severity == chosen.severity)
     if chosen.grid is not None:
@@ -82,6 +91,18 @@ def _visible(query: Select[Any], grids: Collection[int] | None) -> Select[Any]:
     return query if grids is None else query.where(Alarm.grid_id.in_(list(grids)))
 
 
+def visible_grids(session: Session, user_id: int, role: str) -> Collection[int] | None:
+    """The grids a user is limited to: a grid officer's ``user_grids`` (None: every grid)."""
+    if role == "grid_officer":
+        return set(grids_of_user(session, user_id))
+    return None
+
+
+def may_clear(role: str) -> bool:
+    """Clearing by hand overrides the rule's own clearing, so it is the bureau's decision."""
+    return role == "admin" or role in MANAGER_ROLES
+
+
 def alarm_as_dict(row: Any) -> dict[str, Any]:
     alarm, rule_code, site_code, grid_code, parameter_key = row
     return {
@@ -106,6 +127,7 @@ def alarm_as_dict(row: Any) -> dict[str, Any]:
         "acknowledged_at": alarm.acknowledged_at.isoformat() if alarm.acknowledged_at else None,
         "acknowledged_by": alarm.acknowledged_by,
         "assignee": alarm.assignee,
+        "context": alarm.context,
     }
 
 
@@ -118,6 +140,56 @@ def list_alarms(
         query.order_by(Alarm.started_at.desc(), Alarm.id.desc()).limit(chosen.limit)
     )
     return [alarm_as_dict(row) for row in rows]
+
+
+ALARM_COLUMNS = (
+    "id",
+    "rule",
+    "rule_version",
+    "site",
+    "grid",
+    "parameter",
+    "severity",
+    "colour",
+    "status",
+    "started_at",
+    "last_triggered_at",
+    "count",
+    "peak_value",
+    "cleared_at",
+    "clear_reason",
+    "acknowledged_at",
+    "acknowledged_by",
+    "assignee",
+)
+"""The columns of an alarm export, in order (the fields of :func:`alarm_as_dict`)."""
+
+
+def _render_listed(row: Row[Any]) -> dict[str, Any]:
+    return alarm_as_dict(tuple(row)[:5])
+
+
+def alarm_listing(chosen: AlarmFilter, grids: Collection[int] | None = None) -> Listing:
+    """The filtered alarms as a keyset :class:`~qingshan.services.listing.Listing` for paging
+    and export, newest raised first: the key is the negated id (ids grow as alarms are raised),
+    so ``key > last key`` walks from the newest alarm back. ``chosen.limit`` is not used: the
+    page size is the listing's."""
+    statement = _visible(_filtered(_base_query(), chosen), grids)
+    query = {
+        field: value
+        for field, value in vars(chosen).items()
+        if value is not None and field != "limit"
+    }
+    if grids is not None:
+        query["visible_grids"] = sorted(grids)
+    return Listing(
+        name="alarms",
+        statement=statement,
+        key=(KeyPart(-Alarm.id),),
+        render=_render_listed,
+        columns=ALARM_COLUMNS,
+        query=query,
+    )
 
 
 def get_alarm(session: Session, alarm_id: int, grids: Collection[int] | None = None) -> Alarm:

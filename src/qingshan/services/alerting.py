@@ -30,8 +30,15 @@ from numpy.typing import NDArray
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from qingshan.alerting import anomaly, exceedance, pace, quality
-from qingshan.alerting.catalogue import RULE_TYPES, SEVERITIES, WATER_ITEMS
+from qingshan.alerting import anomaly, exceedance, pace, quality, severity
+from qingshan.alerting.adjacency import cached_polygon_neighbours
+from qingshan.alerting.catalogue import (
+    RULE_TYPES,
+    SEVERITIES,
+    SEVERITY_RANKS,
+    WATER_ITEMS,
+    ladder_steps,
+)
 from qingshan.alerting.windows import apply_window, episodes, lookback_periods
 from qingshan.services import notifications
 from qingshan.standards import air_evaluation, noise
@@ -40,6 +47,7 @@ from qingshan.store.engine import writing
 from qingshan.store.models import (
     VALID_FLAGS,
     Alarm,
+    AlarmComment,
     Grid,
     Parameter,
     Reading,
@@ -91,7 +99,6 @@ class SiteInfo:
     kind: str
     grid_id: int | None
     grid_code: str | None
-    township_id: int | None
     air_class: str | None
     water_target_class: str | None
     waterbody_type: str | None
@@ -101,11 +108,21 @@ class SiteInfo:
 
 
 @dataclass(frozen=True)
+class GridInfo:
+    id: int
+    code: str
+    township_id: int
+    boundary: str | None
+    """GeoJSON polygon (WGS-84) or None."""
+
+
+@dataclass(frozen=True)
 class Context:
     """What every rule needs to know about sites and parameters, loaded once per evaluation."""
 
     sites: dict[int, SiteInfo]
     parameters: dict[str, int]
+    grids: dict[int, GridInfo]
 
     def parameter_id(self, key: str) -> int:
         if key not in self.parameters:
@@ -115,9 +132,7 @@ class Context:
 
 def load_context(session: Session) -> Context:
     rows = session.execute(
-        select(Site, Grid.code, Grid.township_id)
-        .outerjoin(Grid, Grid.id == Site.grid_id)
-        .where(Site.active)
+        select(Site, Grid.code).outerjoin(Grid, Grid.id == Site.grid_id).where(Site.active)
     )
     sites = {
         site.id: SiteInfo(
@@ -126,7 +141,6 @@ def load_context(session: Session) -> Context:
             site.kind,
             site.grid_id,
             grid_code,
-            township_id,
             site.air_class,
             site.water_target_class,
             site.waterbody_type,
@@ -134,10 +148,14 @@ def load_context(session: Session) -> Context:
             dict(site.permit_limits or {}),
             site.reporting_interval_minutes,
         )
-        for site, grid_code, township_id in rows
+        for site, grid_code in rows
     }
     parameters = {key: pid for key, pid in session.execute(select(Parameter.key, Parameter.id))}
-    return Context(sites, parameters)
+    grids = {
+        grid.id: GridInfo(grid.id, grid.code, grid.township_id, grid.boundary or None)
+        for grid in session.scalars(select(Grid).order_by(Grid.id))  # a stable adjacency cache key
+    }
+    return Context(sites, parameters, grids)
 
 
 def in_scope(rule: Rule, site: SiteInfo) -> bool:
@@ -387,18 +405,67 @@ def _aqi_panels(
     return first, (held, value, ~np.isnan(value))
 
 
-def _neighbour_kernel(rule: Rule, sites: list[SiteInfo], panel: Panel) -> KernelResult:
-    """Peers = the sites of the same grid and of the other grids of its township."""
+@dataclass(frozen=True)
+class Neighbourhood:
+    """The grids next to one grid, and how that was decided."""
+
+    grids: frozenset[int]
+    basis: str
+    """``polygons``: shared boundaries of the grid polygons; ``township``: the grid has no
+    usable polygon, so the other grids of its township stand in (with the reason when the
+    grid has a boundary that could not be read)."""
+
+
+def grid_neighbourhoods(context: Context) -> dict[int, Neighbourhood]:
+    """Every grid's neighbours: from the polygons (:mod:`qingshan.alerting.adjacency`, cached
+    per grid set) where the grid has one, else the other grids of its township.
+
+    A grid without a polygon may border any grid of its township, so it is also a neighbour
+    of those grids (the relation stays symmetric).
+    """
+    adjacency = cached_polygon_neighbours(
+        tuple((g.id, g.boundary) for g in context.grids.values() if g.boundary is not None)
+    )
+    by_polygon = adjacency.neighbours
+    township_grids: dict[int, set[int]] = {}
+    for grid in context.grids.values():
+        township_grids.setdefault(grid.township_id, set()).add(grid.id)
+    found = {}
+    for grid in context.grids.values():
+        same_township = township_grids[grid.township_id] - {grid.id}
+        if grid.id in by_polygon:
+            unmapped = {other for other in same_township if other not in by_polygon}
+            found[grid.id] = Neighbourhood(by_polygon[grid.id] | unmapped, "polygons")
+        else:
+            unusable = adjacency.unreadable.get(grid.id)
+            basis = f"township (boundary not usable: {unusable})" if unusable else "township"
+            found[grid.id] = Neighbourhood(frozenset(same_township), basis)
+    return found
+
+
+def neighbour_context(context: Context, site: SiteInfo) -> dict[str, Any]:
+    """What a neighbour-anomaly alarm records about its peers: how the neighbouring grids were
+    found and which they are."""
+    if site.grid_id is None:
+        return {"neighbours": "none", "neighbour_grids": []}
+    neighbourhood = grid_neighbourhoods(context)[site.grid_id]
+    codes = sorted(context.grids[g].code for g in neighbourhood.grids)
+    return {"neighbours": neighbourhood.basis, "neighbour_grids": codes}
+
+
+def _neighbour_kernel(
+    rule: Rule, context: Context, sites: list[SiteInfo], panel: Panel
+) -> KernelResult:
+    """Peers = the sites of the same grid and of its neighbouring grids
+    (:func:`grid_neighbourhoods`); a site without a grid is compared with nothing."""
     grid_keys = [site.grid_id if site.grid_id is not None else -site.id for site in sites]
     index = {key: position for position, key in enumerate(dict.fromkeys(grid_keys))}
-    township = {index[key]: site.township_id for key, site in zip(grid_keys, sites, strict=True)}
+    neighbourhoods = grid_neighbourhoods(context)
     neighbours = [
-        [
-            other
-            for other, other_township in township.items()
-            if other != g and other_township is not None and other_township == township[g]
-        ]
-        for g in range(len(index))
+        [index[other] for other in neighbourhoods[key].grids if other in index]
+        if key in neighbourhoods
+        else []
+        for key in index
     ]
     p = rule.parameters
     held, value = anomaly.neighbour_anomaly(
@@ -430,7 +497,7 @@ def _panel_rule_events(
             readings, parameter_id, site_ids, window.load_from, window.end, PERIOD_STEP[period]
         )
         if rule.type == "neighbour":
-            held, value, present = _neighbour_kernel(rule, sites, panel)
+            held, value, present = _neighbour_kernel(rule, context, sites, panel)
         else:
             held, value, present = _single_parameter_kernel(rule, sites, panel)
     held = _windowed(rule, held & present)
@@ -626,11 +693,12 @@ def _peak(value: float | None) -> float | None:
 def apply_events(
     session: Session, rule: Rule, events: pl.DataFrame, context: Context
 ) -> EvaluationCounts:
-    """Open, re-trigger and clear the rule's alarms from its condition events.
+    """Open, re-trigger, escalate and clear the rule's alarms from its condition events.
 
     Events at or before a series' watermark were already judged and are ignored; an active
     alarm enters the episode computation as a holding period at its ``last_triggered_at``
-    with its peak, so a re-trigger before it clears continues it.
+    with its peak and its severity, so a re-trigger before it clears continues it and
+    escalates it when it reaches a higher rung of the rule's ladder.
     """
     counts = EvaluationCounts()
     if events.is_empty():
@@ -640,8 +708,53 @@ def apply_events(
             "{}:{}:{}", pl.lit(rule.id), "site_id", pl.col("parameter_id").fill_null(0)
         ).alias("key")
     )
-    keys = keyed["key"].unique().to_list()
-    latest = _latest_alarms(session, rule.id, keys)
+    latest = _latest_alarms(session, rule.id, keyed["key"].unique().to_list())
+    table = _unjudged(rule, keyed, latest)
+    if table.is_empty():
+        return counts
+    series = table.select("key", "site_id", "parameter_id").unique("key").with_row_index("series")
+    numbered = table.join(series.select("key", "series"), on="key").select(
+        pl.col("series").cast(pl.Int64),
+        pl.col("t").dt.epoch("us").alias("t"),
+        "held",
+        "value",
+        "rung",
+    )
+    found = episodes(numbered, rule.parameters["clear_after"])
+    climbs = _climbs(numbered, found)
+    found = found.join(series.with_columns(pl.col("series").cast(pl.Int64)), on="series")
+    officers = grid_officers(session)
+    fresh: list[Alarm] = []
+    escalating: list[tuple[Alarm, list[dict[str, Any]]]] = []
+    for row in found.iter_rows(named=True):
+        alarm = latest.get(row["key"])
+        climb = climbs[(row["series"], row["start"])]
+        if alarm is not None and alarm.active and row["start"] == _micros(alarm.last_triggered_at):
+            _continue(alarm, row, counts)
+        else:
+            alarm = _open(rule, row, context, officers, counts, RANKED[climb[0]["rung"]])
+            fresh.append(alarm)
+        escalating.append((alarm, climb[1:]))
+    session.flush()  # clear continued alarms before new ones of the same series go in
+    session.add_all(fresh)
+    escalated = [alarm for alarm, steps in escalating if _escalate(session, alarm, steps)]
+    session.flush()
+    for alarm in fresh:
+        if alarm.active:
+            _notify(session, rule, alarm, context.sites[alarm.site_id], kind="alarm")
+    for alarm in escalated:
+        if alarm.active and alarm not in fresh:
+            _notify(session, rule, alarm, context.sites[alarm.site_id], kind="alarm.escalated")
+    return counts
+
+
+RANKED = {rank: severity for severity, rank in SEVERITY_RANKS.items()}
+"""Rung → severity (0 warning … 3 critical)."""
+
+
+def _unjudged(rule: Rule, keyed: pl.DataFrame, latest: dict[str, Alarm]) -> pl.DataFrame:
+    """The events after each series' watermark, graded on the rule's ladder, plus one holding
+    event per active alarm (at its last trigger, with its peak and its current severity)."""
     marks = pl.DataFrame(
         {
             "key": list(latest),
@@ -652,6 +765,10 @@ def apply_events(
     keyed = keyed.join(marks, on="key", how="left").filter(
         pl.col("mark").is_null() | (pl.col("t") > pl.col("mark"))
     )
+    base, ladder = ladder_steps(rule.severity, rule.parameters)
+    keyed = keyed.with_columns(
+        pl.Series("rung", severity.rungs(keyed["value"].to_numpy(), base, ladder), pl.Int8)
+    )
     active = [alarm for alarm in latest.values() if alarm.active]
     continuing = pl.DataFrame(
         {
@@ -661,48 +778,61 @@ def apply_events(
             "t": [a.last_triggered_at for a in active],
             "held": [True] * len(active),
             "value": [a.peak_value if a.peak_value is not None else np.nan for a in active],
+            "rung": [SEVERITY_RANKS[a.severity] for a in active],
         },
-        schema={"key": pl.String, **EVENT_SCHEMA},
+        schema={"key": pl.String, **EVENT_SCHEMA, "rung": pl.Int8},
     )
-    table = pl.concat([keyed.select(continuing.columns), continuing])
-    if table.is_empty():
-        return counts
-    series = table.select("key", "site_id", "parameter_id").unique("key").with_row_index("series")
-    found = episodes(
-        table.join(series.select("key", "series"), on="key").select(
-            pl.col("series").cast(pl.Int64), pl.col("t").dt.epoch("us").alias("t"), "held", "value"
-        ),
-        rule.parameters["clear_after"],
-    ).join(series.with_columns(pl.col("series").cast(pl.Int64)), on="series")
-    officers = grid_officers(session)
-    fresh: list[Alarm] = []
-    for row in found.iter_rows(named=True):
-        alarm = latest.get(row["key"])
-        if alarm is not None and alarm.active and row["start"] == _micros(alarm.last_triggered_at):
-            _continue(alarm, row, counts)
-        else:
-            fresh.append(_open(rule, row, context, officers, counts))
-    session.flush()  # clear continued alarms before new ones of the same series go in
-    session.add_all(fresh)
-    session.flush()
-    for alarm in fresh:
-        if alarm.active:
-            _notify_opened(session, rule, alarm, context.sites[alarm.site_id])
-    return counts
+    return pl.concat([keyed.select(continuing.columns), continuing])
 
 
-def _notify_opened(session: Session, rule: Rule, alarm: Alarm, site: SiteInfo) -> None:
-    """Tell the grid's officers and the bureau's analysts of a new alarm; the routes decide
-    channel, grouping and quiet hours (:mod:`qingshan.services.notifications`)."""
+def _climbs(
+    numbered: pl.DataFrame, found: pl.DataFrame
+) -> dict[tuple[int, int], list[dict[str, Any]]]:
+    """(series, episode start) → the episode's severity steps, oldest first (the first step
+    is its severity when it opened, or the active alarm's current severity)."""
+    steps = severity.escalation_steps(
+        numbered.filter("held").select("series", "t", "rung", "value"),
+        found.select("series", "start"),
+    )
+    climbs: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for step in steps.iter_rows(named=True):
+        climbs.setdefault((step["series"], step["start"]), []).append(step)
+    return climbs
+
+
+def _escalate(session: Session, alarm: Alarm, steps: list[dict[str, Any]]) -> bool:
+    """Raise an alarm's severity at each step that reaches a higher rung, writing each on the
+    alarm's comments (from → to, the value and the period); True when it rose."""
+    rose = False
+    for step in steps:
+        before, after = alarm.severity, RANKED[step["rung"]]
+        if SEVERITY_RANKS[after] <= SEVERITY_RANKS[before]:
+            continue
+        body = (
+            f"escalated {before} ({SEVERITIES[before]}) → {after} ({SEVERITIES[after]}): "
+            f"value {_peak(step['value'])} in the period from {_instant(step['t']).isoformat()}"
+        )
+        session.add(AlarmComment(alarm=alarm, author=SYSTEM_ACTOR, body=body, system=True))
+        alarm.severity = after
+        rose = True
+    return rose
+
+
+def _notify(session: Session, rule: Rule, alarm: Alarm, site: SiteInfo, *, kind: str) -> None:
+    """Tell the grid's officers and the bureau's analysts of a new alarm (``alarm``) or of an
+    open alarm reaching a higher severity (``alarm.escalated``), at its current severity; the
+    routes decide channel, grouping and quiet hours (:mod:`qingshan.services.notifications`)."""
+    what = "escalated to " + alarm.severity if kind == "alarm.escalated" else "opened"
     notifications.notify(
         session,
-        kind="alarm",
+        kind=kind,
         title=f"[{SEVERITIES[alarm.severity]}] {rule.name} — {site.code}",
-        body=f"{rule.name}: {site.code}, from {alarm.started_at.isoformat()}, "
+        body=f"{rule.name}: {site.code} {what}, from {alarm.started_at.isoformat()}, "
         f"peak {alarm.peak_value}",
         roles=("grid_officer", "analyst"),
         grid_id=alarm.grid_id,
         alarm_id=alarm.id,
+        severity=alarm.severity,
     )
 
 
@@ -727,6 +857,7 @@ def _open(
     context: Context,
     officers: dict[int, str],
     counts: EvaluationCounts,
+    opening_severity: str,
 ) -> Alarm:
     site = context.sites[episode["site_id"]]
     cleared = episode["cleared"]
@@ -739,7 +870,7 @@ def _open(
         site_id=site.id,
         parameter_id=episode["parameter_id"],
         grid_id=site.grid_id,
-        severity=rule.severity,
+        severity=opening_severity,
         started_at=_instant(episode["start"]),
         last_triggered_at=_instant(episode["end"]),
         count=episode["count"],
@@ -749,6 +880,7 @@ def _open(
         clear_reason=None if cleared is None else "auto",
         acknowledged=False,
         assignee=officers.get(site.grid_id) if site.grid_id is not None else None,
+        context=neighbour_context(context, site) if rule.type == "neighbour" else None,
     )
 
 

@@ -165,6 +165,21 @@ def check_permitted(move: Move, actor: Actor, grid_id: int) -> None:
         raise NotPermitted(f"{actor.name} may {move.action} only in their own grid")
 
 
+def moves_for(actor: Actor, state: State, grid_id: int) -> tuple[Move, ...]:
+    """The moves out of ``state`` that ``actor`` may make on a case in ``grid_id`` (forward
+    first), as :func:`check_permitted` decides them; pages offer exactly these."""
+    allowed = []
+    for move in PERMISSIONS:
+        if move.from_state != state:
+            continue
+        try:
+            check_permitted(move, actor, grid_id)
+        except NotPermitted:
+            continue
+        allowed.append(move)
+    return tuple(allowed)
+
+
 def may_open(actor: Actor, grid_id: int) -> bool:
     """Who may put a problem on the list: the bureau, and grid officers in their grids."""
     return can_see(actor, grid_id)

@@ -11,6 +11,7 @@ change is also in the audit log, and every move is written to the case's timelin
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import tempfile
@@ -31,6 +32,7 @@ from qingshan.services.case_workflow import (
     OPEN_STATES,
     SOURCES,
     Actor,
+    Move,
     NotPermitted,
     State,
     WorkflowError,
@@ -45,6 +47,7 @@ from qingshan.services.case_workflow import (
     find_move,
     may_add_evidence,
     may_open,
+    moves_for,
 )
 from qingshan.store.case_models import Case, CaseAlarm, CaseEvent, CaseEvidence
 from qingshan.store.identity import grids_of_user
@@ -76,6 +79,19 @@ def actor_for_user(session: Session, user_id: int, name: str) -> Actor:
 def operator_actor(name: str) -> Actor:
     """The command line runs with the database's rights: it acts as an administrator."""
     return Actor(name=name, role="admin")
+
+
+def grids_for(session: Session, actor: Actor) -> list[Grid]:
+    """The grids whose cases ``actor`` sees and may open cases in, by code."""
+    grids = session.scalars(select(Grid).order_by(Grid.code))
+    return [grid for grid in grids if can_see(actor, grid.id)]
+
+
+def site_id_by_code(session: Session, code: str) -> int:
+    site_id = session.scalar(select(Site.id).where(Site.code == code))
+    if site_id is None:
+        raise WorkflowError(f"no site {code!r}")
+    return site_id
 
 
 def grid_by_code(session: Session, code: str) -> Grid:
@@ -327,6 +343,13 @@ def alarm_ids(session: Session, case_id: int) -> list[int]:
     )
 
 
+def cases_of_alarm(session: Session, actor: Actor, alarm_id: int) -> list[Case]:
+    """The cases ``actor`` may see that were opened from (or linked to) an alarm."""
+    query = select(Case).join(CaseAlarm, CaseAlarm.case_id == Case.id)
+    query = _visible(actor, query.where(CaseAlarm.alarm_id == alarm_id))
+    return list(session.scalars(query.order_by(Case.id)))
+
+
 def evidence(session: Session, actor: Actor, case_id: int) -> list[CaseEvidence]:
     get_case(session, actor, case_id)
     return list(
@@ -425,6 +448,17 @@ def transition(
     return case
 
 
+def available_moves(session: Session, actor: Actor, case: Case) -> tuple[Move, ...]:
+    """The moves ``actor`` may make on ``case`` now: the permission matrix's, less 复核 for the
+    person who closed the case. Data a move needs (evidence, a reason) is checked when made."""
+    closer = _closer(session, case) if case.state == State.CLOSED.value else None
+    return tuple(
+        move
+        for move in moves_for(actor, State(case.state), case.grid_id)
+        if not ("different_person" in move.requires and closer == actor.name)
+    )
+
+
 def _assignment(case: Case, responsible_unit: str | None, deadline: date | None) -> dict[str, Any]:
     """交办 needs a responsible unit (责任单位) and a deadline (整改时限) not in the past."""
     unit = (responsible_unit or "").strip()
@@ -509,6 +543,18 @@ def add_evidence(
     )
     session.flush()
     return record
+
+
+def evidence_file(
+    session: Session, actor: Actor, case_id: int, evidence_id: int
+) -> tuple[CaseEvidence, Path]:
+    """An evidence item of a visible case and where its file is; :class:`CaseNotFound` when
+    there is no such item, it is a text, or its file is missing."""
+    record = next((r for r in evidence(session, actor, case_id) if r.id == evidence_id), None)
+    path = evidence_path(record) if record else None
+    if record is None or path is None or not path.is_file():
+        raise CaseNotFound(f"no evidence file {evidence_id}")
+    return record, path
 
 
 def evidence_path(record: CaseEvidence, data_dir: Path | None = None) -> Path | None:
@@ -619,15 +665,35 @@ def export_frame(
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
+def workbook(frame: pl.DataFrame, sheet: str) -> bytes:
+    """A table as an XLSX workbook with one named sheet."""
+    buffer = io.BytesIO()
+    frame.write_excel(buffer, worksheet=sheet, autofit=False)
+    return buffer.getvalue()
+
+
+def export_xlsx(session: Session, actor: Actor, filters: CaseFilter) -> tuple[str, bytes]:
+    """The 问题清单 as an XLSX workbook (sheet 问题清单): its file name and its bytes."""
+    name = f"wentiqingdan-{beijing_day(utc_now()):%Y%m%d}.xlsx"
+    return name, workbook(export_frame(session, actor, filters), "问题清单")
+
+
+SUMMARY_TITLES = {"day": "日调度", "week": "周汇总", "month": "月通报"}
+"""The reports of the problem list by period: the daily dispatch, the weekly summary and the
+monthly bulletin."""
+
+
 def period_bounds(kind: str, start: date) -> tuple[date, date]:
-    """[start, end) of a week (7 days from ``start``) or of the calendar month holding it."""
+    """[start, end) of a day, a week (7 days from ``start``) or the calendar month holding it."""
+    if kind == "day":
+        return start, start + timedelta(days=1)
     if kind == "week":
         return start, start + timedelta(days=7)
     if kind == "month":
         first = start.replace(day=1)
         following = (first + timedelta(days=32)).replace(day=1)
         return first, following
-    raise WorkflowError("a summary covers a week or a month")
+    raise WorkflowError("a summary covers a day, a week or a month")
 
 
 def _states_at(session: Session, case_ids: list[int], end: datetime) -> dict[int, State]:
@@ -648,41 +714,128 @@ def _closed_in_time(case: Case) -> bool:
     return bool(case.deadline and case.closed_at and beijing_day(case.closed_at) <= case.deadline)
 
 
-def summary(session: Session, actor: Actor, kind: str, start: date) -> dict[str, Any]:
-    """周汇总 / 月通报: what was opened, closed and reviewed in the period, and where the list
-    stood at its end (state of every case then, overdue cases then)."""
+@dataclass(frozen=True)
+class PeriodCase:
+    """One case seen from a reporting period: what happened to it then, where it stood after."""
+
+    code: str
+    grid: str
+    source: str
+    opened: bool
+    closed: bool
+    closed_in_time: bool
+    reviewed: bool
+    sent_back: int
+    """Send-backs (退回) in the period."""
+    state_at_end: State
+    overdue_at_end: bool
+
+
+def period_cases(
+    session: Session, actor: Actor, kind: str, start: date
+) -> tuple[date, date, list[PeriodCase]]:
+    """The period's [first day, end day) and every case the actor may see that was opened
+    before its end, with the period's facts (states replayed from the timeline)."""
     first, end_day = period_bounds(kind, start)
     begin, end = beijing_midnight(first), beijing_midnight(end_day)
     visible = _visible(actor, select(Case).where(Case.opened_at < end))
     cases = list(session.scalars(visible.order_by(Case.id)))
     grids = {grid_id: code for grid_id, code in session.execute(select(Grid.id, Grid.code))}
-    opened = [case for case in cases if case.opened_at >= begin]
     states = _states_at(session, [case.id for case in cases], end)
-    last_instant = end - timedelta(microseconds=1)
-    sent_back = session.scalar(
-        select(func.count()).where(
-            CaseEvent.case_id.in_([case.id for case in cases]),
-            CaseEvent.action == "退回",
-            CaseEvent.at >= begin,
-            CaseEvent.at < end,
+    sent_back = Counter(
+        session.scalars(
+            select(CaseEvent.case_id).where(
+                CaseEvent.case_id.in_([case.id for case in cases]),
+                CaseEvent.action == "退回",
+                CaseEvent.at >= begin,
+                CaseEvent.at < end,
+            )
         )
     )
-    closed = [c for c in cases if c.closed_at and begin <= c.closed_at < end]
+    last_instant = end - timedelta(microseconds=1)
+
+    def within(instant: datetime | None) -> bool:
+        return instant is not None and begin <= instant < end
+
+    facts = [
+        PeriodCase(
+            code=case.code,
+            grid=grids[case.grid_id],
+            source=SOURCES[case.source],
+            opened=within(case.opened_at),
+            closed=within(case.closed_at),
+            closed_in_time=within(case.closed_at) and _closed_in_time(case),
+            reviewed=within(case.reviewed_at),
+            sent_back=sent_back[case.id],
+            state_at_end=states[case.id],
+            overdue_at_end=days_overdue(states[case.id], case.deadline, last_instant) > 0,
+        )
+        for case in cases
+    ]
+    return first, end_day, facts
+
+
+def summary(session: Session, actor: Actor, kind: str, start: date) -> dict[str, Any]:
+    """日调度 / 周汇总 / 月通报: what was opened, closed and reviewed in the period, and where
+    the list stood at its end (state of every case then, overdue cases then)."""
+    first, end_day, facts = period_cases(session, actor, kind, start)
+    opened = [fact for fact in facts if fact.opened]
     return {
         "period": kind,
+        "title": SUMMARY_TITLES[kind],
         "start": first.isoformat(),
         "end": end_day.isoformat(),
         "opened": len(opened),
-        "opened_by_source": dict(Counter(SOURCES[case.source] for case in opened)),
-        "opened_by_grid": dict(Counter(grids[case.grid_id] for case in opened)),
-        "closed": len(closed),
-        "closed_in_time": sum(1 for c in closed if _closed_in_time(c)),
-        "reviewed": sum(1 for c in cases if c.reviewed_at and begin <= c.reviewed_at < end),
-        "sent_back": sent_back or 0,
-        "state_at_end": dict(Counter(states[case.id].label for case in cases)),
-        "overdue_at_end": [
-            case.code
-            for case in cases
-            if days_overdue(states[case.id], case.deadline, last_instant) > 0
-        ],
+        "opened_by_source": dict(Counter(fact.source for fact in opened)),
+        "opened_by_grid": dict(Counter(fact.grid for fact in opened)),
+        "closed": sum(fact.closed for fact in facts),
+        "closed_in_time": sum(fact.closed_in_time for fact in facts),
+        "reviewed": sum(fact.reviewed for fact in facts),
+        "sent_back": sum(fact.sent_back for fact in facts),
+        "state_at_end": dict(Counter(fact.state_at_end.label for fact in facts)),
+        "overdue_at_end": [fact.code for fact in facts if fact.overdue_at_end],
     }
+
+
+SUMMARY_COLUMNS = (
+    "网格",
+    "新增",
+    *SOURCES.values(),
+    "销号",
+    "按期销号",
+    "复核",
+    "退回",
+    "期末在办",
+    "期末逾期",
+)
+
+
+def summary_frame(session: Session, actor: Actor, kind: str, start: date) -> pl.DataFrame:
+    """The summary as a table to send upward: one row per grid (by code) and a 合计 row.
+
+    Columns: 新增 (opened, then by source 预警/投诉/巡查), 销号 (closed), 按期销号 (closed by the
+    deadline), 复核 (reviewed), 退回 (send-backs), 期末在办 (open at the period's end: not yet
+    销号), 期末逾期 (overdue at the end).
+    """
+    _, _, facts = period_cases(session, actor, kind, start)
+    grids = sorted({fact.grid for fact in facts})
+    rows = [_summary_row(grid, [f for f in facts if f.grid == grid]) for grid in grids]
+    rows.append(_summary_row("合计", facts))
+    schema: dict[str, Any] = dict.fromkeys(SUMMARY_COLUMNS, pl.Int64)
+    schema["网格"] = pl.String
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _summary_row(label: str, facts: list[PeriodCase]) -> tuple[Any, ...]:
+    opened = [fact for fact in facts if fact.opened]
+    return (
+        label,
+        len(opened),
+        *(sum(fact.source == source for fact in opened) for source in SOURCES.values()),
+        sum(fact.closed for fact in facts),
+        sum(fact.closed_in_time for fact in facts),
+        sum(fact.reviewed for fact in facts),
+        sum(fact.sent_back for fact in facts),
+        sum(fact.state_at_end in OPEN_STATES for fact in facts),
+        sum(fact.overdue_at_end for fact in facts),
+    )

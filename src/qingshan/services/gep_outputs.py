@@ -1,6 +1,6 @@
-"""Writing a GEP run: CSV and XLSX tables (Chinese + English headers), the Word report a bureau
-files, per-indicator map layers for the dashboard, and ``run.json`` (inputs with SHA-256, so the
-result is reproducible from its inputs).
+"""Writing a GEP run: CSV and XLSX tables (Chinese + English headers), the report a bureau files
+(Word and PDF), per-indicator map layers for the dashboard, and ``run.json`` (inputs with
+SHA-256, so the result is reproducible from its inputs).
 
 Everything is written into a temporary directory next to the output directory and moved into
 place at the end; when anything fails, nothing is left behind.
@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from qingshan import __version__
 from qingshan.gep.accounts import WAN
 from qingshan.services.gep import GepResult, RunInputs, relative_to_config, run
-from qingshan.services.gep_report import write_report
+from qingshan.services.gep_report import write_pdf_report, write_report
 from qingshan.services.rasters import Grid, PolygonZones, npy_to_geotiff
 
 HEADERS = {
@@ -236,6 +236,7 @@ def write_outputs(result: GepResult, directory: Path, layer_files: list[Path]) -
     _write_workbook(tables, workbook_path)
     written.append(workbook_path)
     written.append(write_report(result, directory / f"gep_report_{year}.docx"))
+    written.append(write_pdf_report(result, directory / f"gep_report_{year}.pdf"))
     layers = directory / "layers"
     layers.mkdir(exist_ok=True)
     township_path = layers / "townships.json"

@@ -68,11 +68,16 @@ class KeptRun:
         """The CSV of table ``name``; None for a name that is not one of this run's tables."""
         return self.directory / f"{name}.csv" if name in self.tables() else None
 
-    def report_path(self) -> Path | None:
-        return next(iter(sorted(self.directory.glob("gep_report_*.docx"))), None)
+    def report_path(self, suffix: str = "docx") -> Path | None:
+        """The report as ``docx`` or ``pdf`` (runs kept before PDF reports have none)."""
+        return next(iter(sorted(self.directory.glob(f"gep_report_*.{suffix}"))), None)
 
     def workbook_path(self) -> Path | None:
         return next(iter(sorted(self.directory.glob("gep_*.xlsx"))), None)
+
+    def download_path(self, kind: str) -> Path | None:
+        """The file a download of ``kind`` (xlsx workbook, docx or pdf report) serves."""
+        return self.workbook_path() if kind == "xlsx" else self.report_path(kind)
 
     def layers(self) -> list[str]:
         folder = self.directory / LAYERS

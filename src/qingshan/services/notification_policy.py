@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from qingshan.alerting.catalogue import SEVERITY_RANKS
 from qingshan.services.case_workflow import BEIJING
 
 
@@ -23,13 +24,21 @@ class RouteRule:
     quiet_start: time | None = None
     quiet_end: time | None = None
     group_wait: timedelta = timedelta(0)
+    min_severity: str | None = None
 
-    def matches(self, roles: frozenset[str], grid_id: int | None) -> bool:
+    def matches(
+        self, roles: frozenset[str], grid_id: int | None, severity: str | None = None
+    ) -> bool:
         """A route for a role takes notifications addressed to that role (None: any role);
-        a route for a grid takes that grid's notifications (None: every grid)."""
+        a route for a grid takes that grid's notifications (None: every grid); a route with a
+        minimum severity takes only alarm notifications at or above it (an SMS route for red
+        alarms: a new red alarm, or an alarm escalated to red)."""
         role_ok = self.role is None or self.role in roles
         grid_ok = self.grid_id is None or self.grid_id == grid_id
-        return role_ok and grid_ok
+        severity_ok = self.min_severity is None or (
+            severity is not None and SEVERITY_RANKS[severity] >= SEVERITY_RANKS[self.min_severity]
+        )
+        return role_ok and grid_ok and severity_ok
 
 
 def in_quiet_hours(rule: RouteRule, now: datetime) -> bool:

@@ -23,6 +23,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qingshan.alerting.catalogue import severity_of
 from qingshan.services import notification_policy as policy
 from qingshan.store.case_models import (
     Notification,
@@ -111,8 +112,10 @@ def add_route(
     quiet_start: str | None = None,
     quiet_end: str | None = None,
     group_wait_seconds: int = 0,
+    min_severity: str | None = None,
 ) -> NotificationRoute:
-    """Create a route; the channel must be registered and quiet hours must be ``HH:MM``."""
+    """Create a route; the channel must be registered and quiet hours must be ``HH:MM``;
+    ``min_severity`` (a severity or its colour) limits the route to alarms at or above it."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}; known: {', '.join(sorted(CHANNELS))}")
     if role is not None and role not in ROLES:
@@ -130,6 +133,7 @@ def add_route(
         quiet_start=quiet_start,
         quiet_end=quiet_end,
         group_wait_seconds=group_wait_seconds,
+        min_severity=severity_of(min_severity) if min_severity else None,
         active=True,
     )
     session.add(route)
@@ -144,6 +148,7 @@ def _rule(route: NotificationRoute) -> policy.RouteRule:
         quiet_start=policy.parse_clock(route.quiet_start),
         quiet_end=policy.parse_clock(route.quiet_end),
         group_wait=timedelta(seconds=route.group_wait_seconds),
+        min_severity=route.min_severity,
     )
 
 
@@ -157,9 +162,11 @@ def notify(
     grid_id: int | None,
     case_id: int | None = None,
     alarm_id: int | None = None,
+    severity: str | None = None,
     at: datetime | None = None,
 ) -> Notification:
-    """Record a notification for ``roles`` of ``grid_id`` and queue it on every matching route."""
+    """Record a notification for ``roles`` of ``grid_id`` and queue it on every matching route
+    (``severity``: the alarm's severity, for routes limited to severe alarms)."""
     notification = Notification(
         created_at=at or utc_now(),
         kind=kind,
@@ -169,12 +176,13 @@ def notify(
         grid_id=grid_id,
         case_id=case_id,
         alarm_id=alarm_id,
+        severity=severity,
     )
     session.add(notification)
     session.flush()
     audience = frozenset(roles)
     for route in session.scalars(select(NotificationRoute).where(NotificationRoute.active)):
-        if _rule(route).matches(audience, grid_id):
+        if _rule(route).matches(audience, grid_id, severity):
             session.add(NotificationQueue(notification_id=notification.id, route_id=route.id))
     session.flush()
     return notification

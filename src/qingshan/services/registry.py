@@ -15,7 +15,6 @@ The ledger rules live in :mod:`qingshan.store.ledger`; this module adds
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,6 +27,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from qingshan.services import certificates
 from qingshan.services.tables import (
     ProblemCollector,
     parse_numbers,
@@ -35,7 +35,7 @@ from qingshan.services.tables import (
     read_table,
     require_columns,
 )
-from qingshan.store import ledger
+from qingshan.store import ledger, market
 from qingshan.store.engine import reading, writing
 from qingshan.store.ledger import LedgerError, NotFound
 from qingshan.store.models import (
@@ -74,6 +74,8 @@ class Principal:
 
 def _may_move(principal: Principal, account: RegistryAccount) -> None:
     """Owners move their own credits; custodial accounts are moved by the platform."""
+    if account.code == ledger.MARKET_ESCROW:
+        raise Forbidden("units in the market escrow move only through their order: cancel it")
     if principal.role == "admin":
         return
     if account.user_id is not None:
@@ -138,10 +140,13 @@ def _account_dict(account: RegistryAccount) -> dict[str, Any]:
     }
 
 
-def list_accounts(engine: Engine) -> list[dict[str, Any]]:
+def list_accounts(engine: Engine, *, user_id: int | None = None) -> list[dict[str, Any]]:
+    """Every account, or only those ``user_id`` acts on."""
+    query = select(RegistryAccount).order_by(RegistryAccount.id)
+    if user_id is not None:
+        query = query.where(RegistryAccount.user_id == user_id)
     with reading(engine) as session:
-        accounts = session.scalars(select(RegistryAccount).order_by(RegistryAccount.id))
-        return [_account_dict(account) for account in accounts]
+        return [_account_dict(account) for account in session.scalars(query)]
 
 
 def _methodology_dict(methodology: Methodology) -> dict[str, Any]:
@@ -373,7 +378,7 @@ def issue(
     principal.require(ADMIN_ROLES, "issue credits")
 
     def work(session: Session) -> dict[str, Any]:
-        owner = ledger.account_by_code(session, to_account)
+        owner = _receiver(session, to_account)
         operation = ledger.issue(
             session,
             key,
@@ -405,7 +410,7 @@ def issue_from_actions(
     principal.require(ADMIN_ROLES, "issue credits")
 
     def work(session: Session) -> dict[str, Any]:
-        owner = ledger.account_by_code(session, to_account)
+        owner = _receiver(session, to_account)
         operation = ledger.issue_from_actions(
             session,
             key,
@@ -418,6 +423,14 @@ def issue_from_actions(
         return ledger.operation_dict(operation)
 
     return _write(engine, principal, work)
+
+
+def _receiver(session: Session, account_code: str) -> RegistryAccount:
+    """An account credits may be issued or moved to: units reach the market escrow only with a
+    sell order (:mod:`qingshan.store.market`), never by a registry operation."""
+    if account_code == ledger.MARKET_ESCROW:
+        raise Forbidden("credits enter the market escrow only with a sell order")
+    return ledger.account_by_code(session, account_code)
 
 
 def _owned(session: Session, principal: Principal, account_code: str) -> RegistryAccount:
@@ -441,7 +454,7 @@ def transfer(
 
     def work(session: Session) -> dict[str, Any]:
         sender = _owned(session, principal, from_account)
-        receiver = ledger.account_by_code(session, to_account)
+        receiver = _receiver(session, to_account)
         if price_yuan_per_t is None:
             operation = ledger.transfer(
                 session,
@@ -495,10 +508,21 @@ def retire(
     note: str = "",
 ) -> dict[str, Any]:
     """Retire credits for neutrality (碳中和) or voluntarily (自愿注销), with a certificate."""
-    return _spend(engine, principal, from_account, lambda session, owner_id: ledger.retire(
-        session, key, block_id=block_id, quantity=quantity, from_account_id=owner_id,
-        purpose=purpose, beneficiary=beneficiary, note=note,
-    ))
+    return _spend(
+        engine,
+        principal,
+        from_account,
+        lambda session, owner_id: ledger.retire(
+            session,
+            key,
+            block_id=block_id,
+            quantity=quantity,
+            from_account_id=owner_id,
+            purpose=purpose,
+            beneficiary=beneficiary,
+            note=note,
+        ),
+    )
 
 
 def surrender(
@@ -513,10 +537,20 @@ def surrender(
     note: str = "",
 ) -> dict[str, Any]:
     """Use credits against a compliance obligation (履约抵销), within the scheme's offset cap."""
-    return _spend(engine, principal, from_account, lambda session, owner_id: ledger.surrender(
-        session, key, block_id=block_id, quantity=quantity, from_account_id=owner_id,
-        obligation_id=obligation_id, note=note,
-    ))
+    return _spend(
+        engine,
+        principal,
+        from_account,
+        lambda session, owner_id: ledger.surrender(
+            session,
+            key,
+            block_id=block_id,
+            quantity=quantity,
+            from_account_id=owner_id,
+            obligation_id=obligation_id,
+            note=note,
+        ),
+    )
 
 
 def cancel(
@@ -526,10 +560,17 @@ def cancel(
     principal.require(ADMIN_ROLES, "cancel credits")
 
     def work(session: Session) -> dict[str, Any]:
+        _not_escrowed(session, block_id)
         operation = ledger.cancel(session, key, block_id=block_id, quantity=quantity, reason=reason)
         return ledger.operation_dict(operation)
 
     return _write(engine, principal, work)
+
+
+def _not_escrowed(session: Session, block_id: int) -> None:
+    """Units of an open sell order change only through the order (the market settles them)."""
+    if order_id := market.escrowed_order(session, block_id):
+        raise Forbidden(f"block {block_id} is escrowed by market order {order_id}: cancel it first")
 
 
 def freeze(
@@ -546,6 +587,7 @@ def freeze(
     principal.require(ADMIN_ROLES, "freeze credits")
 
     def work(session: Session) -> dict[str, Any]:
+        _not_escrowed(session, block_id)
         operation = ledger.set_frozen(
             session, key, block_id=block_id, quantity=quantity, frozen=frozen, reason=reason
         )
@@ -588,46 +630,24 @@ def supply(engine: Engine) -> list[dict[str, Any]]:
 
 
 def verify(engine: Engine) -> list[str]:
+    """Every ledger invariant and the market's (cash conservation, escrow, fills)."""
     with reading(engine) as session:
-        return ledger.verify(session)
+        return [*ledger.verify(session), *market.verify(session)]
 
 
 def certificate(engine: Engine, number: str) -> dict[str, Any]:
-    """A retirement certificate: its content, the stored hash and whether it still matches."""
+    """A retirement certificate (:mod:`qingshan.services.certificates`): its sealed content, the
+    stored hash, verification code and path, issuance, and whether it still matches
+    (``intact``)."""
     with reading(engine) as session:
-        record = session.scalar(select(Retirement).where(Retirement.certificate_number == number))
+        found = certificates.certificate_for(session, number)
+        return {**found.record(), "intact": found.valid}
+
+
+def certificate_number(engine: Engine, retirement_id: int) -> str | None:
+    """The certificate number of a retirement (None for a surrender, which has none)."""
+    with reading(engine) as session:
+        record = session.get(Retirement, retirement_id)
         if record is None:
-            raise NotFound(f"no certificate {number!r}")
-        content = ledger.certificate_content(session, record)
-        return {
-            "content": content,
-            "sha256": record.certificate_sha256,
-            "intact": ledger.certificate_hash(content) == record.certificate_sha256,
-        }
-
-
-def certificate_html(found: dict[str, Any], verify_url: str) -> str:
-    """The certificate as a standalone HTML page (print to PDF from a browser)."""
-    content = found["content"]
-    rows = "".join(
-        f"<tr><th>{html.escape(label)}</th><td>{html.escape(str(content[field]))}</td></tr>"
-        for label, field in (
-            ("证书编号 Certificate", "certificate"),
-            ("序列号 Serial", "serial"),
-            ("数量 Quantity (tCO2e)", "quantity_t"),
-            ("用途 Purpose", "purpose"),
-            ("受益方 Beneficiary", "beneficiary"),
-            ("备注 Note", "note"),
-            ("注销账户 Account", "account"),
-            ("时间 Retired at (UTC)", "at"),
-        )
-    )
-    return (
-        '<!doctype html><html lang="zh"><meta charset="utf-8">'
-        f"<title>{html.escape(content['certificate'])}</title>"
-        "<h1>碳减排量注销证明 Retirement certificate</h1>"
-        f"<table>{rows}</table>"
-        f"<p>SHA-256: <code>{found['sha256']}</code></p>"
-        f'<p>核验 Verify: <a href="{html.escape(verify_url)}">{html.escape(verify_url)}</a></p>'
-        "</html>"
-    )
+            raise NotFound(f"no retirement {retirement_id}")
+        return record.certificate_number

@@ -12,7 +12,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qingshan.alerting.catalogue import SEVERITIES, severity_of, validate_parameters
+from qingshan.alerting.catalogue import (
+    SEVERITIES,
+    check_ladder_above,
+    severity_of,
+    validate_parameters,
+)
 from qingshan.store.models import SITE_KINDS, Rule, RuleVersion
 from qingshan.store.types import utc_now
 
@@ -62,11 +67,13 @@ def create_rule(
     """A new rule at version 1 (parameters completed with their defaults and checked)."""
     if session.scalar(select(Rule.id).where(Rule.code == code)) is not None:
         raise ValueError(f"a rule {code!r} exists already")
+    checked = validate_parameters(rule_type, parameters)
+    check_ladder_above(severity_of(severity), checked)
     rule = Rule(
         code=code,
         name=name,
         type=rule_type,
-        parameters=validate_parameters(rule_type, parameters),
+        parameters=checked,
         scope=clean_scope(scope),
         severity=severity_of(severity),
         enabled=enabled,
@@ -106,6 +113,9 @@ def change_rule(session: Session, code: str, *, actor: str, **changes: Any) -> R
         given["scope"] = clean_scope(given["scope"])
     if "severity" in given:
         given["severity"] = severity_of(given["severity"])
+    check_ladder_above(
+        given.get("severity", rule.severity), given.get("parameters", rule.parameters)
+    )
     changed = {name: value for name, value in given.items() if getattr(rule, name) != value}
     if not changed:
         return rule

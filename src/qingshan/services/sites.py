@@ -5,6 +5,9 @@ Required columns: ``code, name, kind, latitude, longitude``. Optional: ``air_cla
 (default 60), ``permit_limits`` (JSON text), and the grid the site lies in — ``grid_code,
 grid_name, township_code, township_name, township_kind, district_code, district_name`` (all of
 them when ``grid_code`` is given). A site already present (same code) is updated.
+
+``qingshan sites grids FILE.geojson`` sets the grids' boundaries (:func:`import_grid_boundaries`),
+which the neighbour-anomaly rule uses to find neighbouring grids (docs/alerting.md).
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from qingshan.alerting.adjacency import read_polygon
 from qingshan.services.tables import (
     FIRST_DATA_ROW,
+    InputError,
     ProblemCollector,
     parse_numbers,
     read_table,
@@ -30,6 +35,7 @@ from qingshan.store.models import (
     SITE_KINDS,
     WATER_CLASSES,
     WATERBODY_TYPES,
+    Grid,
 )
 from qingshan.store.registry import ensure_grid, upsert_site
 
@@ -156,3 +162,57 @@ def import_sites(engine: Engine, path: str | Path, actor: str) -> int:
                 **{column: texts[column][index] for column in OPTIONAL_TEXT},
             )
     return frame.height
+
+
+def _features(path: Path) -> list[Any]:
+    """The features of a GeoJSON FeatureCollection file."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError.single(path, f"not a readable GeoJSON file: {error}") from None
+    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
+        raise InputError.single(path, "a GeoJSON FeatureCollection is needed")
+    features = document.get("features")
+    if not isinstance(features, list) or not features:
+        raise InputError.single(path, "the FeatureCollection has no features")
+    return features
+
+
+def load_grid_boundaries(path: str | Path, known: set[str]) -> dict[str, str]:
+    """Grid code → boundary (GeoJSON geometry text) from a FeatureCollection, all checked.
+
+    Each feature needs ``properties.grid_code`` naming a grid in ``known`` (grids come with
+    ``sites import``), once only, and a Polygon or MultiPolygon geometry in WGS-84 degrees.
+    Problems name the feature (1-based, reported as the row) and the field.
+    """
+    path = Path(path)
+    problems = ProblemCollector(path)
+    boundaries: dict[str, str] = {}
+    for number, feature in enumerate(_features(path), 1):
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        code = str((properties or {}).get("grid_code") or "").strip()
+        if not code:
+            problems.add("feature without properties.grid_code", number, "grid_code")
+            continue
+        if code not in known:
+            problems.add(f"no grid {code!r} (import its sites first)", number, "grid_code")
+        if code in boundaries:
+            problems.add(f"grid {code} has a second feature", number, "grid_code")
+        geometry = json.dumps(feature.get("geometry"), ensure_ascii=False)
+        try:
+            read_polygon(geometry)
+        except ValueError as error:
+            problems.add(f"grid {code}: {error}", number, "geometry")
+        boundaries[code] = geometry
+    problems.raise_if_any()
+    return boundaries
+
+
+def import_grid_boundaries(engine: Engine, path: str | Path, actor: str) -> int:
+    """Set the boundary of every grid in a GeoJSON file, all or nothing; returns the count."""
+    with writing(engine, actor) as session:
+        grids = {grid.code: grid for grid in session.scalars(select(Grid))}
+        boundaries = load_grid_boundaries(path, set(grids))
+        for code, boundary in boundaries.items():
+            grids[code].boundary = boundary
+    return len(boundaries)

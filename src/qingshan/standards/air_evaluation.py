@@ -28,7 +28,7 @@ silent are listed in ``docs/air-evaluation.md``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
 
@@ -487,6 +487,10 @@ class Evaluation:
 
     daily: pl.DataFrame
     annual: pl.DataFrame
+    daily_values: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
+    """Unrounded daily values per indicator (NaN where invalid), row-aligned with ``daily``:
+    statistics over other periods (a month) are taken from these and published once
+    (GB/T 8170 §3.4 forbids successive rounding)."""
 
 
 @dataclass(frozen=True)
@@ -929,4 +933,4 @@ def evaluate(
     days = _station_days(hourly, default_class)
     daily_frame, daily_values = _daily(hourly, days, rules, limits, comparison)
     annual = _annual(days, daily_values, limits, weights, comparison)
-    return Evaluation(daily=daily_frame, annual=annual)
+    return Evaluation(daily=daily_frame, annual=annual, daily_values=daily_values.values)

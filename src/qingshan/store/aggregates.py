@@ -21,6 +21,7 @@ How the store applies them (``docs/store.md``):
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -101,12 +102,10 @@ def local_day_start(times: pl.Expr) -> pl.Expr:
     return local.dt.convert_time_zone("UTC")
 
 
-def days_from_hours(reported: pl.DataFrame, computed: pl.DataFrame) -> pl.DataFrame:
-    """Day aggregates from hourly values (both frames with the columns of :data:`HOURLY_SCHEMA`).
-
-    A reported hour reading takes the place of the computed aggregate of the same hour.
-    """
-    hourly = (
+def prefer_reported(reported: pl.DataFrame, computed: pl.DataFrame) -> pl.DataFrame:
+    """The hourly values of a site: a reported hour reading takes the place of the computed
+    aggregate of the same hour (both frames with the columns of :data:`HOURLY_SCHEMA`)."""
+    return (
         pl.concat(
             [
                 reported.with_columns(pl.lit(0).alias("rank")),
@@ -115,9 +114,17 @@ def days_from_hours(reported: pl.DataFrame, computed: pl.DataFrame) -> pl.DataFr
         )
         .sort([*_GROUP, "rank"])
         .unique(subset=list(_GROUP), keep="first")
+        .drop("rank")
     )
+
+
+def days_from_hours(reported: pl.DataFrame, computed: pl.DataFrame) -> pl.DataFrame:
+    """Day aggregates from hourly values (both frames with the columns of :data:`HOURLY_SCHEMA`).
+
+    A reported hour reading takes the place of the computed aggregate of the same hour.
+    """
     return (
-        hourly.with_columns(local_day_start(pl.col("period_start")))
+        prefer_reported(reported, computed).with_columns(local_day_start(pl.col("period_start")))
         .group_by(_GROUP)
         .agg(
             _mean_of_valid(),
@@ -200,7 +207,9 @@ def _minute_readings(session: Session, start: datetime, end: datetime) -> pl.Dat
     return _fetch(session, statement, MINUTE_SCHEMA)
 
 
-def _reported_hours(session: Session, start: datetime, end: datetime) -> pl.DataFrame:
+def _reported_hours(
+    session: Session, start: datetime, end: datetime, site_ids: Collection[int] | None = None
+) -> pl.DataFrame:
     statement = select(
         Reading.site_id,
         Reading.parameter_id,
@@ -208,7 +217,42 @@ def _reported_hours(session: Session, start: datetime, end: datetime) -> pl.Data
         Reading.value,
         Reading.flag.in_(VALID_FLAGS),
     ).where(Reading.period == "hour", Reading.period_start >= start, Reading.period_start < end)
+    if site_ids is not None:
+        statement = statement.where(Reading.site_id.in_(list(site_ids)))
     return _fetch(session, statement, HOURLY_SCHEMA)
+
+
+def _computed_hours(
+    session: Session, start: datetime, end: datetime, site_ids: Collection[int]
+) -> pl.DataFrame:
+    statement = select(
+        Aggregate.site_id,
+        Aggregate.parameter_id,
+        Aggregate.period_start,
+        Aggregate.value,
+        Aggregate.valid,
+    ).where(
+        Aggregate.period == "hour",
+        Aggregate.period_start >= start,
+        Aggregate.period_start < end,
+        Aggregate.site_id.in_(list(site_ids)),
+    )
+    return _fetch(session, statement, HOURLY_SCHEMA)
+
+
+def hourly_values(
+    session: Session, *, start: datetime, end: datetime, site_ids: Collection[int]
+) -> pl.DataFrame:
+    """The hourly values of ``site_ids`` in [start, end) as the daily means see them: reported
+    hour readings, else the stored hour aggregates of the minute data (:func:`aggregate`).
+
+    Columns of :data:`HOURLY_SCHEMA`; ``valid`` is false for flagged readings and for hours
+    short of 45 minutes, whose values must not be used (GB 3095 Table 4).
+    """
+    return prefer_reported(
+        _reported_hours(session, start, end, site_ids),
+        _computed_hours(session, start, end, site_ids),
+    )
 
 
 _SQLITE_STORE = """

@@ -152,6 +152,8 @@ class NotificationRoute(Base):
     quiet_start: Mapped[str | None] = mapped_column(String(5))
     quiet_end: Mapped[str | None] = mapped_column(String(5))
     group_wait_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    min_severity: Mapped[str | None] = mapped_column(String(8))
+    """Only alarm notifications of this severity or higher (None: every notification)."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
@@ -169,6 +171,8 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id"), index=True)
+    severity: Mapped[str | None] = mapped_column(String(8))
+    """The alarm's severity when the notification was made (None: not about an alarm)."""
 
 
 class NotificationDelivery(Base):

@@ -105,15 +105,23 @@ def user_for_token(session: Session, token: str) -> User | None:
     return found.user if found.user.active else None
 
 
+def revoke_token(session: Session, token: str) -> bool:
+    """Revoke ``token`` (a sign-out); False when it is unknown or already revoked."""
+    found = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    if found is None or found.revoked_at is not None:
+        return False
+    found.revoked_at = utc_now()
+    session.flush()
+    return True
+
+
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
 
 
 def grids_of_user(session: Session, user_id: int) -> frozenset[int]:
     """The ids of the grids a user answers for (a grid officer's "own grids")."""
-    return frozenset(
-        session.scalars(select(UserGrid.grid_id).where(UserGrid.user_id == user_id))
-    )
+    return frozenset(session.scalars(select(UserGrid.grid_id).where(UserGrid.user_id == user_id)))
 
 
 def set_user_grids(session: Session, username: str, grid_codes: list[str]) -> list[str]:

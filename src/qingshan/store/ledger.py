@@ -75,7 +75,11 @@ SYSTEM_ACCOUNTS = {
     "SYS-PLATFORM": ("platform", "碳普惠平台 platform account"),
     "SYS-RETIREMENT": ("retirement", "注销账户 retirement account"),
     "SYS-CANCELLATION": ("cancellation", "取消账户 cancellation account"),
+    "SYS-MARKET": ("platform", "碳市场托管账户 market escrow: units of open sell orders"),
 }
+MARKET_ESCROW = "SYS-MARKET"
+"""Where the units of open sell orders wait (:mod:`qingshan.store.market`); only the market
+moves them (the registry services refuse to)."""
 ID_CHUNK = 10_000
 """Keys or ids per ``… IN (…)`` list (looking up action keys, marking actions as issued)."""
 COMPLIANCE = "履约抵销"
@@ -478,6 +482,31 @@ def transfer(
     to_account_id: int,
 ) -> RegistryOperation:
     """Move ``quantity`` t of a held block from its owner to another holder's account."""
+    return move_units(
+        session,
+        key,
+        "transfer",
+        block_id=block_id,
+        quantity=quantity,
+        from_account_id=from_account_id,
+        to_account_id=to_account_id,
+    )
+
+
+def move_units(
+    session: Session,
+    key: str,
+    kind: str,
+    *,
+    block_id: int,
+    quantity: int,
+    from_account_id: int,
+    to_account_id: int,
+    details: dict[str, Any] | None = None,
+) -> RegistryOperation:
+    """Move held units to another holder, journalled as ``kind`` (``transfer`` or ``trade``)
+    with ``details``: plain transfers, and the market's escrow, release and settlement moves
+    (:mod:`qingshan.store.market`), which name their order or trade in the details."""
     if done := replay(session, key):
         return done
     _require_holder(session, to_account_id)
@@ -485,7 +514,7 @@ def transfer(
         raise LedgerError("sender and receiver are the same account")
     block = _take(session, block_id, quantity, owner_id=from_account_id)
     moved = _move(session, block, quantity, to_account_id)
-    return _movement(session, key, "transfer", block, moved, from_account_id)
+    return _movement(session, key, kind, block, moved, from_account_id, details=details or {})
 
 
 def trade(
@@ -1037,6 +1066,7 @@ def operation_dict(operation: RegistryOperation) -> dict[str, Any]:
         "key": operation.idempotency_key,
         "from_account_id": operation.account_id,
         "to_account_id": operation.counterparty_id,
+        "issuance_id": operation.issuance_id,
         "block_id": operation.block_id,
         "new_block_id": operation.new_block_id,
         "quantity_t": operation.quantity,

@@ -505,6 +505,9 @@ class Alarm(Base):
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(100))
     assignee: Mapped[str | None] = mapped_column(String(100))
+    context: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    """What the evaluation was based on (neighbour anomaly: how the neighbouring grids were
+    found and which they are); None for other rules."""
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     rule: Mapped[Rule] = relationship()

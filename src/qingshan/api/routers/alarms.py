@@ -18,12 +18,11 @@ from sqlalchemy.orm import Session
 from qingshan.api.deps import Caller, EngineDep, ReadSession, require_roles
 from qingshan.services import alarms as alarm_service
 from qingshan.store.engine import writing
-from qingshan.store.identity import grids_of_user
 
 router = APIRouter(prefix="/alarms", tags=["alarms 报警"])
 
-Handlers = Annotated[Caller, Depends(require_roles("analyst", "grid_officer"))]
-Managers = Annotated[Caller, Depends(require_roles("analyst"))]
+Handlers = Annotated[Caller, Depends(require_roles(*alarm_service.HANDLER_ROLES))]
+Managers = Annotated[Caller, Depends(require_roles(*alarm_service.MANAGER_ROLES))]
 
 
 class CommentIn(BaseModel):
@@ -36,9 +35,7 @@ class ClearIn(BaseModel):
 
 def visible_grids(session: Session, caller: Caller) -> Collection[int] | None:
     """The grids a caller is limited to (None: every grid)."""
-    if caller.role == "grid_officer":
-        return set(grids_of_user(session, caller.user_id))
-    return None
+    return alarm_service.visible_grids(session, caller.user_id, caller.role)
 
 
 def _not_found(error: LookupError) -> HTTPException:

@@ -8,7 +8,6 @@ in their grids). Another grid's case answers 404, so its existence is not disclo
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -17,7 +16,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile, status
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qingshan.api.deps import Caller, EngineDep, ReadSession, require_roles
@@ -27,7 +25,6 @@ from qingshan.services.case_workflow import (
     NotPermitted,
     State,
     WorkflowError,
-    beijing_day,
 )
 from qingshan.store.case_models import Case, CaseEvent, CaseEvidence
 from qingshan.store.engine import writing
@@ -111,7 +108,7 @@ def _actor(session: Session, caller: Caller) -> Actor:
 
 
 @contextmanager
-def _workflow_errors() -> Iterator[None]:
+def workflow_errors() -> Iterator[None]:
     """Map the service's refusals to HTTP: 404 unseen, 403 not permitted, 409 wrong move."""
     try:
         yield
@@ -183,13 +180,8 @@ Filters = Annotated[service.CaseFilter, Depends(_filters)]
 @router.post("", response_model=CaseOut, status_code=status.HTTP_201_CREATED)
 def open_case(body: CaseOpen, caller: Participant, engine: EngineDep) -> CaseOut:
     """Put a problem on the list (state 待核实); grid officers only in their grids."""
-    with _workflow_errors(), writing(engine, caller.actor) as session:
-        site_id = None
-        if body.site is not None:
-            site = session.scalar(select(Site).where(Site.code == body.site))
-            if site is None:
-                raise WorkflowError(f"no site {body.site!r}")
-            site_id = site.id
+    with workflow_errors(), writing(engine, caller.actor) as session:
+        site_id = service.site_id_by_code(session, body.site) if body.site is not None else None
         case = service.open_case(
             session,
             _actor(session, caller),
@@ -223,40 +215,59 @@ def list_cases(
 @router.get("/export.xlsx", response_class=StreamingResponse)
 def export_list(caller: Participant, session: ReadSession, filters: Filters) -> StreamingResponse:
     """The 问题清单 as XLSX (编号, 来源, 网格, 问题描述, 责任单位, 整改时限, 状态, 销号日期 …)."""
-    frame = service.export_frame(session, _actor(session, caller), filters)
-    buffer = io.BytesIO()
-    frame.write_excel(buffer, worksheet="问题清单", autofit=False)
-    name = f"wentiqingdan-{beijing_day(utc_now()):%Y%m%d}.xlsx"
+    name, content = service.export_xlsx(session, _actor(session, caller), filters)
+    return _download(content, name)
+
+
+def _download(content: bytes, name: str) -> StreamingResponse:
+    """An XLSX workbook as a download named ``name``."""
     return StreamingResponse(
-        iter([buffer.getvalue()]),
+        iter([content]),
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
+SummaryPeriod = Annotated[
+    Literal["day", "week", "month"],
+    Query(description="day (日调度), week (周汇总: 7 days from start) or month (月通报)."),
+]
+SummaryStart = Annotated[
+    date, Query(description="The day, the first day of the week, or a day of the month.")
+]
+
+
 @router.get("/summary")
 def summary(
-    caller: Participant,
-    session: ReadSession,
-    period: Literal["week", "month"],
-    start: Annotated[date, Query(description="First Beijing day (a week), or a day of the month.")],
+    caller: Participant, session: ReadSession, period: SummaryPeriod, start: SummaryStart
 ) -> dict[str, Any]:
-    """周汇总 (7 days from ``start``) or 月通报 (the calendar month of ``start``)."""
-    with _workflow_errors():
+    """日调度 (the day), 周汇总 (7 days from ``start``) or 月通报 (the calendar month)."""
+    with workflow_errors():
         return service.summary(session, _actor(session, caller), period, start)
+
+
+@router.get("/summary.xlsx", response_class=StreamingResponse)
+def summary_export(
+    caller: Participant, session: ReadSession, period: SummaryPeriod, start: SummaryStart
+) -> StreamingResponse:
+    """The same summary as XLSX: one row per grid and a 合计 row (sheet 日调度/周汇总/月通报)."""
+    with workflow_errors():
+        frame = service.summary_frame(session, _actor(session, caller), period, start)
+    content = service.workbook(frame, service.SUMMARY_TITLES[period])
+    return _download(content, f"{period}-summary-{start:%Y%m%d}.xlsx")
 
 
 @router.get("/{case_id}", response_model=CaseOut)
 def get_case(case_id: int, caller: Participant, session: ReadSession) -> CaseOut:
     """One case (404 for another grid's case)."""
-    with _workflow_errors():
+    with workflow_errors():
         return _out(session, service.get_case(session, _actor(session, caller), case_id))
 
 
 @router.post("/{case_id}/transitions", response_model=CaseOut)
 def move_case(case_id: int, body: CaseMove, caller: Participant, engine: EngineDep) -> CaseOut:
     """Move a case one step forward, or back with a reason, as the permission matrix allows."""
-    with _workflow_errors(), writing(engine, caller.actor) as session:
+    with workflow_errors(), writing(engine, caller.actor) as session:
         case = service.transition(
             session,
             _actor(session, caller),
@@ -279,7 +290,7 @@ def attach_evidence(
 ) -> EvidenceOut:
     """Attach a text and/or a file (photos: ``image/*``) as multipart form data."""
     content = file.file.read(service.MAX_EVIDENCE_BYTES + 1) if file is not None else None
-    with _workflow_errors(), writing(engine, caller.actor) as session:
+    with workflow_errors(), writing(engine, caller.actor) as session:
         record = service.add_evidence(
             session,
             _actor(session, caller),
@@ -295,7 +306,7 @@ def attach_evidence(
 @router.get("/{case_id}/evidence", response_model=list[EvidenceOut])
 def list_evidence(case_id: int, caller: Participant, session: ReadSession) -> list[EvidenceOut]:
     """The case's evidence, oldest first."""
-    with _workflow_errors():
+    with workflow_errors():
         records = service.evidence(session, _actor(session, caller), case_id)
     return [_evidence_out(record) for record in records]
 
@@ -305,18 +316,14 @@ def evidence_file(
     case_id: int, evidence_id: int, caller: Participant, session: ReadSession
 ) -> FileResponse:
     """Download an evidence file."""
-    with _workflow_errors():
-        records = service.evidence(session, _actor(session, caller), case_id)
-    record = next((r for r in records if r.id == evidence_id), None)
-    path = service.evidence_path(record) if record else None
-    if record is None or path is None or not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no evidence file {evidence_id}")
+    with workflow_errors():
+        record, path = service.evidence_file(session, _actor(session, caller), case_id, evidence_id)
     return FileResponse(path, media_type=record.content_type, filename=record.file_name)
 
 
 @router.get("/{case_id}/timeline", response_model=list[EventOut])
 def case_timeline(case_id: int, caller: Participant, session: ReadSession) -> list[EventOut]:
     """Who did what, when, from which state to which, and why; oldest first."""
-    with _workflow_errors():
+    with workflow_errors():
         events = service.timeline(session, _actor(session, caller), case_id)
     return [_event_out(event) for event in events]

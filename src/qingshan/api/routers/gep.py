@@ -39,6 +39,7 @@ Runner = Annotated[Caller, Depends(require_roles("analyst"))]
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+DOWNLOAD_TYPES = {"xlsx": XLSX_TYPE, "docx": DOCX_TYPE, "pdf": "application/pdf"}
 LAYER_TYPES = {".json": "application/json", ".geojson": "application/geo+json",
                ".tif": "image/tiff", ".npy": "application/octet-stream"}
 
@@ -234,22 +235,28 @@ def run_table(
     return {"meta": {"run_id": run_id, "table": name, "count": len(rows)}, "results": rows}
 
 
+def run_download(run_id: str, kind: Literal["xlsx", "docx", "pdf"]) -> FileResponse:
+    """A kept run's workbook (xlsx) or report (docx, pdf) as a download."""
+    path = _kept(run_id).download_path(kind)
+    if path is None:
+        raise _not_found(f"{kind} file in run {run_id} (runs kept before PDF reports have none)")
+    return FileResponse(path, media_type=DOWNLOAD_TYPES[kind], filename=f"{run_id}_{path.name}")
+
+
 @router.get("/runs/{run_id}/workbook", response_class=FileResponse)
 def run_workbook(run_id: str, caller: Reader) -> FileResponse:
     """Every table of the run in one XLSX workbook (bilingual headers)."""
-    path = _kept(run_id).workbook_path()
-    if path is None:
-        raise _not_found("workbook")
-    return FileResponse(path, media_type=XLSX_TYPE, filename=f"{run_id}_{path.name}")
+    return run_download(run_id, "xlsx")
 
 
 @router.get("/runs/{run_id}/report", response_class=FileResponse)
-def run_report(run_id: str, caller: Reader) -> FileResponse:
-    """The Word report a bureau files (basis, results, tables, prices, inputs' SHA-256)."""
-    path = _kept(run_id).report_path()
-    if path is None:
-        raise _not_found("report")
-    return FileResponse(path, media_type=DOCX_TYPE, filename=f"{run_id}_{path.name}")
+def run_report(
+    run_id: str,
+    caller: Reader,
+    format: Annotated[Literal["docx", "pdf"], Query(description="docx (Word) or pdf")] = "docx",
+) -> FileResponse:
+    """The report a bureau files (basis, results, tables, prices, inputs' SHA-256)."""
+    return run_download(run_id, format)
 
 
 @router.get("/runs/{run_id}/layers")

@@ -14,12 +14,12 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from qingshan.api.deps import Caller, EngineDep, require_roles
-from qingshan.services import registry
+from qingshan.api.deps import Caller, EngineDep, ReadSession, require_roles
+from qingshan.services import certificates, registry
 from qingshan.services.registry import Forbidden, LedgerError, NotFound, Principal
 
 router = APIRouter(prefix="/registry", tags=["registry 碳普惠登记"])
@@ -325,9 +325,30 @@ def certificate(number: str, engine: EngineDep, _caller: Reader) -> dict[str, An
 
 @router.get("/certificates/{number}/html", response_class=HTMLResponse)
 def certificate_page(
-    number: str, request: Request, engine: EngineDep, _caller: Reader
+    number: str, request: Request, session: ReadSession, _caller: Reader
 ) -> HTMLResponse:
-    """The certificate as a printable HTML page with its verification link."""
-    found = _call(lambda: registry.certificate(engine, number))
-    verify_url = str(request.url_for("certificate", number=number))
-    return HTMLResponse(registry.certificate_html(found, verify_url))
+    """The certificate as a printable HTML page with its verification link and QR code."""
+    found = _call(lambda: certificates.certificate_for(session, number))
+    return HTMLResponse(certificates.certificate_html(found, str(request.base_url)))
+
+
+@router.get("/retirements/{retirement_id}/certificate", response_model=None)
+def retirement_certificate(
+    retirement_id: int,
+    request: Request,
+    session: ReadSession,
+    _caller: Reader,
+    format: Annotated[Literal["pdf", "json", "html"], Query(description="pdf, json, html")] = "pdf",
+) -> dict[str, Any] | Response:
+    """A retirement's certificate: the record (sealed content, SHA-256, verification code and
+    path) as JSON, or the PDF / HTML page with the hash, the verification link and its QR code."""
+    found = _call(lambda: certificates.certificate_for(session, retirement_id))
+    if format == "json":
+        return found.record()
+    if format == "html":
+        return HTMLResponse(certificates.certificate_html(found, str(request.base_url)))
+    return Response(
+        certificates.certificate_pdf(found, str(request.base_url)),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{found.number}.pdf"'},
+    )

@@ -1,0 +1,103 @@
+"""A small district for page tests: two townships, a 2×2 tiling of grid polygons, one site of
+each kind and a user of each role (password :data:`PASSWORD`).
+
+Page tests of one domain add what they need (alarms, cases, credits) in their own fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Engine
+
+from qingshan.services import registry
+from qingshan.services.registry import Principal
+from qingshan.store.engine import writing
+from qingshan.store.identity import add_user, set_user_grids
+from qingshan.store.registry import ensure_grid, upsert_site
+
+PASSWORD = "correct horse battery staple"
+DISTRICT = ("500199", "示范区")
+USERS = {
+    "admin": "admin",
+    "analyst": "analyst",
+    "officer": "grid_officer",
+    "firm": "enterprise",
+}
+SITE_KINDS = {
+    "AIR-01": {"kind": "air_station", "air_class": "II"},
+    "WAT-01": {"kind": "water_section", "water_target_class": "III", "waterbody_type": "river"},
+    "NOI-01": {"kind": "noise_point", "noise_zone": "2"},
+    "SRC-01": {"kind": "source_outlet", "permit_limits": {"cod": {"limit": 50.0}}},
+}
+
+
+def square(west: float, south: float, size: float = 0.05) -> str:
+    """A GeoJSON polygon: the square with this south-west corner (degrees)."""
+    ring = [
+        [west, south],
+        [west + size, south],
+        [west + size, south + size],
+        [west, south + size],
+        [west, south],
+    ]
+    return json.dumps({"type": "Polygon", "coordinates": [ring]})
+
+
+def build_world(engine: Engine) -> dict[str, int]:
+    """Create the district; returns grid code → id."""
+    grids: dict[str, int] = {}
+    with writing(engine, "test:world") as session:
+        for row in range(2):
+            for column in range(2):
+                code = f"G{row}{column}"
+                township = (
+                    ("500199001", "青山街道", "street")
+                    if row == 0
+                    else ("500199002", "绿水镇", "township")
+                )
+                grid = ensure_grid(
+                    session, district=DISTRICT, township=township, grid=(code, f"第{code}网格")
+                )
+                grid.boundary = square(106.50 + 0.05 * column, 29.50 + 0.05 * row)
+                grid.responsible = [
+                    {"name": f"网格员{code}", "phone": "13800000000", "duty": "网格长"}
+                ]
+                grids[code] = grid.id
+        for index, (code, fields) in enumerate(SITE_KINDS.items()):
+            upsert_site(
+                session,
+                code,
+                name=f"{code} 点位",
+                latitude=29.52 + 0.05 * (index // 2),
+                longitude=106.52 + 0.05 * (index % 2),
+                grid_id=list(grids.values())[index],
+                **fields,
+            )
+        for username, role in USERS.items():
+            add_user(session, username, role, password=PASSWORD)
+        session.flush()
+        set_user_grids(session, "officer", ["G00"])
+    return grids
+
+
+def credits_for_firm(engine: Engine, quantity: int = 100) -> dict[str, Any]:
+    """Account ``E-FIRM`` of user ``firm`` holding one issued block of ``quantity`` tonnes."""
+    admin = Principal(actor="test:admin", role="admin")
+    registry.open_account(
+        engine, admin, code="E-FIRM", name="示范制造有限公司", kind="enterprise", username="firm"
+    )
+    issued = registry.issue(
+        engine,
+        admin,
+        key="issue",
+        methodology="AR-CQCM-001",
+        project_code="P001",
+        project_name="青山碳汇造林",
+        vintage=2023,
+        quantity=quantity,
+        to_account="E-FIRM",
+        verification="核查报告",
+    )
+    return {"block_id": issued["new_block_id"], "serial": issued["serial"]}
