@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,5 +47,21 @@ class Settings(BaseSettings):
         return self.data_dir / "qingshan.db"
 
 
+_in_use: Settings | None = None
+
+
 def get_settings() -> Settings:
-    return Settings()
+    """The settings in use: those of :func:`settings_in_use`, else from the environment."""
+    return _in_use or Settings()
+
+
+@contextmanager
+def settings_in_use(settings: Settings) -> Iterator[Settings]:
+    """Make ``settings`` what every part of this process reads (threads included) until the
+    block ends — how ``qingshan demo`` runs the whole platform on its own data directory."""
+    global _in_use
+    previous, _in_use = _in_use, settings
+    try:
+        yield settings
+    finally:
+        _in_use = previous

@@ -28,19 +28,21 @@ def test_seed_only_seeds_once_and_prints_the_users(data_dir: Path) -> None:
     assert "seeded 青山示范区" in first.stdout
     for person in demo_world.users():
         assert f"{person.username:<11} {person.password}" in first.stdout
-    assert (data_dir / "demo.db").is_file()
-    assert (data_dir / "demo" / "carbon" / "district_activity.csv").is_file()
+    demo_dir = data_dir / "demo"  # the demo's own data directory
+    assert (demo_dir / "qingshan.db").is_file()
+    assert (demo_dir / "carbon" / "district_activity.csv").is_file()
+    assert (demo_dir / "targets.toml").is_file()
     again = runner.invoke(app, ARGS)
     assert again.exit_code == 0 and "seeded" not in again.stdout
     assert "http://127.0.0.1:8000" in again.stdout
     reseeded = runner.invoke(app, [*ARGS, "--reseed"])
     assert reseeded.exit_code == 0 and "seeded 青山示范区" in reseeded.stdout
-    runs = list((data_dir / "gep" / "runs").iterdir())
-    assert len(runs) == 1  # --reseed removed the demo's earlier GEP run
+    runs = list((demo_dir / "gep" / "runs").iterdir())
+    assert len(runs) == 1  # --reseed started the demo's directory over
 
 
 def test_a_bad_until_is_refused(data_dir: Path) -> None:
     result = runner.invoke(app, ["demo", "--seed-only", "--until", "10.6.2026"])
     assert result.exit_code == 2
     assert "is not a date" in result.output
-    assert not (data_dir / "demo.db").exists()
+    assert not (data_dir / "demo").exists()

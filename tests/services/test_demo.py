@@ -133,7 +133,7 @@ def _check_registry(engine: Engine, summary: demo.DemoSummary) -> None:
 
 
 def _check_carbon_and_gep_files(summary: demo.DemoSummary, data_dir: Path) -> None:
-    folder = data_dir / "demo" / "carbon"
+    folder = data_dir / "carbon"
     progress, _ = carbon.assess_targets(folder / "district_targets.csv",
                                         folder / "district_gdp.csv",
                                         folder / "district_emissions.csv")  # fmt: skip

@@ -1,9 +1,11 @@
 """``qingshan demo``: the synthetic 青山示范区 in an embedded database, served with live data.
 
-The database is ``<QINGSHAN_DATA_DIR>/demo.db`` (SQLite, WAL); it is migrated, seeded when it
-holds no sites (a second run starts at once; ``--reseed`` starts over), and served with the
-API at http://HOST:PORT. Unless ``--no-live``, the HJ 212 server runs too and the demo's own
-devices send to it (docs/demo.md).
+The demo is a data directory of its own, ``<QINGSHAN_DATA_DIR>/demo/`` — its SQLite database
+(WAL), carbon books, GEP inputs and runs, and air targets — so it never mixes with a bureau's
+data. The database is migrated, seeded when it holds no sites (a second run starts at once;
+``--reseed`` starts over), and served with the pages and the API at http://HOST:PORT. Unless
+``--no-live``, the HJ 212 server runs too and the demo's own devices send to it
+(docs/demo.md).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
+from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,20 +24,18 @@ from sqlalchemy import Engine
 
 from qingshan.commands.common import stderr
 from qingshan.commands.serve import site_server
-from qingshan.config import get_settings
-from qingshan.services import database, demo, demo_books, demo_live, hj212_server
+from qingshan.config import Settings, get_settings, settings_in_use
+from qingshan.services import database, demo, demo_live, hj212_server
 from qingshan.store.engine import create_store_engine
 
-DATABASE_NAME = "demo.db"
+DEMO_FOLDER = "demo"
 
 
-def demo_database(data_dir: Path) -> Path:
-    return data_dir / DATABASE_NAME
-
-
-def _remove_database(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
+def demo_settings() -> Settings:
+    """The demo's settings: its own data directory inside the configured one, with that
+    directory's default database, carbon books and targets (nothing of the bureau's)."""
+    return Settings(data_dir=get_settings().data_dir / DEMO_FOLDER, database_url=None,
+                    carbon_books_dir=None, carbon_factor_dir=None)  # fmt: skip
 
 
 def _seed(engine: Engine, seed: int, until: date | None, days: int) -> demo.DemoSummary:
@@ -116,22 +117,41 @@ def demo_command(
         raise typer.BadParameter(
             f"{until!r} is not a date (YYYY-MM-DD)", param_hint="--until"
         ) from None
-    data_dir = get_settings().data_dir
-    path = demo_database(data_dir)
-    if reseed:
-        _remove_database(path)
-        demo_books.remove_files(data_dir)
-    engine = create_store_engine(f"sqlite:///{path}")
+    run = DemoRun(host, port, hj212_port, seed, end, days, reseed, live, seed_only)
+    with settings_in_use(demo_settings()) as settings:
+        _run_demo(settings, run)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """The options of one ``qingshan demo``."""
+
+    host: str
+    port: int
+    hj212_port: int
+    seed: int
+    until: date | None
+    days: int
+    reseed: bool
+    live: bool
+    seed_only: bool
+
+
+def _run_demo(settings: Settings, run: DemoRun) -> None:
+    if run.reseed:
+        shutil.rmtree(settings.data_dir, ignore_errors=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_store_engine(f"sqlite:///{settings.database_path}")
     database.upgrade(engine)
     summary = None
     if not demo.is_seeded(engine):
-        summary = _seed(engine, seed, end, days)
-    _print_welcome(f"http://{host}:{port}", summary, live and not seed_only)
-    if seed_only:
+        summary = _seed(engine, run.seed, run.until, run.days)
+    _print_welcome(f"http://{run.host}:{run.port}", summary, run.live and not run.seed_only)
+    if run.seed_only:
         engine.dispose()
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(engine, host, port, hj212_port, live, seed))
+        asyncio.run(_serve(engine, run.host, run.port, run.hj212_port, run.live, run.seed))
     engine.dispose()
     stderr.print("demo stopped")

@@ -558,7 +558,10 @@ def seed_demo(
     step("cases")
     accounts = demo_books.seed_registry(engine, seed, until)
     step("registry")
-    files = demo_books.write_carbon_files(data_dir, seed)
+    files = [
+        *demo_books.write_carbon_files(data_dir, seed),
+        demo_books.write_air_targets(data_dir, until),
+    ]
     step("carbon")
     gep_files, run_id = demo_books.seed_gep(engine, data_dir, seed, until)
     step("gep")

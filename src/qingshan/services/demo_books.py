@@ -3,9 +3,9 @@ inputs and a kept GEP run. All figures are synthetic and deterministic for a see
 date (``random.Random(seed)``; times relative to the end date).
 
 The carbon use-cases read files (activity, GDP, emissions, targets), so the demo writes them
-to ``<data dir>/demo/carbon/``; GEP runs read their inputs only from the server's GEP inputs
-folder, so the demo's are written to ``<data dir>/gep/inputs/demo/`` and one run per year is
-kept in ``<data dir>/gep/runs/`` exactly as ``POST /api/v1/gep/runs`` would keep it.
+to ``<data dir>/carbon/`` (the dashboard's carbon books); GEP runs read their inputs only from
+the server's GEP inputs folder, so the demo's are written to ``<data dir>/gep/inputs/demo/``
+and a run is kept in ``<data dir>/gep/runs/`` exactly as ``POST /api/v1/gep/runs`` would.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from qingshan.services import carbon, gep_runs, registry
 from qingshan.services.case_workflow import beijing_midnight
 from qingshan.services.demo_world import ENTERPRISES, TOWNSHIPS
 from qingshan.services.registry import ActionRow, Principal
+from qingshan.services.targets import TARGETS_FILE
 from qingshan.store.audit import record
 from qingshan.store.engine import reading, writing
 from qingshan.store.models import User
@@ -272,7 +273,7 @@ ACTIVITY_BASE = (
 """The demo district's energy and activity statistics (synthetic, shaped like the example
 district: coal falling, gas and green electricity rising). Natural gas is in 万立方米 and
 accounted with the GB/T 32151 volume factors of the example bureau factor file, which the demo
-writes to ``<data dir>/demo/carbon/factors/`` (the shipped IPCC 2006 factors are per mass)."""
+writes to ``<data dir>/carbon/factors/`` (the shipped IPCC 2006 factors are per mass)."""
 GAS_SERIES = "gbt32151_2024_c1"
 
 CARBON_YEARS = (2021, 2022, 2023)
@@ -333,8 +334,9 @@ def _emissions(path: Path, factors: Path, seed: int, years: list[int]) -> pl.Dat
 
 def write_carbon_files(data_dir: Path, seed: int) -> list[Path]:
     """Activity statistics, GDP, emissions and targets of the district for three years, in
-    ``<data dir>/demo/carbon/`` (``qingshan carbon inventory`` / ``targets`` read them)."""
-    folder = data_dir / "demo" / "carbon"
+    ``<data dir>/carbon/``, the carbon books folder the dashboard reads
+    (:mod:`qingshan.services.carbon_books`; also ``qingshan carbon inventory`` / ``targets``)."""
+    folder = data_dir / "carbon"
     folder.mkdir(parents=True, exist_ok=True)
     years = list(CARBON_YEARS)
     factors = folder / "factors"
@@ -447,6 +449,25 @@ DISTRICT_STATISTICS = (
     ("hydropower_generation", "", "万kWh", 4_800.0),
 )
 PRICE_BASE_YEAR = 2020
+AIR_TARGETS = {"good_day_ratio": 90.0, "pm25_annual_mean": 32.0}
+"""The demo bureau's annual air targets (illustrative: a good-day ratio of 90 % and a PM2.5
+mean stricter than the GB 3095 Class II limit, as provinces' assessment targets are)."""
+
+
+def write_air_targets(data_dir: Path, until: date) -> Path:
+    """``<data dir>/targets.toml`` (:mod:`qingshan.services.targets`) for the demo's years."""
+    path = data_dir / TARGETS_FILE
+    tables = [
+        f"[air.{year}]\n" + "".join(f"{key} = {value}\n" for key, value in AIR_TARGETS.items())
+        for year in (until.year - 2, until.year - 1, until.year)
+    ]
+    path.write_text(
+        "# The demo bureau's annual air targets (illustrative).\n\n" + "\n".join(tables),
+        encoding="utf-8",
+    )
+    return path
+
+
 DEMO_ORIGIN = "demo"
 """``run.origin`` of the GEP runs the demo keeps (so that ``--reseed`` removes only those)."""
 
@@ -620,12 +641,3 @@ def seed_gep(engine: Engine, data_dir: Path, seed: int, until: date) -> tuple[li
     finally:
         pending.discard()
     return written, kept.run_id
-
-
-def remove_files(data_dir: Path) -> None:
-    """Remove what :func:`write_carbon_files` and :func:`seed_gep` wrote (``--reseed``)."""
-    shutil.rmtree(data_dir / "demo" / "carbon", ignore_errors=True)
-    shutil.rmtree(gep_runs.inputs_folder(data_dir) / "demo", ignore_errors=True)
-    for run in gep_runs.list_runs(gep_runs.runs_folder(data_dir)):
-        if run.manifest.get("run", {}).get("origin") == DEMO_ORIGIN:
-            run.remove()
