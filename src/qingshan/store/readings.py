@@ -9,8 +9,10 @@ Semantics (``docs/store.md``): one current reading per (site, parameter, period,
   database trigger on ``readings`` copies the old version into ``reading_revisions``.
 
 Speed: SQLite takes the rows through one prepared ``INSERT … ON CONFLICT DO UPDATE … WHERE``
-statement (``executemany``); PostgreSQL gets them by ``COPY`` into a temporary table, then one
-``INSERT … SELECT … ON CONFLICT``. Batches are sorted by key first, so rows are written (and on
+statement (``executemany``). PostgreSQL first tries ``COPY`` straight into ``readings`` (every
+key new — the usual case — at the speed of a raw COPY; see :func:`_copy_all_new`); when a key
+exists it gets the rows by ``COPY`` into a temporary table, then one ``INSERT … SELECT … ON
+CONFLICT``. Batches are sorted by key first, so rows are written (and on
 PostgreSQL locked) in key order and concurrent batches cannot deadlock: the temporary table is
 emptied and filled by one COPY per batch and only this session can read it (no parallel scan
 of temporary tables), so its sequential scan returns the rows in the order they were copied —
