@@ -568,7 +568,7 @@ class ServerProcesses:
         """Until ``stop`` is set: replace workers that died (a bug must not end the server)."""
         while not stop.wait(interval):
             for index, process in enumerate(self._processes):
-                if not process.is_alive():
+                if not process.is_alive() and not stop.is_set():  # Ctrl-C ends workers too
                     log.error(
                         "HJ 212 worker %s ended (%s); starting another",
                         process.pid,
@@ -584,6 +584,9 @@ class ServerProcesses:
                 os.kill(process.pid, signal.SIGTERM)
         for process in self._processes:
             process.join(timeout)
+            if process.is_alive():  # stuck: end it; its unanswered packets are re-sent
+                process.kill()
+                process.join()
         self._holder.close()
 
 
