@@ -1,7 +1,7 @@
 """HJ 212 end to end: packets/s durable in the store from many simultaneous device connections.
 
 Run: ``PYTHONPATH=src python benchmarks/bench_hj212_server.py [--devices 500] [--packets 40]
-[--window 8] [--batch-delay 0.02] [--postgres-url URL | --sqlite]``
+[--window 8] [--batch-delay 0.02] [--workers 2] [--repeats 1] [--postgres-url URL] [--sqlite]``
 
 Workload: ``--devices`` simulated ambient air stations (ST=22, 2011 real-time uploads of 9
 channels, about 375 bytes each, A bit set), each on its own TCP connection on loopback, each
@@ -17,6 +17,9 @@ Measured:
   with its default ``synchronous_commit = on``); the store is checked afterwards to hold
   exactly ``devices × packets × 9`` readings;
 * p50 / p99 of the answer latency (send → 9014 received) as the devices see it;
+* the server as one process (the old path) and as ``--workers`` processes sharing the port
+  (``qingshan hj212 serve --workers N``), alternately, ``--repeats`` times each, with the
+  ratio of the best rates;
 * baseline in the same run: the decode-only rate of the same packets through one
   ``StreamDecoder`` (CRC and full parse, one packet per read, one core) — the ratio says what
   share of a core's pure decoding speed survives sockets, checks, mapping and the database.
@@ -54,7 +57,7 @@ from qingshan.services.hj212_client import (
     simulated_mn,
     upload_packets,
 )
-from qingshan.services.hj212_server import running_server
+from qingshan.services.hj212_server import ServerProcesses, running_server
 from qingshan.store import create_store_engine
 
 TARGET_RATE = 10_000
@@ -101,30 +104,39 @@ def _client(
     out.put(RunSummary.of(runs, time.perf_counter() - began))
 
 
+def _run_client(port: int, arguments: argparse.Namespace) -> RunSummary:
+    """The devices in a child process (its own interpreter); their summary."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    options = (arguments.devices, arguments.packets, arguments.window, arguments.rate)
+    client = context.Process(target=_client, args=(port, *options, results))
+    client.start()
+    assert results.get() == "ready"
+    summary: RunSummary = results.get()
+    client.join()
+    return summary
+
+
 async def _serve_and_measure(engine: Engine, arguments: argparse.Namespace) -> RunSummary:
     async with running_server(engine, max_delay=arguments.batch_delay) as server:
-        context = multiprocessing.get_context("spawn")
-        results = context.Queue()
-        client = context.Process(
-            target=_client,
-            args=(
-                server.port,
-                arguments.devices,
-                arguments.packets,
-                arguments.window,
-                arguments.rate,
-                results,
-            ),
-        )
-        client.start()
         loop = asyncio.get_running_loop()
-        assert await loop.run_in_executor(None, results.get) == "ready"
-        summary: RunSummary = await loop.run_in_executor(None, results.get)
-        await loop.run_in_executor(None, client.join)
-        print(f"  server: {server.writer.batches} commits, "
-              f"{server.writer.committed_packets / max(server.writer.batches, 1):.0f} "
-              "packets per commit")
+        summary = await loop.run_in_executor(None, _run_client, server.port, arguments)
+        print(
+            f"  server: {server.writer.batches} commits, "
+            f"{server.writer.committed_packets / max(server.writer.batches, 1):.0f} "
+            "packets per commit"
+        )
         return summary
+
+
+def _processes_measure(url: str, workers: int, arguments: argparse.Namespace) -> RunSummary:
+    """``serve --workers N``: the server as N processes on one port."""
+    pool = ServerProcesses(url, "127.0.0.1", 0, workers, max_delay=arguments.batch_delay)
+    try:
+        pool.start()
+        return _run_client(pool.port, arguments)
+    finally:
+        pool.stop()
 
 
 def _count_readings(engine: Engine) -> int:
@@ -132,28 +144,60 @@ def _count_readings(engine: Engine) -> int:
         return int(connection.execute(text("SELECT count(*) FROM readings")).scalar_one())
 
 
-def run_backend(url: str, arguments: argparse.Namespace, label: str) -> None:
+def run_backend(url: str, arguments: argparse.Namespace, label: str, workers: int) -> float:
+    """One measurement on a fresh set of devices and readings; returns packets/s."""
     engine = create_store_engine(url)
     database.upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM readings"))
     register_simulated_devices(engine, arguments.devices, "22", "bench:hj212")
-    summary = asyncio.run(_serve_and_measure(engine, arguments))
+    if workers == 1:
+        summary = asyncio.run(_serve_and_measure(engine, arguments))
+    else:
+        summary = _processes_measure(url, workers, arguments)
     stored = _count_readings(engine)
     engine.dispose()
     expected = arguments.devices * arguments.packets * CHANNELS
     rate = summary.answered / summary.seconds
+    print(
+        f"{label}, {workers} server process(es): {summary.devices} connections, "
+        f"{summary.sent} packets sent, {summary.answered} answered, "
+        f"{summary.unanswered} unanswered, {len(summary.errors)} device errors"
+    )
+    print(
+        f"  end to end: {rate:,.0f} packets/s durable ({rate * CHANNELS:,.0f} readings/s), "
+        f"9014 latency p50 {summary.p50_ms} ms, p99 {summary.p99_ms} ms"
+    )
+    print(
+        f"  store holds {stored:,} readings (expected {expected:,}: "
+        f"{'exactly once' if stored == expected else 'MISMATCH'})"
+    )
+    print(
+        f"  targets: ≥ {TARGET_RATE:,} packets/s → {'met' if rate >= TARGET_RATE else 'NOT met'};"
+        f" p99 < {TARGET_P99_MS} ms → "
+        f"{'met' if (summary.p99_ms or 1e9) < TARGET_P99_MS else 'NOT met'}"
+    )
+    return rate
+
+
+def run_all(url: str, arguments: argparse.Namespace, label: str) -> None:
+    """One process (the old path) and ``--workers`` processes, alternately, in the same run."""
+    rates: dict[int, list[float]] = {1: [], arguments.workers: []}
+    for _ in range(arguments.repeats):
+        for workers in rates:
+            rates[workers].append(run_backend(url, arguments, label, workers))
     baseline = decode_only_rate([p for ps in uploads(50, 200).values() for p in ps])
-    print(f"{label}: {summary.devices} connections, {summary.sent} packets sent, "
-          f"{summary.answered} answered, {summary.unanswered} unanswered, "
-          f"{len(summary.errors)} device errors")
-    print(f"  end to end: {rate:,.0f} packets/s durable ({rate * CHANNELS:,.0f} readings/s), "
-          f"9014 latency p50 {summary.p50_ms} ms, p99 {summary.p99_ms} ms")
-    print(f"  decode only (same packets, one core): {baseline:,.0f} packets/s → "
-          f"end to end is {rate / baseline:.2f}× of it")
-    print(f"  store holds {stored:,} readings (expected {expected:,}: "
-          f"{'exactly once' if stored == expected else 'MISMATCH'})")
-    print(f"  targets: ≥ {TARGET_RATE:,} packets/s → {'met' if rate >= TARGET_RATE else 'NOT met'};"
-          f" p99 < {TARGET_P99_MS} ms → "
-          f"{'met' if (summary.p99_ms or 1e9) < TARGET_P99_MS else 'NOT met'}")
+    print(
+        f"{label}: best packets/s by server processes: "
+        + ", ".join(f"{w}: {max(r):,.0f}" for w, r in rates.items())
+    )
+    if arguments.workers != 1:
+        ratio = max(rates[arguments.workers]) / max(rates[1])
+        print(f"  {arguments.workers} processes / 1 process = {ratio:.2f}×")
+    print(
+        f"  decode only (same packets, one core): {baseline:,.0f} packets/s → one process "
+        f"end to end is {max(rates[1]) / baseline:.2f}× of it"
+    )
 
 
 def main() -> None:
@@ -169,10 +213,16 @@ def main() -> None:
         "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
     parser.add_argument("--sqlite", action="store_true", help="measure SQLite as well")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="server processes, compared with one (default 2)"
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each")
     arguments = parser.parse_args()
-    print(f"{os.cpu_count()} cores; {arguments.devices} devices × {arguments.packets} packets, "
-          f"window {arguments.window}, batch delay {arguments.batch_delay} s, "
-          f"rate per device {arguments.rate or 'unlimited'}")
+    print(
+        f"{os.cpu_count()} cores; {arguments.devices} devices × {arguments.packets} packets, "
+        f"window {arguments.window}, batch delay {arguments.batch_delay} s, "
+        f"rate per device {arguments.rate or 'unlimited'}"
+    )
     schema = f"bench_hj212_{uuid.uuid4().hex[:8]}"
     admin = create_engine(arguments.postgres_url)
     with admin.begin() as connection:
@@ -181,14 +231,14 @@ def main() -> None:
         url = make_url(arguments.postgres_url).update_query_dict(
             {"options": f"-csearch_path={schema}"}
         )
-        run_backend(url.render_as_string(hide_password=False), arguments, "PostgreSQL")
+        run_all(url.render_as_string(hide_password=False), arguments, "PostgreSQL")
     finally:
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
     if arguments.sqlite:
         with tempfile.TemporaryDirectory() as directory:
-            run_backend(f"sqlite:///{Path(directory) / 'bench.db'}", arguments, "SQLite")
+            run_all(f"sqlite:///{Path(directory) / 'bench.db'}", arguments, "SQLite")
 
 
 if __name__ == "__main__":

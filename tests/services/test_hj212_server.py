@@ -5,6 +5,10 @@ rejects kept with their raw bytes while the connection stays open, and a crash m
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,7 +24,7 @@ from qingshan.services.hj212_client import (
     run_devices,
     upload_packets,
 )
-from qingshan.services.hj212_server import running_server
+from qingshan.services.hj212_server import ServerProcesses, running_server
 from qingshan.services.rules import create_rule
 from qingshan.store.engine import writing
 from qingshan.store.models import Alarm, Device, DeviceEvent, Reading, ReadingRevision
@@ -192,14 +196,21 @@ def test_device_events_and_unknown_codes(engine: Engine) -> None:
     """2021 running state becomes an event; an unknown code is kept, the rest stored."""
     (mn,) = register_simulated_devices(engine, 1, "22", "test:fixture")
     segment = hj212.format_segment(
-        qn="20260101080000001", st="22", cn="2021", pw="123456", mn=mn, flag=5,
+        qn="20260101080000001",
+        st="22",
+        cn="2021",
+        pw="123456",
+        mn=mn,
+        flag=5,
         cp="DataTime=20260101080000;SB1-RS=1",
     )
     status = hj212.frame(segment)
     cp = "DataTime=20260101080000;a34004-Rtd=35,a34004-Flag=N;zz9999-Rtd=1,zz9999-Flag=N"
-    upload = hj212.frame(hj212.format_segment(
-        qn="20260101080000002", st="22", cn="2011", pw="123456", mn=mn, flag=5, cp=cp
-    ))
+    upload = hj212.frame(
+        hj212.format_segment(
+            qn="20260101080000002", st="22", cn="2011", pw="123456", mn=mn, flag=5, cp=cp
+        )
+    )
 
     async def scenario() -> bytes:
         async with running_server(engine) as server:
@@ -299,9 +310,16 @@ def test_hourly_uploads_are_judged_by_the_alarm_rules(engine: Engine) -> None:
     with a rule PM2.5 IAQI > 0 every site that sent an hour has an active alarm once the
     devices are answered and the writer has run (docs/alerting.md)."""
     with writing(engine, "test:fixture") as session:
-        create_rule(session, code="pm25-any", name="PM2.5 IAQI > 0", rule_type="aqi",
-                    parameters={"parameter": "pm25", "level": 0}, scope=None,
-                    severity="blue", actor="test:fixture")
+        create_rule(
+            session,
+            code="pm25-any",
+            name="PM2.5 IAQI > 0",
+            rule_type="aqi",
+            parameters={"parameter": "pm25", "level": 0},
+            scope=None,
+            severity="blue",
+            actor="test:fixture",
+        )
     mns = register_simulated_devices(engine, 2, "22", "test:fixture")
     uploads = uploads_for(mns, 2, cn="2061", interval=timedelta(hours=1))
 
@@ -316,3 +334,36 @@ def test_hourly_uploads_are_judged_by_the_alarm_rules(engine: Engine) -> None:
             select(func.count(func.distinct(Alarm.site_id))).where(Alarm.active)
         ).scalar_one()
     assert alarmed == 2
+
+
+def test_several_server_processes_share_one_port(engine: Engine) -> None:
+    """``serve --workers 2``: two processes on one port (SO_REUSEPORT), each with its own writer;
+    every reading stored once. One worker SIGKILLed: it is replaced, the devices' re-sends are
+    all answered, and nothing is stored twice."""
+    mns = register_simulated_devices(engine, 12, "22", "test:fixture")
+    uploads = uploads_for(mns, 10)
+    url = engine.url.render_as_string(hide_password=False)
+    pool = ServerProcesses(url, "127.0.0.1", 0, 2, max_delay=0.01)
+    stop = threading.Event()
+    watcher = threading.Thread(target=pool.watch, args=(stop, 0.05))
+    try:
+        pool.start()
+        watcher.start()
+        first = asyncio.run(run_devices("127.0.0.1", pool.port, uploads))
+        killed = pool.pids()[0]
+        os.kill(killed, signal.SIGKILL)
+        for _ in range(600):
+            if killed not in pool.pids() and len(pool.pids()) == 2:
+                break
+            time.sleep(0.05)
+        replaced = pool.pids()
+        again = asyncio.run(run_devices("127.0.0.1", pool.port, uploads))
+    finally:
+        stop.set()
+        if watcher.is_alive():
+            watcher.join()
+        pool.stop()
+    assert killed not in replaced and len(replaced) == 2
+    assert all(not run.unanswered and not run.error for run in first + again)
+    assert count(engine, Reading) == 12 * 10 * CHANNELS_PER_AIR_PACKET
+    assert count(engine, ReadingRevision) == 0

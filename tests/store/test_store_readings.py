@@ -100,6 +100,33 @@ def test_changed_value_becomes_a_revision_and_the_old_one_is_kept(engine, sites,
     assert old[1].superseded_at == current[1].received_at
 
 
+def test_a_batch_whose_last_key_exists_is_stored_like_any_other(engine, sites, parameters):
+    """On PostgreSQL a batch is first COPYed straight into ``readings`` (all keys new, the fast
+    path); an old key at the end of the batch (in key order) refuses that COPY after every other
+    row went in. The refused COPY must leave nothing behind, and the upsert then stores the
+    batch: new keys as revision 1, the old key as a revision, source and time from this batch."""
+    pm25 = parameters["pm25"]
+    before = datetime.now(UTC)
+    last_hour = batch(sites["AIR1"], pm25, [9.0], start=T0 + timedelta(hours=5))
+    assert store(engine, last_hour, source="first") == {"inserted": 1, "revised": 0, "unchanged": 0}
+    six_hours = batch(sites["AIR1"], pm25, [1.0, 2.0, 3.0, 4.0, 5.0, 9.5])
+    counts = store(engine, six_hours, source="second")
+    assert counts == {"inserted": 5, "revised": 1, "unchanged": 0}
+    with reading(engine) as session:
+        query = select(Reading.value, Reading.revision, Reading.source, Reading.received_at)
+        rows = session.execute(query.order_by(Reading.period_start)).all()
+    assert [row[:3] for row in rows] == [
+        (1.0, 1, "second"),
+        (2.0, 1, "second"),
+        (3.0, 1, "second"),
+        (4.0, 1, "second"),
+        (5.0, 1, "second"),
+        (9.5, 2, "second"),
+    ]
+    assert len({row[3] for row in rows}) == 1 and rows[0][3] >= before
+    assert count(engine, ReadingRevision) == 1
+
+
 def test_a_batch_with_one_key_twice_is_refused_unless_identical(engine, sites, parameters):
     twice = pl.concat([batch(sites["AIR1"], parameters["pm25"], [1.0])] * 2)
     assert store(engine, twice)["inserted"] == 1

@@ -107,6 +107,14 @@ def serve_command(
     batch_delay: Annotated[
         float, typer.Option(help="Longest wait [s] before a batch is committed and answered.")
     ] = 0.02,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port (SO_REUSEPORT), each with its own "
+            "database writer. About one per core the database can spare.",
+        ),
+    ] = 1,
 ) -> None:
     """Receive HJ 212 packets from registered devices and store their readings.
 
@@ -116,6 +124,19 @@ def serve_command(
     """
     engine = store_engine()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if workers > 1:
+        url = engine.url.render_as_string(hide_password=False)
+        engine.dispose()
+
+        def pool_started(pool: hj212_server.ServerProcesses) -> None:
+            stderr.print(
+                f"HJ 212 server listening on {host}:{pool.port}, {workers} processes "
+                "(Ctrl-C to stop)"
+            )
+
+        hj212_server.serve_processes(url, host, port, workers, pool_started, max_delay=batch_delay)
+        stderr.print("stopped; everything received was committed")
+        return
 
     def started(server: hj212_server.Hj212Server) -> None:
         stderr.print(f"HJ 212 server listening on {host}:{server.port} (Ctrl-C to stop)")

@@ -32,7 +32,11 @@ import asyncio
 import contextlib
 import logging
 import math
+import multiprocessing
+import os
 import signal
+import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -295,9 +299,7 @@ class ConnectionIntake:
             line = packet.raw.rstrip(b"\r\n") + b"\r\n"
             packet = hj212.decode_packet(line, device.crc_variant)
         if not packet.ok:
-            rejects.append(
-                self._reject(str(packet.error), packet.detail, packet.raw, packet.mn)
-            )
+            rejects.append(self._reject(str(packet.error), packet.detail, packet.raw, packet.mn))
             return None
         if device is None:
             detail = f"MN {packet.mn!r} is not a registered device"
@@ -400,9 +402,7 @@ class _Connection(asyncio.Protocol):
 class Hj212Server:
     """The listening server, its connections and the shared batch writer."""
 
-    def __init__(
-        self, engine: Engine, *, max_packets: int = 5000, max_delay: float = 0.02
-    ) -> None:
+    def __init__(self, engine: Engine, *, max_packets: int = 5000, max_delay: float = 0.02) -> None:
         self.engine = engine
         self.directory = DeviceDirectory(engine)
         self.writer = BatchWriter(engine, ACTOR, max_packets=max_packets, max_delay=max_delay)
@@ -416,11 +416,20 @@ class Hj212Server:
         assert self._server is not None
         return int(self._server.sockets[0].getsockname()[1])
 
-    async def start(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+    async def start(
+        self, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, reuse_port: bool = False
+    ) -> None:
+        """Listen; ``reuse_port``: share the port with other server processes (SO_REUSEPORT,
+        the kernel spreads new connections over them, see :class:`ServerProcesses`)."""
         loop = asyncio.get_running_loop()
         self._writer_task = asyncio.create_task(self.writer.run())
         self._server = await loop.create_server(
-            lambda: _Connection(self), host, port, reuse_address=True, backlog=1024
+            lambda: _Connection(self),
+            host,
+            port,
+            reuse_address=True,
+            reuse_port=reuse_port or None,
+            backlog=1024,
         )
 
     async def stop(self, *, graceful: bool = True) -> None:
@@ -457,11 +466,16 @@ class Hj212Server:
 
 @contextlib.asynccontextmanager
 async def running_server(
-    engine: Engine, host: str = "127.0.0.1", port: int = 0, **options: Any
+    engine: Engine,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    reuse_port: bool = False,
+    **options: Any,
 ) -> AsyncIterator[Hj212Server]:
     """A started server (port 0 = an ephemeral port, see :attr:`Hj212Server.port`)."""
     server = Hj212Server(engine, **options)
-    await server.start(host, port)
+    await server.start(host, port, reuse_port=reuse_port)
     try:
         yield server
     finally:
@@ -483,3 +497,119 @@ async def serve_forever(
     async with running_server(engine, host, port, **options) as server:
         on_started(server)
         await stop.wait()
+
+
+# ------------------------------------------------------------------------------------------
+# Several server processes on one port
+# ------------------------------------------------------------------------------------------
+
+
+def _worker(url: str, host: str, port: int, options: dict[str, Any], ready: Any) -> None:
+    """One server process: its own engine, device directory, event loop and batch writer."""
+    from qingshan.store import create_store_engine
+
+    def started(server: Hj212Server) -> None:
+        ready.put(os.getpid())
+
+    engine = create_store_engine(url)
+    asyncio.run(serve_forever(engine, host, port, started, reuse_port=True, **options))
+    engine.dispose()
+
+
+class ServerProcesses:
+    """``qingshan hj212 serve --workers N``: N server processes sharing one port.
+
+    One interpreter cannot take much more than about 10,000 packets/s (its per-packet Python
+    work, docs/devices.md), so the work is spread over processes: each binds the same port with
+    SO_REUSEPORT — the kernel spreads new connections over them — and has its own engine,
+    device directory and :class:`~qingshan.services.device_store.BatchWriter`. Nothing else is
+    shared: a device's packets stay on its connection, so on one process, and every answer still
+    follows the commit of what it answers. Concurrent writers are safe in the store (batches
+    lock keys in key order; ``last_seen_at`` updates by device id).
+
+    With port 0 the parent binds an ephemeral port with SO_REUSEPORT first (without listening,
+    so it gets no connections) and keeps it for the workers. A worker that dies is replaced.
+    """
+
+    def __init__(self, url: str, host: str, port: int, workers: int, **options: Any) -> None:
+        self.url = url
+        self.host = host
+        self.workers = workers
+        self.options = options
+        self._context = multiprocessing.get_context("spawn")
+        self._ready = self._context.Queue()
+        self._processes: list[Any] = []
+        self._holder = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self._holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        self._holder.bind((host, port))
+        self.port = int(self._holder.getsockname()[1])
+
+    def _spawn(self) -> Any:
+        process = self._context.Process(
+            target=_worker,
+            args=(self.url, self.host, self.port, self.options, self._ready),
+            daemon=True,
+        )
+        process.start()
+        return process
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the workers and wait until every one listens."""
+        self._processes = [self._spawn() for _ in range(self.workers)]
+        for _ in range(self.workers):
+            self._ready.get(timeout=timeout)
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        return [p.pid for p in self._processes if p.is_alive() and p.pid is not None]
+
+    def watch(self, stop: threading.Event, interval: float = 1.0) -> None:
+        """Until ``stop`` is set: replace workers that died (a bug must not end the server)."""
+        while not stop.wait(interval):
+            for index, process in enumerate(self._processes):
+                if not process.is_alive() and not stop.is_set():  # Ctrl-C ends workers too
+                    log.error(
+                        "HJ 212 worker %s ended (%s); starting another",
+                        process.pid,
+                        process.exitcode,
+                    )
+                    self._processes[index] = self._spawn()
+                    self._ready.get(timeout=60.0)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM to each worker: each commits and answers what it received, then exits."""
+        for process in self._processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+        for process in self._processes:
+            process.join(timeout)
+            if process.is_alive():  # stuck: end it; its unanswered packets are re-sent
+                process.kill()
+                process.join()
+        self._holder.close()
+
+
+def serve_processes(
+    url: str,
+    host: str,
+    port: int,
+    workers: int,
+    on_started: Callable[[ServerProcesses], None] = lambda pool: None,
+    **options: Any,
+) -> None:
+    """Run ``workers`` server processes until SIGINT or SIGTERM, then stop them gracefully."""
+    pool = ServerProcesses(url, host, port, workers, **options)
+    stop = threading.Event()
+    previous = {
+        number: signal.signal(number, lambda *_: stop.set())
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        pool.start()
+        on_started(pool)
+        pool.watch(stop)
+    finally:
+        pool.stop()
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -12,15 +12,26 @@ A message is stored whole or not at all: any bad reading makes the whole message
 (table ``rejected_packets``, channel ``mqtt``, peer = the topic, raw = the payload) naming
 each bad item. Stored through the same :class:`~qingshan.services.device_store.BatchWriter`
 and ``upsert_readings`` path as HJ 212: a re-sent message changes nothing.
+
+Acknowledgement after the commit: the subscription is QoS 1 in a persistent session
+(``clean_session=False`` under a fixed client id) with manual acknowledgement, and a message's
+PUBACK is sent only when the transaction holding it (as readings or as a reject) has
+committed. A consumer that dies between receipt and commit has acknowledged nothing; the broker
+keeps the session and redelivers those messages when the same client id connects again
+(MQTT 3.1.1 §4.4), and the re-delivery is a no-op for whatever did get committed. PUBACKs go
+out in the order the messages arrived (§4.6): batches commit one after the other and their
+futures resolve in submission order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +51,9 @@ log = logging.getLogger(__name__)
 CHANNEL = "mqtt"
 ACTOR = "mqtt:subscriber"
 DEFAULT_PREFIX = "qingshan"
+DEFAULT_CLIENT_ID = "qingshan-mqtt-ingest"
+"""The persistent session's name: a restarted subscriber under the same id gets the messages it
+had not acknowledged. Two subscribers must not share it (the broker drops the older one)."""
 SITES_REFRESH_S = 1.0
 _ZONE = ZoneInfo(LOCAL_TIME_ZONE)
 
@@ -156,28 +170,88 @@ class Broker:
         return cls(host or "127.0.0.1", int(port))
 
 
+class StoreFailure(Exception):
+    """The store failed (not a refusal of content): the subscriber stops without acknowledging,
+    and the broker redelivers the unacknowledged messages at the next start."""
+
+
+def _acknowledger(
+    acknowledge: Callable[[], object], failed: asyncio.Future[BaseException]
+) -> Callable[[asyncio.Future[None]], None]:
+    """Done-callback of a delivery: acknowledge once it is committed (as readings or, when the
+    store refused its content, as a reject — ``ValueError``, see ``BatchWriter``); on any other
+    failure acknowledge nothing and report the failure."""
+
+    def done(future: asyncio.Future[None]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is None or isinstance(error, ValueError):
+            acknowledge()
+        elif not failed.done():
+            failed.set_result(error)
+
+    return done
+
+
+async def _consume(
+    client: aiomqtt.Client,
+    writer: BatchWriter,
+    registry: Registry,
+    prefix: str,
+    failed: asyncio.Future[BaseException],
+) -> None:
+    paho = client._client  # aiomqtt 2.5 has no acknowledgement API; its paho 2 client has
+    async for message in client.messages:
+        payload = message.payload
+        raw = payload if isinstance(payload, bytes) else str(payload).encode()
+        delivery = parse_message(str(message.topic), raw, registry, prefix)
+        acknowledge = functools.partial(paho.ack, message.mid, message.qos)
+        writer.submit(delivery).add_done_callback(_acknowledger(acknowledge, failed))
+
+
 async def subscribe(
     engine: Engine,
     broker: Broker,
     *,
     prefix: str = DEFAULT_PREFIX,
+    client_id: str = DEFAULT_CLIENT_ID,
     ready: asyncio.Event | None = None,
     max_delay: float = 0.05,
 ) -> None:
-    """Subscribe to ``<prefix>/+/readings`` (QoS 1) and store messages until cancelled."""
+    """Subscribe to ``<prefix>/+/readings`` (QoS 1) and store messages until cancelled.
+
+    Each message is acknowledged to the broker after its commit (module docstring). Cancelling
+    commits and acknowledges what was received before disconnecting.
+
+    Raises
+    ------
+    StoreFailure
+        When a commit failed for another reason than the content (database down): nothing
+        after the failure is acknowledged.
+    """
     registry = Registry(engine)
     writer = BatchWriter(engine, ACTOR, max_delay=max_delay)
     writing_task = asyncio.create_task(writer.run())
+    failed: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+    client = aiomqtt.Client(broker.host, broker.port, identifier=client_id, clean_session=False)
+    client._client.manual_ack_set(True)  # before connecting: redeliveries arrive first
     try:
-        async with aiomqtt.Client(broker.host, broker.port) as client:
+        async with client:
             await client.subscribe(f"{prefix}/+/readings", qos=1)
             if ready is not None:
                 ready.set()
-            async for message in client.messages:
-                payload = message.payload
-                raw = payload if isinstance(payload, bytes) else str(payload).encode()
-                writer.submit(parse_message(str(message.topic), raw, registry, prefix))
+            consuming = asyncio.create_task(_consume(client, writer, registry, prefix, failed))
+            try:
+                either: set[asyncio.Future[Any]] = {consuming, failed}
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                consuming.cancel()
+                if not failed.done():
+                    await writer.idle()  # commit and acknowledge before disconnecting
+            if failed.done():
+                raise StoreFailure(f"the store failed: {failed.result()}") from failed.result()
+            await consuming  # it ended: re-raise the broker error that ended it
     finally:
-        await writer.idle()
         writing_task.cancel()
         await asyncio.gather(writing_task, return_exceptions=True)
