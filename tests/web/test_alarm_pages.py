@@ -13,7 +13,10 @@ from sqlalchemy import Engine
 
 from alarm_world import RULE
 from qingshan.services.alarms import ALARM_COLUMNS
+from qingshan.store.engine import writing
+from qingshan.store.models import Alarm
 from qingshan.web.pages import alarms as alarm_pages
+from qingshan.web.rendering import significant
 from web.pages_world import PagesWorld, Visitor, build_pages_world
 
 SignIn = Callable[[str], Visitor]
@@ -122,3 +125,33 @@ def test_the_export_holds_the_filtered_list_of_the_callers_grids(
         rows = list(sheet.iter_rows(values_only=True))
         assert rows[0] == ALARM_COLUMNS
         assert [row[ALARM_COLUMNS.index("site")] for row in rows[1:]] == expected
+
+
+def test_a_peak_that_is_a_mean_is_shown_to_four_significant_figures(
+    world: PagesWorld, engine: Engine, as_user: SignIn
+) -> None:
+    """The demo's spike rules store means such as 4.202653846153845 as the peak; the list and
+    the alarm page show what an instrument could report, not the float's every digit."""
+    alarm = world.alarms["AIR-01"]
+    with writing(engine, "test:peak") as session:
+        session.get_one(Alarm, alarm).peak_value = 4.202653846153845
+    analyst = as_user("analyst")
+    for page in (analyst.get("/alarms").text, analyst.get(f"/alarms/{alarm}").text):
+        assert "4.203" in page
+        assert "4.2026" not in page
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (4.202653846153845, "4.203"),
+        (900.0, "900"),
+        (0.0465, "0.0465"),
+        (12345.6, "12,346"),
+        (None, "—"),
+        (0.0, "0"),
+        (-2.5, "-2.5"),
+    ],
+)
+def test_significant_figures(value: float | None, shown: str) -> None:
+    assert significant(value) == shown

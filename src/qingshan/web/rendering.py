@@ -8,6 +8,7 @@ JSON (``{{ option|tojson }}`` in a ``<script type="application/json">``), which
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,18 @@ def number(value: float | None, digits: int = 0, sign: bool = False) -> str:
     return f"{value:{'+' if sign else ''},.{digits}f}"
 
 
+def significant(value: float | None, digits: int = 4) -> str:
+    """A measured value to ``digits`` significant figures (an alarm's peak may be a mean such as
+    4.202653846153845, which no instrument reports), or "—" where there is none."""
+    if value is None or value != value:  # None or NaN
+        return "—"
+    if value == 0:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    text = f"{value:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _environment() -> Environment:
     environment = Environment(
         loader=PackageLoader("qingshan.web", "templates"),
@@ -96,6 +109,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters["number"] = number
+    environment.filters["significant"] = significant
     environment.install_gettext_callables(gettext_, ngettext_, newstyle=True)  # type: ignore[attr-defined]
     return environment
 
