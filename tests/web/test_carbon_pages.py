@@ -63,3 +63,13 @@ def test_the_overview_shows_the_intensity_against_its_pace(books: Path, site: Te
     # co2_per_gdp 2023 vs 2021: −10.40 % against a required −10.28 % (on pace)
     assert "单位GDP二氧化碳排放，2023年较2021年" in text
     assert "-10.4 %" in text and "进度要求 -10.3%" in text
+
+
+def test_intensity_units_speak_the_page_s_language(
+    books: Path, signed_in: Callable[[str], TestClient]
+) -> None:
+    """The kernel's unit "tCO2/10⁴ yuan" read "yuan" on the Chinese page."""
+    analyst = signed_in("analyst")
+    assert "yuan" not in analyst.get("/carbon").text
+    assert "tCO2/万元" in analyst.get("/carbon").text
+    assert "tCO2/10⁴ yuan" in analyst.get("/carbon?lang=en").text

@@ -19,6 +19,7 @@ from qingshan.store.case_models import Case
 from qingshan.store.engine import writing
 from qingshan.store.types import utc_now
 from qingshan.web.pages import cases as case_pages
+from qingshan.web.rendering import actor_name
 from web.pages_world import PagesWorld, Visitor, build_pages_world
 
 SignIn = Callable[[str], Visitor]
@@ -260,3 +261,14 @@ def test_the_list_pages_newest_first_and_speaks_english(
     second = officer.get(following.group(1).replace("&amp;", "&")).text
     assert re.findall(r'href="/cases/(\d+)"', second) == [str(older)]
     assert 'rel="next"' not in second and 'rel="prev"' in second
+
+
+def test_the_timeline_names_people_not_audit_actors(world: PagesWorld, as_user: SignIn) -> None:
+    """The audit actor ``user:officer`` was printed as is (an English word on the Chinese page);
+    the page names the user, and the platform's own moves as the platform's."""
+    officer = as_user("officer")
+    case_id = open_case(officer)
+    page = officer.get(f"/cases/{case_id}").text
+    assert "user:" not in page
+    assert re.search(r"· officer · 立案", page)
+    assert actor_name("system:escalation") not in ("system:escalation", "escalation")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -72,3 +73,19 @@ def test_downloads_and_roles(
     assert report.status_code == 200 and report.content.startswith(b"%PDF")
     assert analyst.get("/gep/20990101T000000Z-00000000/download/xlsx").status_code == 404
     assert signed_in("enterprise").get("/gep").status_code == 403
+
+
+def test_district_level_lines_are_named_and_unranked_in_both_languages(
+    kept_run: gep_runs.KeptRun, signed_in: Callable[[str], TestClient]
+) -> None:
+    """全区 holds the lines reported for the whole district only: it is not a township, has no
+    rank (was printed "None") and comes after the ranked townships; the route is in words."""
+    analyst = signed_in("analyst")
+    text = analyst.get("/gep").text
+    assert "区级项目（未分到乡镇）" in text and "按土地覆被栅格核算" in text
+    assert ">None<" not in text and ">全区<" not in text
+    rows = re.findall(r'<th scope="row">([^<]*)</th>', text)
+    assert rows.index("区级项目（未分到乡镇）") > rows.index("白云街道")
+    english = analyst.get("/gep?lang=en").text
+    assert "District-level lines (not allotted to a township)" in english
+    assert "from a land-cover raster" in english  # the example's route

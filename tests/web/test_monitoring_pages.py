@@ -112,6 +112,17 @@ def test_the_station_page_draws_hours_days_the_calendar_and_the_annual_evaluatio
     assert f'<td class="num">{limit:g}' in row.group(1) or f">{limit}<" in row.group(1)
     assert "Not judged" in row.group(1)  # 3 valid days: too few for an annual judgement
     assert "<details" in page  # every chart has its data as a table
+    assert "GB 3095—2026, transitional limits · Class II" in page
+
+
+def test_the_chinese_station_and_section_pages_have_no_english_labels(as_role: Client) -> None:
+    """The limit set, the waterbody and pH's unit came through as the kernel's English words."""
+    client = as_role("analyst")
+    station = client.get("/air/AIR-01").text
+    assert "GB 3095—2026 过渡期限值 · II类区" in station and "transitional" not in station
+    section = client.get("/water/WAT-01").text
+    assert "<dd>河流</dd>" in section
+    assert "dimensionless" not in section and "river" not in section
 
 
 def test_the_overview_colours_each_site_by_its_state_and_shows_the_year(

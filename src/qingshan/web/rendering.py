@@ -100,6 +100,20 @@ def significant(value: float | None, digits: int = 4) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+SYSTEM_ACTOR = N_("the platform (automatic)")
+
+
+def actor_name(actor: str) -> str:
+    """Who did it, as a reader names them: the audit actor ``user:<username>`` is the username;
+    ``system:<task>`` is the platform working on its own (escalation, alerting)."""
+    kind, _, name = actor.partition(":")
+    if kind == "user" and name:
+        return name
+    if kind == "system":
+        return gettext_(SYSTEM_ACTOR)
+    return actor
+
+
 def _environment() -> Environment:
     environment = Environment(
         loader=PackageLoader("qingshan.web", "templates"),
@@ -110,6 +124,7 @@ def _environment() -> Environment:
     )
     environment.filters["number"] = number
     environment.filters["significant"] = significant
+    environment.filters["actor_name"] = actor_name
     environment.install_gettext_callables(gettext_, ngettext_, newstyle=True)  # type: ignore[attr-defined]
     return environment
 

@@ -55,6 +55,11 @@ def indicator_label(key: str) -> str:
     return localized(INDICATORS[key][0], INDICATORS_EN[key])
 
 
+def unit_label(unit: str) -> str:
+    """An indicator's unit with its currency in the reader's language (10⁴ yuan is 万元)."""
+    return unit.replace("10⁴ yuan", _("10⁴ yuan"))
+
+
 def _inventory_chart(inventory: pl.DataFrame) -> dict[str, Any]:
     years = sorted(inventory["year"].unique().to_list())
     sectors_only = inventory.filter(~pl.col("sector").is_in(list(SUMMARY_ROWS)))
@@ -84,7 +89,7 @@ def _trajectory_charts(books: CarbonBooks) -> list[dict[str, Any]]:
         charts.append(
             {
                 "id": f"trajectory-{target['indicator']}",
-                "label": f"{indicator_label(target['indicator'])} ({target['unit']})",
+                "label": f"{indicator_label(target['indicator'])} ({unit_label(target['unit'])})",
                 "spec": line_chart(
                     [str(year) for year in rows["year"]],
                     {
@@ -92,7 +97,7 @@ def _trajectory_charts(books: CarbonBooks) -> list[dict[str, Any]]:
                         _("Required path"): rows["required_path"].to_list(),
                         _("Linear path"): rows["linear_path"].to_list(),
                     },
-                    unit=target["unit"],
+                    unit=unit_label(target["unit"]),
                     dashed=frozenset({_("Required path"), _("Linear path")}),
                 ),
             }

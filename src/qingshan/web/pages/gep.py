@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from qingshan.api.deps import Caller, EngineDep
 from qingshan.config import get_settings
+from qingshan.gep.accounts import DISTRICT_LEVEL
 from qingshan.services import gep_runs
 from qingshan.services.dashboard import township_boundaries
 from qingshan.store.engine import reading
@@ -28,6 +29,8 @@ DOWNLOADS = {
     "docx": N_("Report (Word)"),
     "xlsx": N_("Workbook (XLSX)"),
 }
+ROUTES = {"table": N_("from tables by township"), "raster": N_("from a land-cover raster")}
+"""The two routes of a GEP run (``services.gep``: a ``[table]`` or a ``[raster]`` input)."""
 
 
 def kept_runs() -> list[gep_runs.KeptRun]:
@@ -76,7 +79,12 @@ def _township_map(townships: pl.DataFrame, boundaries: dict[str, Any]) -> dict[s
                     "type": "map",
                     "map": "townships",
                     "roam": True,
-                    "label": {"show": True},
+                    "label": {  # dark text on a light box: readable on the darkest green
+                        "show": True,
+                        "color": "#1b1b1b",
+                        "backgroundColor": "rgba(255, 255, 255, 0.85)",
+                        "padding": 2,
+                    },
                     "data": [{"name": name, "value": round(value, 1)} for name, value in values],
                 }
             ],
@@ -105,7 +113,11 @@ def gep_page(
             boundaries = township_boundaries(session)
         context |= {
             "run": chosen.summary() | {"run_id": chosen.run_id},
-            "townships": townships.sort("rank").to_dicts() if townships is not None else [],
+            "townships": (
+                townships.sort("rank", nulls_last=True).to_dicts() if townships is not None else []
+            ),
+            "district_level": DISTRICT_LEVEL,
+            "route_names": ROUTES,
             "yoy": {row["township"]: row for row in yoy.to_dicts()} if yoy is not None else {},
             "categories_chart": grouped_bars(
                 [

@@ -60,6 +60,16 @@ STATISTIC_LABELS = {
     "o3_8h_max_p90": N_("O₃ daily maximum 8-hour mean, 90th percentile"),
 }
 """HJ 663 annual statistics (Appendix A) as :func:`air_evaluation.evaluate` names them."""
+LIMIT_SET_NAMES = {
+    "2012": N_("GB 3095—2012 limits"),
+    "2026-transitional": N_("GB 3095—2026, transitional limits"),
+    "2026-final": N_("GB 3095—2026, final limits"),
+}
+"""The limit sets of :data:`air_evaluation.LIMIT_SETS` in the reader's language (the kernel's
+``limits`` column is an English label for files)."""
+WATERBODY_NAMES = {"river": N_("river"), "lake": N_("lake"), "reservoir": N_("reservoir")}
+""":data:`store.models.WATERBODY_TYPES` in the reader's language (no type recorded: a river,
+as the 2011 evaluation method assumes)."""
 
 
 def _site_or_404(session: Any, code: str, kind: str) -> Site:
@@ -137,6 +147,7 @@ def air_station(
         "charts": {**_hourly_charts(detail.hours), **_daily_charts(detail.daily, year)},
         "iaqi_chart": _iaqi_chart(detail.now),
         "statistic_labels": STATISTIC_LABELS,
+        "limit_set_names": LIMIT_SET_NAMES,
         "categories": aqi.categories(),
         "category_name": charts.category_name,
     }
@@ -195,6 +206,7 @@ def water_section(
         "latest": latest,
         "items": views.water_item_limits(latest, site) if latest else [],
         "reference_class": water.CLASS_LABELS[water.REFERENCE_CLASS],
+        "waterbody": WATERBODY_NAMES[site.waterbody_type or "river"],
     }
     return render(request, "water_section.html", caller, context)
 
