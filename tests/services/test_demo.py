@@ -241,3 +241,28 @@ def test_live_devices_send_realtime_and_todays_hours_through_the_server(engine: 
     with reading(engine) as session:
         periods = set(session.scalars(select(Reading.period).distinct()))
     assert "realtime" in periods
+
+
+def test_the_gateway_writes_the_hours_of_the_sites_without_a_device(engine: Engine) -> None:
+    """Noise points and energy meters have no HJ 212 device: while the demo runs their hours
+    come from the gateway (else they show as offline three hours after the seed's end), and
+    they are the seed's own series for those hours."""
+    demo._seed_world(engine)
+    start = datetime(2026, 6, 9, 16, tzinfo=UTC)  # Beijing midnight
+    stored = demo_live.write_gateway_hours(engine, 2026, start, start + timedelta(hours=3))
+    deviceless = [site for site in demo_world.sites() if site.system is None]
+    assert {site.kind for site in deviceless} == {"noise_point", "energy_meter"}
+    with reading(engine) as session:
+        written = dict(
+            session.execute(select(Site.code, func.count()).join(Reading, Reading.site_id == Site.id).group_by(Site.code)).all()
+        )
+        noise = session.scalars(
+            select(Reading.value)
+            .join(Site, Site.id == Reading.site_id)
+            .where(Site.code == "NOI01")
+            .order_by(Reading.period_start)
+        ).all()
+    assert set(written) == {site.code for site in deviceless}
+    assert sum(written.values()) == stored
+    expected = _frame("NOI01", start, start + timedelta(hours=3)).sort("period_start")
+    assert noise == pytest.approx(expected["value"].to_list())

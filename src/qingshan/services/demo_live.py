@@ -7,6 +7,11 @@ data (2061) when the hour is over — through the real TCP server, so the readin
 liveness and the alarm rules behave as they would with field devices. Packets come from
 :class:`~qingshan.protocols.hj212_simulator.DeviceSimulator` and are sent by
 :func:`~qingshan.services.hj212_client.run_devices` (each answer 9014 is checked).
+
+The sites without an HJ 212 device (noise points, energy meters) report through a gateway in
+the field; :func:`run_gateway` stands in for it and writes each hour of theirs that is over
+through the single write path (``upsert_readings``) — without it they would show as offline
+three hours after the seeded series end.
 """
 
 from __future__ import annotations
@@ -14,22 +19,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 
 from qingshan.protocols.hj212_simulator import DeviceSimulator
 from qingshan.services import hj212_client
+from qingshan.services.demo_series import readings_frame
 from qingshan.services.demo_world import sites
 from qingshan.store.aggregates import LOCAL_TIME_ZONE
-from qingshan.store.engine import reading
-from qingshan.store.models import Device, Site
+from qingshan.store.engine import reading, writing
+from qingshan.store.models import Device, Parameter, Site
+from qingshan.store.readings import upsert_readings
 
 REALTIME_INTERVAL_S = 15.0
 """Seconds between real-time uploads of each device (HJ 212 devices send every 30 s to a few
 minutes; a little faster here so that data arrive while someone watches)."""
 HOUR = timedelta(hours=1)
+GATEWAY_CHECK_S = 60.0
+"""Seconds between the gateway's looks at the clock (it writes an hour once it is over)."""
+GATEWAY = "demo:gateway"
 BEIJING = ZoneInfo(LOCAL_TIME_ZONE)
 
 log = logging.getLogger(__name__)
@@ -91,4 +101,36 @@ async def run_live(
             for mn, simulator in simulators.items()
         }
         await _send(host, port, uploads)
+        await asyncio.sleep(interval)
+
+
+def _hour_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def write_gateway_hours(engine: Engine, seed: int, start: datetime, end: datetime) -> int:
+    """The hours [start, end) (UTC) of the demo's sites without an HJ 212 device, from the same
+    series as the seed; returns the readings stored."""
+    with reading(engine) as session:
+        parameter_ids = dict(session.execute(select(Parameter.key, Parameter.id)).all())
+        site_ids = dict(session.execute(select(Site.code, Site.id)).all())
+    stored = 0
+    for site in sites():
+        if site.system is None and site.code in site_ids:
+            frame = readings_frame(seed, site, site_ids[site.code], parameter_ids, start, end)
+            with writing(engine, GATEWAY) as session:
+                stored += upsert_readings(session, frame, source=GATEWAY, actor=GATEWAY).inserted
+    return stored
+
+
+async def run_gateway(engine: Engine, *, seed: int = 0, interval: float = GATEWAY_CHECK_S) -> None:
+    """Write the device-less sites' hours of today that are over, then each hour as it ends;
+    until cancelled."""
+    local_midnight = datetime.now(BEIJING).replace(hour=0, minute=0, second=0, microsecond=0)
+    written_to = local_midnight.astimezone(UTC)
+    while True:
+        hour = _hour_floor(datetime.now(UTC))
+        if hour > written_to:
+            await asyncio.to_thread(write_gateway_hours, engine, seed, written_to, hour)
+            written_to = hour
         await asyncio.sleep(interval)
