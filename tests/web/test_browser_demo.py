@@ -1,0 +1,68 @@
+"""The demo district end to end in a real browser: ten days of the real demo seed (its 45 sites,
+long Chinese names, alarms and cases), an analyst signs in, reads the map and the headline
+cards, drills into an air station from the sites table, sees its charts drawn and switches to
+English; on a phone, the demo's long names do not push the pages wider than the screen."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from browser import LiveSite, open_page, serve, sign_in
+from qingshan.services import database, demo, demo_world
+from qingshan.store.engine import create_store_engine
+
+DAYS = 10
+"""Ten days end at the start of today: the station's 7-day charts and this year's days have data."""
+
+
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
+    folder = tmp_path_factory.mktemp("demo")
+    engine = create_store_engine(f"sqlite:///{folder / 'qingshan.db'}")
+    database.upgrade(engine)
+    demo.seed_demo(engine, days=DAYS, data_dir=folder / "data")
+    yield from serve(engine)
+    engine.dispose()
+
+
+def _password(username: str) -> str:
+    return next(person.password for person in demo_world.users() if person.username == username)
+
+
+def _drawn(page: Any, chart: str) -> None:
+    canvas = page.locator(f"[data-chart='{chart}'] canvas").first
+    canvas.wait_for()
+    assert canvas.bounding_box()["height"] > 150
+
+
+def test_an_analyst_reads_the_map_drills_into_a_station_and_switches_to_english(
+    browser: Any, demo_site: LiveSite
+) -> None:
+    for page in open_page(browser, demo_site, viewport={"width": 1366, "height": 768}):
+        sign_in(page, "analyst", _password("analyst"))
+        _drawn(page, "district-map")
+        cards = page.locator(".stats .stat").all_inner_texts()
+        assert len(cards) >= 3
+        assert all(re.search(r"\d", card) for card in cards), cards  # numbers, not "—"
+        page.get_by_role("link", name="青峰空气自动站", exact=True).click()
+        page.wait_for_url("**/air/AIR01")
+        for chart in ("air-hourly", "air-hourly-aqi", "air-daily-aqi", "air-calendar"):
+            _drawn(page, chart)
+        page.get_by_role("link", name="English").click()
+        page.wait_for_url("**/air/AIR01?lang=en")
+        assert page.get_by_role("link", name="Overview", exact=True).count() == 1
+        assert "transitional limits" in page.locator("main").inner_text()
+
+
+@pytest.mark.parametrize("path", ["/?lang=en", "/sources/SRC01?lang=en"])
+def test_the_demo_s_long_names_fit_a_phone(browser: Any, demo_site: LiveSite, path: str) -> None:
+    for page in open_page(browser, demo_site, viewport={"width": 390, "height": 844}):
+        sign_in(page, "analyst", _password("analyst"))
+        page.goto(path)
+        page.locator("main").wait_for()
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
