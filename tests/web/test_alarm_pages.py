@@ -141,6 +141,15 @@ def test_a_peak_that_is_a_mean_is_shown_to_four_significant_figures(
         assert "4.2026" not in page
 
 
+def test_alarms_name_their_rule(world: PagesWorld, as_user: SignIn) -> None:
+    """A bureau names its rules (the demo's: 氨氮劣于断面目标类别); the list and the alarm
+    showed only the rule's code."""
+    analyst = as_user("analyst")
+    alarm = world.alarms["AIR-01"]
+    for page in (analyst.get("/alarms").text, analyst.get(f"/alarms/{alarm}").text):
+        assert f"AQI &gt; 200 <small>{RULE}</small>" in page
+
+
 @pytest.mark.parametrize(
     ("value", "shown"),
     [

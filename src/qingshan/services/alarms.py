@@ -79,7 +79,7 @@ def _filtered(query: Select[Any], chosen: AlarmFilter) -> Select[Any]:
 
 def _base_query() -> Select[Any]:
     return (
-        select(Alarm, Rule.code, Site.code, Grid.code, Parameter.key)
+        select(Alarm, Rule.code, Rule.name, Site.code, Grid.code, Parameter.key)
         .join(Rule, Rule.id == Alarm.rule_id)
         .join(Site, Site.id == Alarm.site_id)
         .outerjoin(Grid, Grid.id == Alarm.grid_id)
@@ -104,10 +104,11 @@ def may_clear(role: str) -> bool:
 
 
 def alarm_as_dict(row: Any) -> dict[str, Any]:
-    alarm, rule_code, site_code, grid_code, parameter_key = row
+    alarm, rule_code, rule_name, site_code, grid_code, parameter_key = row
     return {
         "id": alarm.id,
         "rule": rule_code,
+        "rule_name": rule_name,
         "rule_version": alarm.rule_version,
         "site": site_code,
         "grid": grid_code,
@@ -145,6 +146,7 @@ def list_alarms(
 ALARM_COLUMNS = (
     "id",
     "rule",
+    "rule_name",
     "rule_version",
     "site",
     "grid",
@@ -166,7 +168,7 @@ ALARM_COLUMNS = (
 
 
 def _render_listed(row: Row[Any]) -> dict[str, Any]:
-    return alarm_as_dict(tuple(row)[:5])
+    return alarm_as_dict(tuple(row)[:6])
 
 
 def alarm_listing(chosen: AlarmFilter, grids: Collection[int] | None = None) -> Listing:
