@@ -131,6 +131,12 @@ def _limit_lines(limits: list[tuple[str, float]]) -> dict[str, Any]:
     }
 
 
+PLOT_TOP = 60
+"""Pixels above the plot of a chart with a legend on top and a named value axis: a row for the
+legend, a row for the axis name under it (at 36 a wide legend — the inventory's seven sectors —
+covered the unit)."""
+
+
 def line_chart(
     times: list[str],
     series: dict[str, list[Number]],
@@ -163,7 +169,7 @@ def line_chart(
         "option": {
             "tooltip": {"trigger": "axis"},
             "legend": {"type": "scroll", "top": 0},
-            "grid": {"left": 48, "right": 24, "top": 36, "bottom": 56},
+            "grid": {"left": 48, "right": 24, "top": PLOT_TOP, "bottom": 56},
             "xAxis": {"type": "category", "data": times},
             "yAxis": {"type": "value", "name": unit, "scale": True},
             "dataZoom": [{"type": "inside"}, {"type": "slider", "height": 18, "bottom": 8}],
@@ -303,7 +309,7 @@ def grouped_bars(
         "option": {
             "tooltip": {"trigger": "axis"},
             "legend": {"type": "scroll", "top": 0},
-            "grid": {"left": 64, "right": 24, "top": 36, "bottom": 32},
+            "grid": {"left": 64, "right": 24, "top": PLOT_TOP, "bottom": 32},
             "xAxis": {"type": "category", "data": categories},
             "yAxis": {"type": "value", "name": unit},
             "series": [
