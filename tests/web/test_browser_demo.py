@@ -66,3 +66,16 @@ def test_the_demo_s_long_names_fit_a_phone(browser: Any, demo_site: LiveSite, pa
         page.locator("main").wait_for()
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0
+
+
+def test_a_radio_button_sits_on_its_label_s_line(browser: Any, demo_site: LiveSite) -> None:
+    """The report format's radio buttons took the text inputs' full width, a line above their
+    label's text."""
+    for page in open_page(browser, demo_site, viewport={"width": 1366, "height": 768}):
+        sign_in(page, "analyst", _password("analyst"))
+        page.goto("/reports")
+        for name in ("PDF", "Excel (XLSX)"):
+            radio = page.get_by_label(name, exact=True)
+            label = page.locator("label", has=radio).bounding_box()
+            box = radio.bounding_box()
+            assert box["width"] < 30 and label["height"] < 2 * box["height"] + 12
