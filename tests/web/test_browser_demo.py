@@ -79,3 +79,25 @@ def test_a_radio_button_sits_on_its_label_s_line(browser: Any, demo_site: LiveSi
             label = page.locator("label", has=radio).bounding_box()
             box = radio.bounding_box()
             assert box["width"] < 30 and label["height"] < 2 * box["height"] + 12
+
+
+LINES_OF_SHORT_CELLS = """
+Array.from(document.querySelectorAll('tbody td')).slice(0, 40)
+  .filter(td => td.children.length === 0 && td.textContent.trim().length <= 10)
+  .map(td => {
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+  })
+"""
+"""Lines of text in each short cell (no child elements, ≤ 10 characters) of a table."""
+
+
+def test_the_case_list_keeps_short_values_on_one_line(browser: Any, demo_site: LiveSite) -> None:
+    """The descriptions took the width and 巡查, 整改中 and the deadlines broke a character a
+    line."""
+    for page in open_page(browser, demo_site, viewport={"width": 1366, "height": 768}):
+        sign_in(page, "analyst", _password("analyst"))
+        page.goto("/cases")
+        lines = page.evaluate(LINES_OF_SHORT_CELLS)
+        assert lines and max(lines) == 1, lines
