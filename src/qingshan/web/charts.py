@@ -7,6 +7,7 @@ click-through links (``links``: series item name → URL).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from qingshan.services.dashboard import DistrictView
@@ -122,6 +123,29 @@ def _table(columns: list[str], rows: list[list[Any]]) -> dict[str, Any]:
     return {"columns": columns, "rows": rows}
 
 
+def _nice_ceiling(value: float) -> float:
+    """The smallest round number (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10ⁿ) at or above ``value``
+    (> 0), for an axis end."""
+    scale = 10.0 ** math.floor(math.log10(value))
+    return next(
+        step * scale for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if step * scale >= value
+    )
+
+
+def _value_axis(
+    unit: str, series: dict[str, list[Number]], limits: list[tuple[str, float]]
+) -> dict[str, Any]:
+    """A value axis that reaches the highest limit: ECharts scales the axis to the data only,
+    so a permit limit above every reading (an outlet at half its limit) was drawn off the
+    chart."""
+    axis: dict[str, Any] = {"type": "value", "name": unit, "scale": True}
+    highest_limit = max((value for _, value in limits), default=None)
+    values = [v for values in series.values() for v in values if v is not None]
+    if highest_limit is not None and highest_limit > 0 and highest_limit >= max(values, default=0):
+        axis["max"] = _nice_ceiling(highest_limit * 1.1)
+    return axis
+
+
 def _limit_lines(limits: list[tuple[str, float]]) -> dict[str, Any]:
     return {
         "symbol": "none",
@@ -171,7 +195,7 @@ def line_chart(
             "legend": {"type": "scroll", "top": 0},
             "grid": {"left": 48, "right": 24, "top": PLOT_TOP, "bottom": 56},
             "xAxis": {"type": "category", "data": times},
-            "yAxis": {"type": "value", "name": unit, "scale": True},
+            "yAxis": _value_axis(unit, series, limits or []),
             "dataZoom": [{"type": "inside"}, {"type": "slider", "height": 18, "bottom": 8}],
             "series": lines,
         },
