@@ -72,9 +72,7 @@ def _check_one_good_day_target(engine: Engine, data_dir: Path) -> None:
     with reading(engine) as session:
         pace = session.scalars(select(Rule).where(Rule.type == "target_pace")).one()
     years = targets.load_air_targets(data_dir / targets.TARGETS_FILE)
-    assert {year.good_day_ratio for year in years.values()} == {
-        pace.parameters["target_percent"]
-    }
+    assert {year.good_day_ratio for year in years.values()} == {pace.parameters["target_percent"]}
 
 
 def _check_sites_and_people(engine: Engine, summary: demo.DemoSummary) -> None:
