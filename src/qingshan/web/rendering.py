@@ -8,6 +8,7 @@ JSON (``{{ option|tojson }}`` in a ``<script type="application/json">``), which
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,11 @@ SITE_KIND_LABELS = {
     "source_outlet": N_("Source outlet"),
     "energy_meter": N_("Energy meter"),
 }
+
+
+def grid_choices(grids: Iterable[Any]) -> dict[str, str]:
+    """Grid code → "name (code)", the options of a grid filter."""
+    return {grid.code: f"{grid.name} ({grid.code})" for grid in grids}
 
 
 def navigation_for(role: str) -> list[NavItem]:
