@@ -164,3 +164,92 @@ def line_chart(
         ],
         scale=True,
     )
+
+
+def yuan_from_fen(fen: int) -> float:
+    """Fen → yuan for a chart axis only (tables print the exact integer fen as yuan text)."""
+    return fen / 100
+
+
+def depth_chart(bids: list[dict[str, int]], asks: list[dict[str, int]]) -> dict[str, Any]:
+    """The order book's depth: tonnes available at each price or better, bids on the left
+    (cumulated from the best bid down), asks on the right (from the best ask up), as steps."""
+
+    def cumulated(levels: list[dict[str, int]]) -> list[list[float]]:
+        total, points = 0, []
+        for level in levels:  # best first, as the book lists them
+            total += level["quantity_t"]
+            points.append([yuan_from_fen(level["price_fen_per_t"]), total])
+        return sorted(points)
+
+    def side(name: str, levels: list[dict[str, int]], colour: str, step: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "type": "line",
+            "step": step,
+            "data": cumulated(levels),
+            "itemStyle": {"color": colour},
+            "areaStyle": {"opacity": 0.25},
+        }
+
+    return {
+        "option": {
+            "tooltip": {"trigger": "axis"},
+            "legend": {"bottom": 0},
+            "grid": {"left": 64, "right": 16, "top": 32, "bottom": 56},
+            "xAxis": {"type": "value", "name": _("yuan/t"), "scale": True},
+            "yAxis": {"type": "value", "name": _("t CO2e")},
+            "series": [
+                side(_("Bids"), bids, "#2e7d32", "start"),
+                side(_("Asks"), asks, "#c62828", "end"),
+            ],
+        }
+    }
+
+
+def candlestick_chart(days: list[dict[str, Any]]) -> dict[str, Any]:
+    """Daily open/close/low/high as candles (red rising, green falling, as Chinese quote boards
+    colour them), the VWAP as a line and the volume as bars on a second axis."""
+    return {
+        "option": {
+            "tooltip": {"trigger": "axis"},
+            "legend": {"bottom": 0},
+            "grid": {"left": 64, "right": 64, "top": 32, "bottom": 56},
+            "xAxis": {"type": "category", "data": [day["day"] for day in days]},
+            "yAxis": [
+                {"type": "value", "name": _("yuan/t"), "scale": True},
+                {"type": "value", "name": _("t CO2e"), "splitLine": {"show": False}},
+            ],
+            "series": [
+                {
+                    "name": _("Daily price"),
+                    "type": "candlestick",
+                    "data": [
+                        [
+                            yuan_from_fen(day[f"{field}_fen_per_t"])
+                            for field in ("open", "close", "low", "high")
+                        ]
+                        for day in days
+                    ],
+                    "itemStyle": {
+                        "color": "#c62828",
+                        "borderColor": "#c62828",
+                        "color0": "#2e7d32",
+                        "borderColor0": "#2e7d32",
+                    },
+                },
+                {
+                    "name": _("VWAP"),
+                    "type": "line",
+                    "data": [yuan_from_fen(day["vwap_fen_per_t"]) for day in days],
+                },
+                {
+                    "name": _("Volume"),
+                    "type": "bar",
+                    "yAxisIndex": 1,
+                    "data": [day["volume_t"] for day in days],
+                    "itemStyle": {"color": "#90a4ae"},
+                },
+            ],
+        }
+    }

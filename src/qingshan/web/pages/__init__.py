@@ -1,7 +1,7 @@
 """One module of page routes per domain, like the API's routers; :data:`PAGE_ROUTERS` lists them
 in the order the site includes them."""
 
-from qingshan.web.pages import alarms, auth, carbon, cases, gep, overview, registry, reports
+from qingshan.web.pages import alarms, auth, carbon, cases, gep, market, overview, registry, reports
 
 PAGE_ROUTERS = (
     auth.router,
@@ -9,6 +9,7 @@ PAGE_ROUTERS = (
     carbon.router,
     gep.router,
     registry.router,
+    market.router,
     reports.router,
     alarms.router,
     cases.router,
