@@ -61,7 +61,10 @@ def test_a_buy_order_fills_against_the_resting_sell_order(
     buy = order_form(rival, "E-RIVAL", side="buy", issuance_id=issuance, quantity=50)
     buy["price_yuan"] = "25"
     buyer_page = place(rival, "E-RIVAL", buy)
-    assert "40 t" in buyer_page and "24.08" in buyer_page  # the fill, at the resting price
+    outcome = re.search(r'<div class="notice outcome" role="status">.*?</div>', buyer_page, re.S)
+    assert outcome is not None  # filled 40 t at the resting price, 10 t rest on the book
+    assert "已成交 40 吨，未成交 10 吨" in outcome.group(0)
+    assert "<li>40 吨，成交价 24.08 元/吨</li>" in outcome.group(0)
     stored = market.cash(engine, PLATFORM, "E-RIVAL")
     assert stored == {"account": "E-RIVAL", "available_fen": 28_680, "reserved_fen": 25_000}
     assert cash_shown(buyer_page) == ("286.80", "250.00")  # 1,500 − 40 × 24.08 − 10 × 25
