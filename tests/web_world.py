@@ -127,3 +127,21 @@ def market_for_firms(engine: Engine) -> dict[str, Any]:
         note="银行流水",
     )
     return credits
+
+
+def trade_between_firms(engine: Engine, issuance_id: int) -> None:
+    """Over :func:`market_for_firms`: E-FIRM offers 20 t at 24.08 yuan, E-RIVAL buys 10 t at
+    up to 25 yuan (a trade at 24.08; 10 t stay on offer)."""
+    admin = Principal(actor="test:admin", role="admin")
+    orders = (("sell-20", "E-FIRM", "sell", 2_408, 20), ("buy-10", "E-RIVAL", "buy", 2_500, 10))
+    for key, account, side, price, tonnes in orders:
+        market.submit_order(
+            engine,
+            admin,
+            key=key,
+            account_code=account,
+            issuance_id=issuance_id,
+            side=side,
+            price_fen_per_t=price,
+            quantity=tonnes,
+        )
