@@ -12,6 +12,7 @@ from typing import Any
 from qingshan.services.dashboard import DistrictView
 from qingshan.web.i18n import N_
 from qingshan.web.i18n import gettext_ as _
+from qingshan.web.rendering import yuan
 
 KIND_STYLE = {
     "air_station": (N_("Air stations"), "circle", "#1f77b4"),
@@ -171,40 +172,26 @@ def yuan_from_fen(fen: int) -> float:
     return fen / 100
 
 
-def depth_chart(bids: list[dict[str, int]], asks: list[dict[str, int]]) -> dict[str, Any]:
-    """The order book's depth: tonnes available at each price or better, bids on the left
-    (cumulated from the best bid down), asks on the right (from the best ask up), as steps."""
-
-    def cumulated(levels: list[dict[str, int]]) -> list[list[float]]:
-        total, points = 0, []
-        for level in levels:  # best first, as the book lists them
-            total += level["quantity_t"]
-            points.append([yuan_from_fen(level["price_fen_per_t"]), total])
-        return sorted(points)
-
-    def side(name: str, levels: list[dict[str, int]], colour: str, step: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "type": "line",
-            "step": step,
-            "data": cumulated(levels),
-            "itemStyle": {"color": colour},
-            "areaStyle": {"opacity": 0.25},
-        }
-
-    return {
-        "option": {
-            "tooltip": {"trigger": "axis"},
-            "legend": {"bottom": 0},
-            "grid": {"left": 64, "right": 16, "top": 32, "bottom": 56},
-            "xAxis": {"type": "value", "name": _("yuan/t"), "scale": True},
-            "yAxis": {"type": "value", "name": _("t CO2e")},
-            "series": [
-                side(_("Bids"), bids, "#2e7d32", "start"),
-                side(_("Asks"), asks, "#c62828", "end"),
-            ],
-        }
-    }
+def book_chart(bids: list[dict[str, int]], asks: list[dict[str, int]]) -> dict[str, Any]:
+    """The order book's depth as bars: tonnes bid and offered at each price level (yuan/t,
+    ascending), bids and asks in their own series so the spread shows as the gap between."""
+    bid_tonnes = {level["price_fen_per_t"]: level["quantity_t"] for level in bids}
+    ask_tonnes = {level["price_fen_per_t"]: level["quantity_t"] for level in asks}
+    prices = sorted({*bid_tonnes, *ask_tonnes})
+    chart = bar_chart(
+        [yuan(price) for price in prices],
+        {
+            _("Bids"): [bid_tonnes.get(price) for price in prices],
+            _("Asks"): [ask_tonnes.get(price) for price in prices],
+        },
+        unit=_("t CO2e"),
+        stacked=True,
+    )
+    chart["option"]["color"] = ["#2e7d32", "#c62828"]
+    for series in chart["option"]["series"]:
+        series["barMaxWidth"] = 32
+    chart["option"]["xAxis"]["name"] = _("yuan/t")
+    return chart
 
 
 def candlestick_chart(days: list[dict[str, Any]]) -> dict[str, Any]:
@@ -247,6 +234,7 @@ def candlestick_chart(days: list[dict[str, Any]]) -> dict[str, Any]:
                     "name": _("Volume"),
                     "type": "bar",
                     "yAxisIndex": 1,
+                    "barMaxWidth": 24,
                     "data": [day["volume_t"] for day in days],
                     "itemStyle": {"color": "#90a4ae"},
                 },

@@ -59,7 +59,7 @@ def instrument(
         {
             "quote": quote_row,
             "book": depth,
-            "depth_chart": charts.depth_chart(depth["bids"], depth["asks"]),
+            "depth_chart": charts.book_chart(depth["bids"], depth["asks"]),
             "trades": market.trades(
                 engine, _reader(caller), issuance_id=issuance_id, limit=RECENT_TRADES
             ),
