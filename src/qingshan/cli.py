@@ -11,6 +11,7 @@ from qingshan.commands import (
     carbon,
     cases,
     db,
+    demo,
     gep,
     hj212,
     ingest,
@@ -50,6 +51,7 @@ app.add_typer(market.app, name="market")
 app.add_typer(mqtt.app, name="mqtt")
 app.command("ingest")(ingest.ingest_command)
 app.command("serve")(serve.serve_command)
+app.command("demo")(demo.demo_command)
 
 
 @app.command()

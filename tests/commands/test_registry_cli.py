@@ -7,10 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from qingshan.cli import app
+from qingshan.store import create_store_engine
+from qingshan.store.ledger import SYSTEM_ACCOUNTS
 
 runner = CliRunner()
 
@@ -107,3 +111,70 @@ def test_issue_trade_retire_surrender_statement_verify(configured: Path) -> None
     code, found = run("serial", retired["serial"])
     assert found["blocks"][0]["certificate"].startswith("QS-RET-")
     assert run("verify") == (0, {"ok": True, "problems": []})
+
+
+def issue_and_trade(configured: Path) -> None:
+    code, issued = run(
+        "issue", "--methodology", "AR-CQCM-001", "--project", "P001", "--project-name", "碳汇造林",
+        "--vintage", "2023", "--quantity", "1000", "--to", "OWNER", "--verification", "报告",
+        "--key", "iss-1",
+    )  # fmt: skip
+    assert code == 0
+    code, _ = run(
+        "transfer", "--block", str(issued["new_block_id"]), "--quantity", "600",
+        "--from", "OWNER", "--to", "ENT1", "--key", "t-1",
+    )  # fmt: skip
+    assert code == 0
+
+
+def test_export_writes_the_ledger_as_a_workbook(configured: Path) -> None:
+    issue_and_trade(configured)
+    path = configured / "ledger.xlsx"
+    code, report = run("export", "-o", str(path))
+    assert code == 0
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    assert workbook.sheetnames == [
+        "accounts", "methodologies", "issuances", "blocks", "retirements", "journal",
+    ]  # fmt: skip
+    sheets = {
+        name: [row for row in workbook[name].iter_rows(values_only=True)]
+        for name in workbook.sheetnames
+    }
+    blocks = [dict(zip(sheets["blocks"][0], row, strict=True)) for row in sheets["blocks"][1:]]
+    assert [(b["serial"], b["account"], b["quantity_t"]) for b in blocks] == [
+        ("QS-AR-CQCM-001-2023-P001-1-400", "OWNER", 400),
+        ("QS-AR-CQCM-001-2023-P001-401-1000", "ENT1", 600),
+    ]
+    journal = [dict(zip(sheets["journal"][0], row, strict=True)) for row in sheets["journal"][1:]]
+    assert [(line["seq"], line["operation_key"], line["account"], line["book"], line["quantity"])
+            for line in journal] == [
+        (1, "iss-1", None, "issuance", -1000),
+        (1, "iss-1", "OWNER", None, 1000),
+        (2, "t-1", "OWNER", None, -600),
+        (2, "t-1", "ENT1", None, 600),
+    ]  # fmt: skip
+    assert report["rows"]["journal"] == 4
+    accounts = len(SYSTEM_ACCOUNTS) + 3  # the system accounts and the three opened
+    assert len(sheets["accounts"]) - 1 == report["rows"]["accounts"] == accounts
+
+
+def test_verify_exits_1_and_names_the_changed_journal_entry(
+    configured: Path, database_url: str
+) -> None:
+    issue_and_trade(configured)
+    engine = create_store_engine(database_url)
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.execute(text("DROP TRIGGER registry_journal_lines_no_update"))
+        else:
+            connection.execute(
+                text("DROP TRIGGER registry_journal_lines_no_change ON registry_journal_lines")
+            )
+        connection.execute(
+            text("UPDATE registry_journal_lines SET quantity = 500 WHERE quantity = 600")
+        )
+    engine.dispose()
+    code, report = run("verify")
+    assert code == 1
+    assert any("(seq 2): hash mismatch" in problem for problem in report["problems"])
+    assert any("lines sum to -100, not 0" in problem for problem in report["problems"])

@@ -7,7 +7,9 @@ of every serial number, and the ledger's own verification must find nothing:
 * tonnes are conserved (held + frozen + retired + cancelled = issued);
 * retired and cancelled serials never move or change again;
 * points never go negative and equal accruals minus redemptions;
-* every operation is refused exactly when the model says it must be.
+* every operation is refused exactly when the model says it must be;
+* the journal: every entry sealed into an intact hash chain and balanced per asset, and its
+  lines add up to what the model says each account holds (points, and serials per status).
 
 The market machine extends it with deposits, limit orders and cancellations, modelled by the
 pure matching kernel and a plain cash book: the store fills exactly as the kernel does, the
@@ -17,6 +19,7 @@ book depth and every balance agree, money is conserved and escrowed units never 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,13 +32,13 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from qingshan.carbon.matching import Order, OrderBook, match
-from qingshan.store import ledger, market
+from qingshan.store import journal, ledger, market
 from qingshan.store.engine import reading, writing
 from qingshan.store.ledger import LedgerError
-from qingshan.store.models import CreditBlock, CreditIssuance, RegistryAccount
+from qingshan.store.models import CreditBlock, CreditIssuance, JournalEntry, RegistryAccount
 
 HOLDERS = 3
 RIDE_DAY = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
@@ -214,6 +217,8 @@ def ledger_machine(engine: Engine) -> type[RuleBasedStateMachine]:
 
         @invariant()
         def database_matches_model(self) -> None:
+            with writing(engine, "test:machine") as session:
+                journal.seal(session)
             with reading(engine) as session:
                 found = {
                     (block.issuance_id, serial): (block.account_id, block.status)
@@ -224,8 +229,27 @@ def ledger_machine(engine: Engine) -> type[RuleBasedStateMachine]:
                 assert balance is not None
                 assert balance.points_centi == self.points >= 0
                 problems = ledger.verify(session)
+                unsealed = session.scalar(select(func.count()).where(JournalEntry.seq.is_(None)))
+                positions = journal.positions(session)
             assert found == self.serials
             assert problems == []
+            assert unsealed == 0
+            self._journal_matches_model(positions)
+
+        def _journal_matches_model(self, positions: dict[Any, int]) -> None:
+            """The journal's lines add up to what the model says each account holds."""
+            assert positions.get((self.resident, None, journal.POINTS, None), 0) == self.points
+            held: Counter[tuple[int, str, str]] = Counter(
+                (owner, journal.credit_asset(issuance), status)
+                for (issuance, _), (owner, status) in self.serials.items()
+            )
+            issued = {asset for _, asset, _ in held}
+            in_journal = {
+                (account, asset, state): total
+                for (account, book, asset, state), total in positions.items()
+                if book is None and asset in issued and total
+            }
+            assert in_journal == dict(held)
 
     return LedgerMachine
 

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DatabaseError
 
-from qingshan.store import ledger, market
+from qingshan.store import journal, ledger, market
 from qingshan.store.engine import reading, writing
 from qingshan.store.ledger import LedgerError
-from qingshan.store.market_models import CashMovement, MarketOrder, MarketTrade
+from qingshan.store.market_models import CashBalance, CashMovement, MarketOrder, MarketTrade
 from qingshan.store.models import CreditBlock
 
 
@@ -288,3 +288,25 @@ def test_quote_board_best_prices_last_price_and_the_days_volume(
     assert (row["last_fen_per_t"], row["day_volume_t"]) == (2_600, 32)
     assert (row["project_name"], row["vintage"]) == ("青山碳汇造林", 2023)
     assert board(today - timedelta(days=1))["day_volume_t"] == 0
+
+
+def test_every_cash_movement_is_journalled_and_checked(
+    engine: Engine, world: dict[str, Any]
+) -> None:
+    """Deposits, reservations and settlements post balanced cash lines; verify compares them
+    with the balances and finds a tampered balance."""
+    order(engine, world, "ask", "OWNER", "sell", 5_000, 40, block=world["block"])
+    order(engine, world, "bid", "BUY1", "buy", 5_500, 60)  # fills 40, rests 20 reserved
+    with reading(engine) as session:
+        assert market.verify(session) == []
+        lines = {p: t for p, t in journal.positions(session).items() if p[2] == journal.CASH}
+    assert lines[(world["OWNER"], None, journal.CASH, "available")] == 40 * 5_000
+    assert lines[(world["BUY1"], None, journal.CASH, "reserved")] == 20 * 5_500
+    held = sum(total for (account, *_), total in lines.items() if account is not None)
+    assert lines[(None, "cash", journal.CASH, None)] == -held == -2_000_000
+    with writing(engine, "test:tamper") as session:
+        balance = session.get(CashBalance, world["BUY2"])
+        assert balance is not None
+        balance.available_fen += 1
+    with reading(engine) as session:
+        assert any("journal: cash" in problem for problem in market.verify(session))

@@ -56,3 +56,10 @@ def test_the_carbon_books_are_for_analysts(
     books: Path, signed_in: Callable[[str], TestClient]
 ) -> None:
     assert signed_in("grid_officer").get("/carbon").status_code == 403
+
+
+def test_the_overview_shows_the_intensity_against_its_pace(books: Path, site: TestClient) -> None:
+    text = site.get("/").text
+    # co2_per_gdp 2023 vs 2021: −10.40 % against a required −10.28 % (on pace)
+    assert "单位GDP二氧化碳排放，2023年较2021年" in text
+    assert "-10.4 %" in text and "进度要求 -10.3%" in text

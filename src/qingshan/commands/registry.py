@@ -390,17 +390,35 @@ def supply_command(as_json: JsonOption = False) -> None:
         )
 
 
+@app.command("export")
+def export_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The workbook (.xlsx).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Write the whole ledger as XLSX: accounts, methodologies, issuances, blocks with serial
+    ranges, retirements and the journal."""
+    rows = _run(as_json, lambda: registry.export_ledger(store_engine(), output))
+    if as_json:
+        emit_json({"ok": True, "path": str(output), "rows": rows})
+    else:
+        counts = ", ".join(f"{count} {sheet}" for sheet, count in rows.items())
+        typer.echo(f"ledger written to {output}: {counts}")
+
+
 @app.command("verify")
 def verify_command(as_json: JsonOption = False) -> None:
     """Re-check every ledger invariant; exit 1 if any is broken."""
-    problems = registry.verify(store_engine())
+    problems = registry.verify(store_engine(), cli_actor())
     if as_json:
         emit_json({"ok": not problems, "problems": problems})
     elif problems:
         for problem in problems:
             stderr.print(problem, markup=False, highlight=False)
     else:
-        typer.echo("ledger sound: partitions, sinks, points and obligations check out")
+        typer.echo(
+            "ledger sound: journal chain and balance, partitions, sinks, points and "
+            "obligations check out"
+        )
     if problems:
         raise typer.Exit(1)
 

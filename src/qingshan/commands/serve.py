@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from qingshan.commands.db import store_engine
+
+if TYPE_CHECKING:
+    import uvicorn
+
+
+def site_server(engine: Engine, host: str, port: int) -> uvicorn.Server:
+    """The uvicorn server of the pages and the API on ``engine`` (``qingshan serve`` and
+    ``qingshan demo``).
+
+    Imported here: the web stack is only needed by the serving commands, not at every CLI
+    start.
+    """
+    import uvicorn
+
+    from qingshan.web.site import create_site
+
+    return uvicorn.Server(
+        uvicorn.Config(create_site(engine), host=host, port=port, log_level="info")
+    )
 
 
 def serve_command(
@@ -14,9 +34,4 @@ def serve_command(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
     """Serve the pages at http://HOST:PORT/, the API at /api/v1 and its documentation at /docs."""
-    # Imported here: the web stack is only needed by this command, not at every CLI start.
-    import uvicorn
-
-    from qingshan.web.site import create_site
-
-    uvicorn.run(create_site(store_engine()), host=host, port=port, log_level="info")
+    site_server(store_engine(), host, port).run()

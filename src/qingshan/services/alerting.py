@@ -41,6 +41,7 @@ from qingshan.alerting.catalogue import (
 )
 from qingshan.alerting.windows import apply_window, episodes, lookback_periods
 from qingshan.services import notifications
+from qingshan.services.monitoring_readings import hourly_air_table
 from qingshan.standards import air_evaluation, noise
 from qingshan.store.aggregates import LOCAL_TIME_ZONE
 from qingshan.store.engine import writing
@@ -541,33 +542,6 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def _hourly_for_evaluation(
-    session: Session, context: Context, sites: list[SiteInfo], start: datetime, end: datetime
-) -> pl.DataFrame:
-    """Hourly pollutant readings in the shape `air_evaluation.evaluate` takes."""
-    ids = {
-        context.parameter_id(key): column
-        for key, column in exceedance.HOURLY_AQI_INDICATORS.items()
-    }
-    readings = load_readings(session, [s.id for s in sites], ids, "hour", start, end).filter(
-        pl.col("flag").is_in(list(VALID_FLAGS))
-    )
-    codes = {site.id: site.code for site in sites}
-    wide = readings.with_columns(
-        pl.col("site_id").replace_strict(codes, return_dtype=pl.String).alias("station"),
-        pl.col("period_start")
-        .dt.convert_time_zone(LOCAL_TIME_ZONE)
-        .dt.replace_time_zone(None)
-        .alias("time"),
-        pl.col("parameter_id").replace_strict(ids, return_dtype=pl.String).alias("column"),
-    ).pivot(on="column", index=["station", "time"], values="value")
-    classes = pl.DataFrame(
-        {"station": [s.code for s in sites], "class": [s.air_class for s in sites]},
-        schema={"station": pl.String, "class": pl.String},
-    )
-    return wide.join(classes, on="station", how="left")
-
-
 def _pace_events(
     session: Session, rule: Rule, context: Context, sites: list[SiteInfo], window: Window
 ) -> pl.DataFrame:
@@ -575,7 +549,7 @@ def _pace_events(
     local_end = window.end.astimezone(BEIJING)
     year_start = datetime(local_end.year, 1, 1, tzinfo=BEIJING)
     # window.end is the start of the last day; its hours run up to the evaluation instant
-    hourly = _hourly_for_evaluation(session, context, sites, year_start, window.at)
+    hourly = hourly_air_table(session, sites, year_start, window.at)
     if hourly.is_empty():
         return _empty_events()
     daily = air_evaluation.evaluate(hourly).daily

@@ -22,6 +22,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -29,7 +30,7 @@ from qingshan.carbon import accounting
 from qingshan.carbon.factors import FactorLibrary
 from qingshan.config import get_settings
 from qingshan.services import carbon
-from qingshan.services.tables import write_table
+from qingshan.services.tables import InputError, write_table
 
 ACTIVITY_FILE = "district_activity.csv"
 GDP_FILE = "district_gdp.csv"
@@ -118,3 +119,16 @@ def _compute(folder: Path) -> CarbonBooks:
                     folder / TARGETS_FILE, folder / GDP_FILE, derived
                 )
     return CarbonBooks(folder, inventory, annual, progress, trajectory)
+
+
+def intensity_progress(folder: Path) -> dict[str, Any] | None:
+    """The CO2-per-GDP target's progress row of the books (for the overview card); None when
+    the books, that target or a readable file is missing — the carbon page says which."""
+    try:
+        books = load_books(folder)
+    except InputError:
+        return None
+    if books is None or books.progress is None:
+        return None
+    rows = books.progress.filter(pl.col("indicator") == "co2_per_gdp").to_dicts()
+    return rows[0] if rows else None

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from qingshan.store import ledger, migrate
+from qingshan.store import journal, ledger, migrate
 from qingshan.store.engine import create_store_engine, writing
 from qingshan.store.readings import prune_raw_readings
 from qingshan.store.registry import seed_parameters
@@ -52,6 +52,8 @@ def upgrade(engine: Engine) -> UpgradeResult:
     with writing(engine, SYSTEM_ACTOR) as session:
         added = seed_parameters(session)
         ledger.seed(session)  # registry system accounts, methodologies, compliance schemes
+    with writing(engine, SYSTEM_ACTOR) as session:
+        journal.seal(session)  # the opening entry of migration 0006, if any
     return UpgradeResult(migrate.current_revision(engine), added)
 
 

@@ -30,6 +30,7 @@ import xlsxwriter
 from sqlalchemy import ColumnElement, Engine, Row, Select, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
+from qingshan.services.tables import XLSX_MAX_DATA_ROWS
 from qingshan.store.engine import reading
 
 DEFAULT_LIMIT = 100
@@ -42,9 +43,6 @@ whole table of readings on every page request would cost more than the page itse
 
 EXPORT_CHUNK_ROWS = 5_000
 """Rows read per step of an export (each step is one keyset page in its own short read)."""
-
-XLSX_MAX_DATA_ROWS = 1_048_575
-"""An Excel worksheet holds 1,048,576 rows; one is the header."""
 
 
 class CursorError(ValueError):

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 from sqlalchemy import Engine, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,8 +35,9 @@ from qingshan.services.tables import (
     parse_times,
     read_table,
     require_columns,
+    write_workbook,
 )
-from qingshan.store import ledger, market
+from qingshan.store import journal, ledger, market
 from qingshan.store.engine import reading, writing
 from qingshan.store.ledger import LedgerError, NotFound
 from qingshan.store.models import (
@@ -95,10 +97,20 @@ def _write(engine: Engine, principal: Principal, work: Callable[[Session], T]) -
     """
     try:
         with writing(engine, principal.actor) as session:
-            return work(session)
+            result = work(session)
     except IntegrityError:
         with writing(engine, principal.actor) as session:
-            return work(session)
+            result = work(session)
+    seal_journal(engine, principal.actor, wait=False)
+    return result
+
+
+def seal_journal(engine: Engine, actor: str, *, wait: bool = True) -> int:
+    """Chain the journal entries committed so far (this request's and any concurrent one's) in
+    a short transaction of its own, so writers hold the chain's lock only while sealing; after
+    a write it does not wait for a sealer already at work (docs/registry.md, journal)."""
+    with writing(engine, actor) as session:
+        return journal.seal(session, wait=wait)
 
 
 # ------------------------------------------------------------------------------------------
@@ -276,13 +288,7 @@ def record_actions(
 
     def work(session: Session) -> list[dict[str, Any]]:
         codes = {row.account for row in rows}
-        accounts = dict(
-            session.execute(
-                select(RegistryAccount.code, RegistryAccount.id).where(
-                    RegistryAccount.code.in_(sorted(codes))
-                )
-            ).all()
-        )
+        accounts = ledger.account_ids(session, sorted(codes))
         if missing := codes - set(accounts):
             raise NotFound(f"no registry account {', '.join(sorted(missing))}")
         inputs = [
@@ -629,10 +635,70 @@ def supply(engine: Engine) -> list[dict[str, Any]]:
         return ledger.supply(session)
 
 
-def verify(engine: Engine) -> list[str]:
-    """Every ledger invariant and the market's (cash conservation, escrow, fills)."""
+def verify(engine: Engine, actor: str = "system:verify") -> list[str]:
+    """Seal what is pending (entries committed by a writer that stopped before sealing), then
+    re-check the chain and every invariant, the ledger's and the market's (cash conservation,
+    escrow, fills)."""
+    seal_journal(engine, actor)
     with reading(engine) as session:
         return [*ledger.verify(session), *market.verify(session)]
+
+
+EXPORT_SHEETS = ("accounts", "methodologies", "issuances", "blocks", "retirements", "journal")
+
+
+def export_ledger(engine: Engine, path: str | Path) -> dict[str, int]:
+    """Write the whole ledger as an XLSX workbook, one sheet per table (accounts,
+    methodologies, issuances, blocks with their serial ranges, retirements and cancellations,
+    journal lines with their entry's chain position and hash); returns the rows per sheet.
+
+    Read in one transaction, so the sheets agree with each other.
+    """
+    with reading(engine) as session:
+        sheets = {name: _sheet(session, name) for name in EXPORT_SHEETS}
+    write_workbook(sheets, path)
+    return {name: frame.height for name, frame in sheets.items()}
+
+
+def _sheet(session: Session, name: str) -> pl.DataFrame:
+    query = sql_text(EXPORT_QUERIES[name])
+    result = session.execute(query)
+    columns = list(result.keys())
+    rows = [dict(zip(columns, row, strict=True)) for row in result]
+    frame = pl.DataFrame(rows, schema=columns, infer_schema_length=None, orient="row")
+    timestamps = [column for column in columns if column in ("created_at", "issued_at", "at")]
+    return frame.with_columns(pl.col(column).cast(pl.String) for column in timestamps)
+
+
+EXPORT_QUERIES = {
+    "accounts": "SELECT id, code, name, kind, points_centi, created_at FROM registry_accounts "
+    "ORDER BY id",
+    "methodologies": "SELECT id, code, name, version, scheme, kind, document, unit, "
+    "grams_per_unit, points_per_unit, daily_cap_units, active FROM registry_methodologies "
+    "ORDER BY id",
+    "issuances": "SELECT i.id, m.code AS methodology, i.project_code, i.project_name, i.vintage, "
+    "i.serial_prefix, i.first_serial, i.last_serial, i.last_serial - i.first_serial + 1 AS "
+    "quantity_t, i.verification, i.issued_at FROM registry_issuances i "
+    "JOIN registry_methodologies m ON m.id = i.methodology_id ORDER BY i.id",
+    "blocks": "SELECT b.id, b.issuance_id, i.serial_prefix || '-' || CAST(b.first_serial AS "
+    "VARCHAR(20)) || '-' || CAST(b.last_serial AS VARCHAR(20)) AS serial, b.first_serial, "
+    "b.last_serial, b.last_serial - b.first_serial + 1 AS quantity_t, a.code AS account, "
+    "b.status, b.parent_id, b.retirement_id FROM registry_blocks b "
+    "JOIN registry_issuances i ON i.id = b.issuance_id "
+    "JOIN registry_accounts a ON a.id = b.account_id ORDER BY b.issuance_id, b.first_serial",
+    "retirements": "SELECT r.id, r.kind, r.purpose, r.beneficiary, r.note, r.reason, "
+    "r.obligation_id, a.code AS from_account, r.serial, r.quantity, r.certificate_number, "
+    "r.certificate_sha256, r.at FROM registry_retirements r "
+    "JOIN registry_accounts a ON a.id = r.from_account_id ORDER BY r.id",
+    "journal": "SELECT e.seq, e.id AS entry, e.kind, e.at, o.idempotency_key AS operation_key, "
+    "l.line, a.code AS account, l.book, l.asset, l.quantity, l.state, l.first_serial, "
+    "l.last_serial, e.prev_hash, e.hash FROM registry_journal_entries e "
+    "JOIN registry_journal_lines l ON l.entry_id = e.id "
+    "LEFT JOIN registry_operations o ON o.id = e.operation_id "
+    "LEFT JOIN registry_accounts a ON a.id = l.account_id ORDER BY e.seq, e.id, l.line",
+}
+"""One query per sheet (SQL both backends read alike); codes instead of ids where a reader
+needs them."""
 
 
 def certificate(engine: Engine, number: str) -> dict[str, Any]:

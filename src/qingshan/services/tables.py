@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,8 @@ MISSING_MARKERS = ("", "NA", "na", "N/A", "—", "-")
 """Cell texts read as a missing value (HJ 633 marks missing indicators "NA")."""
 
 READABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
+XLSX_MAX_DATA_ROWS = 1_048_575
+"""An Excel worksheet holds 1,048,576 rows; one is the header."""
 
 
 @dataclass(frozen=True)
@@ -235,16 +237,51 @@ def write_table(frame: pl.DataFrame, path: str | Path) -> Path:
     """
     path = Path(path)
     suffix = _output_suffix(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
+
+    def write(temporary: str) -> None:
         if suffix == ".csv":
             frame.write_csv(temporary, include_bom=True)
         elif suffix == ".xlsx":
             frame.write_excel(temporary, autofit=False)
         else:
             frame.write_parquet(temporary)
+
+    return _atomically(path, write)
+
+
+def write_workbook(sheets: dict[str, pl.DataFrame], path: str | Path) -> Path:
+    """Write several tables as the sheets of one XLSX workbook, atomically.
+
+    A sheet longer than a worksheet can hold (1,048,575 data rows) is refused before anything
+    is written.
+    """
+    import xlsxwriter
+
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        raise InputError.single(path, "a workbook is written as .xlsx")
+    for name, frame in sheets.items():
+        if frame.height > XLSX_MAX_DATA_ROWS:
+            raise InputError.single(
+                path, f"sheet {name!r} has {frame.height} rows; XLSX holds {XLSX_MAX_DATA_ROWS}"
+            )
+
+    def write(temporary: str) -> None:
+        with xlsxwriter.Workbook(temporary) as workbook:
+            for name, frame in sheets.items():
+                frame.write_excel(workbook, worksheet=name[:31], autofit=False)
+
+    return _atomically(path, write)
+
+
+def _atomically(path: Path, write: Callable[[str], None]) -> Path:
+    """Run ``write`` on a temporary file next to ``path``, then move it into place (a failure
+    leaves nothing behind and never a half-written ``path``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        write(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -13,15 +13,20 @@ Every function works in the caller's session, which must come from
   range (carbon.md §1.1.4); blocks are never deleted, so the blocks of an issuance always
   partition its serial range. :func:`verify` re-checks this and every other invariant.
 * **Irreversible retirement.** Retired and cancelled blocks never move or change again.
-* **Idempotency.** Every operation carries a key that is unique in the journal
+* **Idempotency.** Every operation carries a key that is unique in the operations log
   (``registry_operations``); a retried request finds its first result and changes nothing. Two
   concurrent requests with the same key cannot both commit (the unique index refuses the
   second, whose transaction rolls back entirely).
 * **Points never go negative**: the account row is locked for accruals and redemptions, and a
   CHECK refuses a negative balance.
 
+* **Journal.** Every movement also posts a double-entry journal entry
+  (:mod:`qingshan.store.journal`) built from the same values it wrote; the services seal it into
+  the hash chain after committing.
+
 Lock order (to avoid deadlocks): obligation, then block; points lock only account rows, a batch
-of actions all its accounts in id order.
+of actions all its accounts in id order. The journal head is locked only by sealers, in a
+transaction of their own that holds no other lock.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from qingshan.carbon.inclusion import (
@@ -50,7 +55,7 @@ from qingshan.carbon.inclusion import (
     shipped_schemes,
     split_upper,
 )
-from qingshan.store import audit
+from qingshan.store import audit, bulk, journal
 from qingshan.store.models import (
     RETIREMENT_PURPOSES,
     TERMINAL_STATUSES,
@@ -163,6 +168,15 @@ def account_by_code(session: Session, code: str) -> RegistryAccount:
     return account
 
 
+def account_ids(session: Session, codes: list[str]) -> dict[str, int]:
+    """Account code → id for the codes that exist (any number of codes)."""
+    table = RegistryAccount.__table__
+    found: dict[str, int] = {}
+    for condition in bulk.matching(session, table.c.code, codes):
+        found.update(session.execute(select(table.c.code, table.c.id).where(condition)).all())
+    return found
+
+
 def methodology_by_code(session: Session, code: str) -> Methodology:
     methodology = session.scalar(select(Methodology).where(Methodology.code == code))
     if methodology is None:
@@ -252,9 +266,17 @@ def _locked(session: Session, model: Any, row_id: int, label: str) -> Any:
 
 
 def _serial(session: Session, block: CreditBlock) -> str:
-    issuance = session.get(CreditIssuance, block.issuance_id)
-    assert issuance is not None  # foreign key
-    return format_serial(issuance.serial_prefix, block.first_serial, block.last_serial)
+    prefix = session.info.get(PREFIXES, {}).get(block.issuance_id)
+    if prefix is None:
+        issuance = session.get(CreditIssuance, block.issuance_id)
+        assert issuance is not None  # foreign key
+        prefix = issuance.serial_prefix
+    return format_serial(prefix, block.first_serial, block.last_serial)
+
+
+PREFIXES = "registry_serial_prefixes"
+"""``session.info`` key: serial prefixes of the issuances whose blocks the session locked
+(read with the lock, saving a query per movement; an issuance never changes)."""
 
 
 def _take(
@@ -265,8 +287,18 @@ def _take(
     owner_id: int | None,
     statuses: tuple[str, ...] = ("held",),
 ) -> CreditBlock:
-    """Lock the block and check that ``quantity`` of its units may move."""
-    block: CreditBlock = _locked(session, CreditBlock, block_id, "block")
+    """Lock the block (not its issuance) and check that ``quantity`` of its units may move."""
+    found = session.execute(
+        select(CreditBlock, CreditIssuance.serial_prefix)
+        .join(CreditIssuance, CreditIssuance.id == CreditBlock.issuance_id)
+        .where(CreditBlock.id == block_id)
+        .with_for_update(of=CreditBlock, key_share=True)
+        .execution_options(populate_existing=True)
+    ).first()
+    if found is None:
+        raise NotFound(f"no block {block_id}")
+    block: CreditBlock = found[0]
+    session.info.setdefault(PREFIXES, {})[block.issuance_id] = found[1]
     if owner_id is not None and block.account_id != owner_id:
         raise LedgerError(f"block {block_id} is not in account {owner_id}")
     if block.status not in statuses:
@@ -314,14 +346,16 @@ def _movement(
     kind: str,
     block: CreditBlock,
     moved: CreditBlock,
-    from_account_id: int,
+    source: tuple[int, str],
     **fields: Any,
 ) -> RegistryOperation:
-    return _journal(
+    """Record the operation and its journal entry: ``source`` = (account, state) the units of
+    ``moved`` left for its account and status."""
+    operation = _journal(
         session,
         key,
         kind,
-        account_id=from_account_id,
+        account_id=source[0],
         counterparty_id=moved.account_id,
         issuance_id=block.issuance_id,
         block_id=block.id,
@@ -330,6 +364,15 @@ def _movement(
         serial=_serial(session, moved),
         **fields,
     )
+    lines = journal.move_credits(
+        moved.issuance_id,
+        moved.quantity,
+        (moved.first_serial, moved.last_serial),
+        source,
+        (moved.account_id, moved.status),
+    )
+    journal.post(session, kind, lines, operation_id=operation.id)
+    return operation
 
 
 # ------------------------------------------------------------------------------------------
@@ -390,7 +433,7 @@ def issue(
     )
     session.add(block)
     session.flush()
-    return _journal(
+    operation = _journal(
         session,
         key,
         "issue",
@@ -401,6 +444,12 @@ def issue(
         serial=_serial(session, block),
         details={"verification": verification},
     )
+    serials = (issuance.first_serial, issuance.last_serial)
+    lines = journal.move_credits(
+        issuance.id, quantity, serials, (None, None), (to_account_id, "held"), book="issuance"
+    )
+    journal.post(session, "issue", lines, operation_id=operation.id)
+    return operation
 
 
 def issue_from_actions(
@@ -514,7 +563,9 @@ def move_units(
         raise LedgerError("sender and receiver are the same account")
     block = _take(session, block_id, quantity, owner_id=from_account_id)
     moved = _move(session, block, quantity, to_account_id)
-    return _movement(session, key, kind, block, moved, from_account_id, details=details or {})
+    return _movement(
+        session, key, kind, block, moved, (from_account_id, "held"), details=details or {}
+    )
 
 
 def trade(
@@ -548,7 +599,8 @@ def trade(
     session.add(record)
     session.flush()
     details = {"trade_id": record.id, "price_fen_per_t": price_fen_per_t}
-    return _movement(session, key, "trade", block, moved, seller_account_id, details=details)
+    source = (seller_account_id, "held")
+    return _movement(session, key, "trade", block, moved, source, details=details)
 
 
 def _require_holder(session: Session, account_id: int) -> None:
@@ -657,15 +709,13 @@ def _terminal(
     record.at = utc_now()
     session.add(record)
     session.flush()
-    from_account_id = block.account_id
+    source = (block.account_id, block.status)
     moved = _move(session, block, quantity, sink.id, record.kind, record.id)
     record.serial = _serial(session, moved)
     if record.kind == "retired":
         _seal(session, record)
     session.flush()
-    return _movement(
-        session, key, kind, block, moved, from_account_id, details={"retirement_id": record.id}
-    )
+    return _movement(session, key, kind, block, moved, source, details={"retirement_id": record.id})
 
 
 def surrender(
@@ -744,7 +794,7 @@ def set_frozen(
         "freeze" if frozen else "unfreeze",
         block,
         moved,
-        block.account_id,
+        (block.account_id, current),
         details={"reason": reason},
     )
 
@@ -785,38 +835,40 @@ def record_action(session: Session, key: str, **fields: Any) -> ActionOutcome:
 
 
 def record_actions(session: Session, actions: Sequence[ActionInput]) -> list[ActionOutcome]:
-    """Record a batch of low-carbon actions in the session's transaction.
+    """Record a batch of low-carbon actions in the session's transaction (one action or a
+    million: the same rules, the same code).
 
     Each action is accepted (reduction and points credited), rejected with the reason
     (inactive methodology or no factor, dated in the future, over the daily cap of its Beijing
-    day) or recognised as a duplicate of an earlier key (also within the batch). The accounts
-    are locked in id order (concurrent batches cannot deadlock) before caps and balances are
-    read; rows, balances and journal entries are then written in bulk, with one audit row for
-    the batch.
+    day) or recognised as a duplicate of an earlier key (also within the batch), in the order
+    given. The accounts are locked in id order (concurrent batches cannot deadlock) before caps
+    and balances are read; the decisions are made in memory; rows, balances, accrual operations
+    and one journal entry are then written set-based (:mod:`qingshan.store.bulk`: COPY on
+    PostgreSQL, executemany on SQLite), with one audit row for the batch.
     """
     if any(not action.key for action in actions):
         raise LedgerError("every action needs an idempotency key")
     if any(action.quantity <= 0 for action in actions):
         raise LedgerError("the quantity must be positive")
-    earlier = _recorded_actions(session, [action.key for action in actions])
+    earlier = _recorded_actions(session, list({action.key for action in actions}))
     methodologies = {
         code: methodology_by_code(session, code)
         for code in {action.methodology_code for action in actions}
     }
-    accounts = _locked_accounts(session, {action.account_id for action in actions})
-    days = {action.key: action.occurred_at.astimezone(LOCAL_TIME_ZONE).date() for action in actions}
-    claimed = _claimed(session, accounts, methodologies, set(days.values()))
-    balances = {account.id: account.points_centi for account in accounts.values()}
+    opening = _locked_accounts(session, {action.account_id for action in actions})
+    days = [action.occurred_at.astimezone(LOCAL_TIME_ZONE).date() for action in actions]
+    claimed = _claimed(session, sorted(opening), methodologies, set(days))
+    balances = dict(opening)
     outcomes: list[ActionOutcome] = []
     rows: list[dict[str, Any]] = []
-    journal: list[dict[str, Any]] = []
+    accruals: list[dict[str, Any]] = []
     now = utc_now()
-    for action in actions:
+    actor = session.info["actor"]
+    for action, day in zip(actions, days, strict=True):
         if action.key in earlier:
             outcomes.append(replace(earlier[action.key], status="duplicate"))
             continue
         methodology = methodologies[action.methodology_code]
-        day = days[action.key]
         used = claimed.get((action.account_id, methodology.id, day), 0.0)
         reason = _rejection(methodology, day, used, action.quantity, action.occurred_at, now)
         mg = centi = 0
@@ -826,7 +878,7 @@ def record_actions(session: Session, actions: Sequence[ActionInput]) -> list[Act
             centi = points_centi(action.quantity, methodology.points_per_unit or 0.0)
             claimed[(action.account_id, methodology.id, day)] = used + action.quantity
             balances[action.account_id] += centi
-            journal.append(_accrual(session, action, methodology.code, mg, centi, balances, now))
+            accruals.append(_accrual(actor, action, methodology.code, mg, centi, balances, now))
         outcome = ActionOutcome(action.key, "rejected" if reason else "accepted", reason, mg, centi)
         earlier[action.key] = outcome
         outcomes.append(outcome)
@@ -846,51 +898,46 @@ def record_actions(session: Session, actions: Sequence[ActionInput]) -> list[Act
                 "recorded_at": now,
             }
         )
-    _write_actions(session, rows, journal, accounts, balances)
+    _write_actions(session, rows, accruals, opening, balances)
     return outcomes
 
 
 def _recorded_actions(session: Session, keys: list[str]) -> dict[str, ActionOutcome]:
     found: dict[str, ActionOutcome] = {}
-    for start in range(0, len(keys), ID_CHUNK):
-        for action in session.scalars(
-            select(LowCarbonAction).where(
-                LowCarbonAction.idempotency_key.in_(keys[start : start + ID_CHUNK])
-            )
+    table = LowCarbonAction.__table__
+    columns = (table.c.idempotency_key, table.c.status, table.c.reason)
+    amounts = (table.c.reduction_mg, table.c.points_centi)
+    for condition in bulk.matching(session, table.c.idempotency_key, keys):
+        for key, status, reason, mg, centi in session.execute(
+            select(*columns, *amounts).where(condition)
         ):
-            found[action.idempotency_key] = ActionOutcome(
-                action.idempotency_key,
-                action.status,
-                action.reason,
-                action.reduction_mg,
-                action.points_centi,
-            )
+            found[key] = ActionOutcome(key, status, reason, mg, centi)
     return found
 
 
-def _locked_accounts(session: Session, ids: set[int]) -> dict[int, RegistryAccount]:
-    accounts = {
-        account.id: account
-        for account in session.scalars(
-            select(RegistryAccount)
-            .where(RegistryAccount.id.in_(sorted(ids)))
-            .order_by(RegistryAccount.id)
+def _locked_accounts(session: Session, ids: set[int]) -> dict[int, int]:
+    """Lock the accounts (id order) and return their points balances."""
+    table = RegistryAccount.__table__
+    found: dict[int, tuple[str, int]] = {}
+    for condition in bulk.matching(session, table.c.id, sorted(ids)):
+        for account_id, kind, centi in session.execute(
+            select(table.c.id, table.c.kind, table.c.points_centi)
+            .where(condition)
+            .order_by(table.c.id)
             .with_for_update(key_share=True)
-            .execution_options(populate_existing=True)
-        )
-    }
+        ):
+            found[account_id] = (kind, centi)
     for account_id in ids:
-        account = accounts.get(account_id)
-        if account is None:
+        if account_id not in found:
             raise NotFound(f"no registry account {account_id}")
-        if account.kind not in ("individual", "enterprise"):
+        if found[account_id][0] not in ("individual", "enterprise"):
             raise LedgerError("actions are claimed by individual or enterprise accounts")
-    return accounts
+    return {account_id: centi for account_id, (_, centi) in found.items()}
 
 
 def _claimed(
     session: Session,
-    accounts: dict[int, RegistryAccount],
+    account_ids: list[int],
     methodologies: dict[str, Methodology],
     days: set[date],
 ) -> dict[tuple[int, int, date], float]:
@@ -898,28 +945,30 @@ def _claimed(
     capped = [m.id for m in methodologies.values() if m.daily_cap_units is not None]
     if not capped:
         return {}
-    rows = session.execute(
-        select(
-            LowCarbonAction.account_id,
-            LowCarbonAction.methodology_id,
-            LowCarbonAction.local_day,
-            func.sum(LowCarbonAction.quantity),
-        )
-        .where(
-            LowCarbonAction.account_id.in_(sorted(accounts)),
-            LowCarbonAction.methodology_id.in_(capped),
-            LowCarbonAction.local_day.in_(sorted(days)),
-            LowCarbonAction.status == "accepted",
-        )
-        .group_by(
-            LowCarbonAction.account_id, LowCarbonAction.methodology_id, LowCarbonAction.local_day
-        )
-    )
-    return {(account, methodology, day): float(total) for account, methodology, day, total in rows}
+    table = LowCarbonAction.__table__
+    claimed: dict[tuple[int, int, date], float] = {}
+    for condition in bulk.matching(session, table.c.account_id, account_ids):
+        for account, methodology, day, total in session.execute(
+            select(
+                table.c.account_id,
+                table.c.methodology_id,
+                table.c.local_day,
+                func.sum(table.c.quantity),
+            )
+            .where(
+                condition,
+                table.c.methodology_id.in_(capped),
+                table.c.local_day.in_(sorted(days)),
+                table.c.status == "accepted",
+            )
+            .group_by(table.c.account_id, table.c.methodology_id, table.c.local_day)
+        ):
+            claimed[(account, methodology, day)] = float(total)
+    return claimed
 
 
 def _accrual(
-    session: Session,
+    actor: str,
     action: ActionInput,
     methodology: str,
     mg: int,
@@ -931,7 +980,7 @@ def _accrual(
         "idempotency_key": f"accrue:{action.key}",
         "kind": "accrue",
         "at": now,
-        "actor": session.info["actor"],
+        "actor": actor,
         "counterparty_id": action.account_id,
         "details": {
             "action_key": action.key,
@@ -946,30 +995,28 @@ def _accrual(
 def _write_actions(
     session: Session,
     rows: list[dict[str, Any]],
-    journal: list[dict[str, Any]],
-    accounts: dict[int, RegistryAccount],
+    accruals: list[dict[str, Any]],
+    opening: dict[int, int],
     balances: dict[int, int],
 ) -> None:
-    """Bulk-insert the new actions and accruals, set the changed balances, audit the batch."""
+    """Insert the new actions and accruals, set the changed balances, post one journal entry
+    for the batch (each account's gain against the points book), audit the batch."""
     if not rows:
         return
-    session.execute(insert(LowCarbonAction), rows)
-    if journal:
-        session.execute(insert(RegistryOperation), journal)
-    changed = [
-        {"account_id": account_id, "balance": balance}
+    bulk.insert_rows(session, LowCarbonAction.__table__, rows)
+    bulk.insert_rows(session, RegistryOperation.__table__, accruals)
+    gains = {
+        account_id: balance - opening[account_id]
         for account_id, balance in balances.items()
-        if balance != accounts[account_id].points_centi
-    ]
-    if changed:
-        session.connection().execute(
-            update(RegistryAccount.__table__)
-            .where(RegistryAccount.__table__.c.id == bindparam("account_id"))
-            .values(points_centi=bindparam("balance")),
-            changed,
+        if balance != opening[account_id]
+    }
+    if gains:
+        _set_balances(session, {account_id: balances[account_id] for account_id in gains})
+        lines = [journal.Line(journal.POINTS, gain, account_id=a) for a, gain in gains.items()]
+        total = sum(gains.values())
+        journal.post(
+            session, "accrue", [journal.Line(journal.POINTS, -total, book="points"), *lines]
         )
-        for account in accounts.values():
-            session.expire(account)
     audit.record(
         session,
         session.info["actor"],
@@ -977,11 +1024,35 @@ def _write_actions(
         "registry_actions",
         after={
             "recorded": len(rows),
-            "accepted": len(journal),
-            "points_centi": sum(entry["details"]["points_centi"] for entry in journal),
-            "accounts": sorted({row["account_id"] for row in rows}),
+            "accepted": len(accruals),
+            "points_centi": sum(gains.values()),
+            "accounts": len({row["account_id"] for row in rows}),
         },
     )
+
+
+def _set_balances(session: Session, balances: dict[int, int]) -> None:
+    table = RegistryAccount.__table__
+    if bulk.is_postgresql(session):
+        session.execute(
+            text(
+                "UPDATE registry_accounts AS a SET points_centi = v.balance "
+                "FROM unnest(CAST(:ids AS integer[]), CAST(:balances AS bigint[])) "
+                "AS v(id, balance) WHERE a.id = v.id"
+            ),
+            {"ids": list(balances), "balances": list(balances.values())},
+        )
+    else:
+        session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("account_id"))
+            .values(points_centi=bindparam("balance")),
+            [{"account_id": a, "balance": balance} for a, balance in balances.items()],
+        )
+    for account in [
+        obj for obj in session.identity_map.values() if isinstance(obj, RegistryAccount)
+    ]:
+        session.expire(account)
 
 
 def _rejection(
@@ -1022,13 +1093,19 @@ def redeem(
         )
     account.points_centi -= points
     session.flush()
-    return _journal(
+    operation = _journal(
         session,
         key,
         "redeem",
         account_id=account_id,
         details={"points_centi": points, "note": note, "balance_centi": account.points_centi},
     )
+    lines = [
+        journal.Line(journal.POINTS, -points, account_id=account_id),
+        journal.Line(journal.POINTS, points, book="points"),
+    ]
+    journal.post(session, "redeem", lines, operation_id=operation.id)
+    return operation
 
 
 # ------------------------------------------------------------------------------------------
@@ -1176,15 +1253,57 @@ def verify(session: Session) -> list[str]:
     * the blocks of each issuance partition its serial range exactly (no gap, no overlap);
     * a block is terminal exactly when it sits in a system sink, with a retirement record of
       the same kind; held or frozen units are never in a sink;
-    * each account's points balance equals its accruals minus its redemptions;
-    * each obligation's surrendered offsets equal its retirements, within the cap.
+    * each obligation's surrendered offsets equal its retirements, within the cap;
+    * the journal: hash chain intact, every entry balanced per asset, retired or cancelled
+      units never taken out again, and the positions its lines add up to equal the ledger:
+      each account's credits per issuance and status, each issuance's supply (issued = held
+      + frozen + retired + cancelled), each points balance (= accruals − redemptions).
     """
     return [
         *_partition_problems(session),
         *_sink_problems(session),
-        *_points_problems(session),
         *_obligation_problems(session),
+        *journal.chain_problems(session),
+        *_position_problems(session),
     ]
+
+
+def _position_problems(session: Session) -> list[str]:
+    """Compare the journal's positions with the blocks, the issuances and the points balances.
+
+    Cash positions are the market's (its balances are compared there), not checked here.
+    """
+    expected: dict[journal.Position, int] = defaultdict(int)
+    for account_id, issuance_id, status, tonnes in session.execute(
+        select(
+            CreditBlock.account_id,
+            CreditBlock.issuance_id,
+            CreditBlock.status,
+            func.sum(CreditBlock.last_serial - CreditBlock.first_serial + 1),
+        ).group_by(CreditBlock.account_id, CreditBlock.issuance_id, CreditBlock.status)
+    ):
+        expected[(account_id, None, journal.credit_asset(issuance_id), status)] = int(tonnes)
+    for issuance in session.scalars(select(CreditIssuance)):
+        expected[(None, "issuance", journal.credit_asset(issuance.id), None)] = -issuance.quantity
+    for account_id, centi in session.execute(
+        select(RegistryAccount.id, RegistryAccount.points_centi).where(
+            RegistryAccount.points_centi != 0
+        )
+    ):
+        expected[(account_id, None, journal.POINTS, None)] = centi
+        expected[(None, "points", journal.POINTS, None)] -= centi
+    found = journal.positions(session)
+    problems = []
+    for position in sorted(set(expected) | set(found), key=str):
+        account_id, book, asset, state = position
+        if asset == journal.CASH or expected.get(position, 0) == found.get(position, 0):
+            continue
+        holder = f"account {account_id}" if book is None else f"book {book}"
+        problems.append(
+            f"journal: {holder} {asset} {state or ''}: lines sum to {found.get(position, 0)}, "
+            f"ledger says {expected.get(position, 0)}"
+        )
+    return problems
 
 
 def _partition_problems(session: Session) -> list[str]:
@@ -1224,27 +1343,6 @@ def _sink_problems(session: Session) -> list[str]:
         if terminal and records.get(block.retirement_id or -1) != block.status:
             problems.append(f"block {block.id}: {block.status} without a matching record")
     return problems
-
-
-def _points_problems(session: Session) -> list[str]:
-    flows: dict[int, int] = defaultdict(int)
-    for kind, account_id, counterparty_id, details in session.execute(
-        select(
-            RegistryOperation.kind,
-            RegistryOperation.account_id,
-            RegistryOperation.counterparty_id,
-            RegistryOperation.details,
-        ).where(RegistryOperation.kind.in_(("accrue", "redeem")))
-    ):
-        if kind == "accrue":
-            flows[counterparty_id] += details["points_centi"]
-        else:
-            flows[account_id] -= details["points_centi"]
-    return [
-        f"account {account.code}: balance {account.points_centi} ≠ journal {flows[account.id]}"
-        for account in session.scalars(select(RegistryAccount))
-        if account.points_centi != flows[account.id] or account.points_centi < 0
-    ]
 
 
 def _obligation_problems(session: Session) -> list[str]:

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from qingshan.carbon import matching
 from qingshan.carbon.inclusion import format_serial
-from qingshan.store import ledger
+from qingshan.store import journal, ledger
 from qingshan.store.ledger import LOCAL_TIME_ZONE, LedgerError, NotFound
 from qingshan.store.market_models import CashBalance, CashMovement, MarketOrder, MarketTrade
 from qingshan.store.models import CreditBlock, CreditIssuance, RegistryAccount
@@ -92,9 +92,16 @@ def move_cash(
     note: str = "",
 ) -> CashMovement:
     """THE one way money changes: add signed fen to an account's available and reserved
-    balances and record the movement (unique ``key``). Refused when either would go negative
-    (the caller's transaction then rolls back: nothing changes). Writes are flushed with the
-    caller's next flush (one audit row set per flush, not per movement)."""
+    balances, record the movement (unique ``key``) and its journal entry. Refused when either
+    would go negative (the caller's transaction then rolls back: nothing changes). Writes are
+    flushed with the caller's next flush (one audit row set per flush, not per movement).
+
+    The journal entry has a line per changed balance (state ``available`` or ``reserved``) and,
+    when money enters or leaves the account, the ``cash`` book as counterparty: a deposit
+    credits the account against the book; a reservation moves money between the account's
+    own states; a settlement debits the buyer's reservation and credits the seller, each
+    against the book, which nets to zero over the trade.
+    """
     balance = _balances(session, [account_id])[account_id]
     available = balance.available_fen + available_fen
     reserved = balance.reserved_fen + reserved_fen
@@ -120,7 +127,22 @@ def move_cash(
         at=utc_now(),
     )
     session.add(movement)
+    lines = _cash_lines(account_id, available_fen, reserved_fen)
+    if lines:
+        journal.post(session, kind, lines)
     return movement
+
+
+def _cash_lines(account_id: int, available_fen: int, reserved_fen: int) -> list[journal.Line]:
+    changes = {"available": available_fen, "reserved": reserved_fen}
+    lines = [
+        journal.Line(journal.CASH, fen, account_id=account_id, state=state)
+        for state, fen in changes.items()
+        if fen
+    ]
+    if net := available_fen + reserved_fen:
+        lines.append(journal.Line(journal.CASH, -net, book="cash"))
+    return lines
 
 
 def yuan(fen: int) -> str:
@@ -665,9 +687,33 @@ def verify(session: Session) -> list[str]:
     * each account's reserved money = the reservations of its open buy orders (price × remaining);
     * each open sell order's escrow block is held in ``SYS-MARKET`` with exactly the remaining
       tonnes, and the escrow account holds nothing else;
-    * each order's filled tonnes equal its trades.
+    * each order's filled tonnes equal its trades;
+    * the journal's cash lines sum to each balance (available and reserved), and the ``cash``
+      book to minus all balances together.
     """
-    return [*_cash_problems(session), *_order_problems(session)]
+    return [*_cash_problems(session), *_order_problems(session), *_journal_cash_problems(session)]
+
+
+def _journal_cash_problems(session: Session) -> list[str]:
+    expected: dict[journal.Position, int] = defaultdict(int)
+    for balance in session.scalars(select(CashBalance)):
+        for state, fen in (
+            ("available", balance.available_fen),
+            ("reserved", balance.reserved_fen),
+        ):
+            expected[(balance.account_id, None, journal.CASH, state)] = fen
+            expected[(None, "cash", journal.CASH, None)] -= fen
+    found = {
+        position: total
+        for position, total in journal.positions(session).items()
+        if position[2] == journal.CASH
+    }
+    return [
+        f"journal: cash {position}: lines sum to {found.get(position, 0)}, "
+        f"balances say {expected.get(position, 0)}"
+        for position in sorted(set(expected) | set(found), key=str)
+        if expected.get(position, 0) != found.get(position, 0)
+    ]
 
 
 def _cash_problems(session: Session) -> list[str]:

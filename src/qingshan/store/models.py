@@ -540,6 +540,8 @@ ACCOUNT_KINDS = (
 """Who holds points or credits; ``retirement`` and ``cancellation`` are the system sinks."""
 SYSTEM_ACCOUNT_KINDS = ("platform", "retirement", "cancellation")
 BLOCK_STATUSES = ("held", "frozen", "retired", "cancelled")
+JOURNAL_STATES = (*BLOCK_STATUSES, "available", "reserved")
+"""States on journal lines: a block's status (credits) or a yuan balance's part (cash)."""
 TERMINAL_STATUSES = ("retired", "cancelled")
 """Statuses a block never leaves (retirement and cancellation are irreversible)."""
 RETIREMENT_PURPOSES = ("履约抵销", "碳中和", "自愿注销")
@@ -825,6 +827,73 @@ class RegistryOperation(Base):
     quantity: Mapped[int | None] = mapped_column(BigInteger)
     serial: Mapped[str | None] = mapped_column(String(160))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class JournalEntry(Base):
+    """One double-entry journal entry: its lines sum to zero per asset (docs/registry.md, journal).
+
+    Written unsealed (``seq``, ``prev_hash``, ``hash`` NULL) in the transaction of the movement;
+    :func:`qingshan.store.journal.seal` later numbers committed entries in seal order and chains
+    them: ``hash = sha256(prev_hash ‖ canonical JSON of the entry and its lines)``. A trigger
+    lets an entry change only once, from unsealed to sealed, and refuses deletion.
+    """
+
+    __tablename__ = "registry_journal_entries"
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    operation_id: Mapped[int | None] = mapped_column(
+        Identifier, ForeignKey("registry_operations.id"), unique=True
+    )
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class JournalLine(Base):
+    """One leg of an entry: an account (or a system book) gains or loses ``quantity`` of an asset.
+
+    ``asset`` is ``points`` (hundredths of a point), ``cash`` (fen) or ``credit:<issuance id>``
+    (tonnes, with the serial range and the state the units are in on this side). ``book`` names
+    the system counterparty of issuance and accrual (``issuance``, ``points``, ``cash``) where
+    no account holds the other side. Append-only (trigger).
+    """
+
+    __tablename__ = "registry_journal_lines"
+    __table_args__ = (
+        CheckConstraint("(account_id IS NULL) <> (book IS NULL)", name="account_or_book"),
+        CheckConstraint("quantity <> 0", name="quantity_not_zero"),
+        CheckConstraint(_one_of("state", JOURNAL_STATES, nullable=True), name="state"),
+        Index("ix_registry_journal_lines_account", "account_id", "asset"),
+    )
+
+    entry_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("registry_journal_entries.id"), primary_key=True
+    )
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("registry_accounts.id"))
+    book: Mapped[str | None] = mapped_column(String(16))
+    asset: Mapped[str] = mapped_column(String(24))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str | None] = mapped_column(String(10))
+    first_serial: Mapped[int | None] = mapped_column(BigInteger)
+    last_serial: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class JournalHead(Base):
+    """The end of the sealed chain (one row): its position and hash. Sealers lock this row, so
+    they chain entries one batch at a time; ``verify`` checks it against the last entry (a
+    truncated chain is detected)."""
+
+    __tablename__ = "registry_journal_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 # Device channels: refused input and device events
 # ------------------------------------------------------------------------------------------
 

@@ -8,15 +8,15 @@ Semantics (``docs/store.md``): one current reading per (site, parameter, period,
 * A changed value or flag replaces the current reading and increments its revision; the
   database trigger on ``readings`` copies the old version into ``reading_revisions``.
 
-Speed: SQLite takes the rows through one prepared ``INSERT … ON CONFLICT DO UPDATE … WHERE``
-statement (``executemany``); PostgreSQL gets them by ``COPY`` into a temporary table, then one
-``INSERT … SELECT … ON CONFLICT``. Batches are sorted by key first, so rows are written (and on
-PostgreSQL locked) in key order and concurrent batches cannot deadlock: the temporary table is
-emptied and filled by one COPY per batch and only this session can read it (no parallel scan
-of temporary tables), so its sequential scan returns the rows in the order they were copied —
-cheaper than an ORDER BY in the statement. Sites and parameters are checked once per batch, not
-once per row (see :class:`~qingshan.store.models.Reading` on why readings have no foreign keys).
-``benchmarks/bench_ingest.py`` measures both paths.
+Speed: both backends stage the batch in a temporary table and upsert it with one
+``INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE``: SQLite fills the table by ``executemany``
+of a plain INSERT, PostgreSQL by ``COPY``. Batches are sorted by key first, so rows are
+written (and on PostgreSQL locked) in key order and concurrent batches cannot deadlock: the
+temporary table is emptied and filled once per batch and only this session can read it (no
+parallel scan of temporary tables), so its sequential scan returns the rows in the order they
+were added — cheaper than an ORDER BY in the statement. Sites and parameters are checked once
+per batch, not once per row (see :class:`~qingshan.store.models.Reading` on why readings have
+no foreign keys). ``benchmarks/bench_ingest.py`` measures both paths.
 """
 
 from __future__ import annotations
@@ -45,15 +45,29 @@ INPUT_SCHEMA = {
 }
 """The frame :func:`upsert_readings` takes; ``period_start`` in any time zone (converted)."""
 
+_SQLITE_STAGE = """
+CREATE TEMPORARY TABLE IF NOT EXISTS incoming_readings (
+    site_id INTEGER, parameter_id INTEGER, period TEXT, period_start TEXT, value REAL, flag TEXT
+)
+"""
+
+_SQLITE_COPY = "INSERT INTO incoming_readings VALUES (?, ?, ?, ?, ?, ?)"
+
 _SQLITE_UPSERT = """
 INSERT INTO readings
     (site_id, parameter_id, period, period_start, value, flag, source, received_at, revision)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+SELECT site_id, parameter_id, period, period_start, value, flag, ?, ?, 1
+FROM incoming_readings WHERE true
 ON CONFLICT (site_id, parameter_id, period, period_start) DO UPDATE SET
     value = excluded.value, flag = excluded.flag, source = excluded.source,
     received_at = excluded.received_at, revision = readings.revision + 1
 WHERE readings.value IS NOT excluded.value OR readings.flag IS NOT excluded.flag
 """
+"""SQLite: the batch goes into a temporary table without keys (``executemany`` of a plain
+INSERT), then into ``readings`` by one ``INSERT … SELECT … ON CONFLICT``. One statement for the
+batch instead of one upsert per row made new rows about 1.6 times faster; the ``WHERE true``
+is SQLite's required disambiguation of an upsert from a SELECT. The temporary table is filled
+in key order and scanned in rowid order, so rows reach ``readings`` in key order."""
 
 _POSTGRESQL_STAGE = """
 CREATE TEMPORARY TABLE IF NOT EXISTS incoming_readings (
@@ -159,18 +173,18 @@ def _upsert_sqlite(
     session: Session, batch: pl.DataFrame, source: str, now: datetime
 ) -> tuple[int, int]:
     received = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    rows = batch.with_columns(
-        pl.col("period_start").dt.strftime(UTC_TEXT_FORMAT),
-        pl.lit(source).alias("source"),
-        pl.lit(received).alias("received_at"),
-    ).rows()
+    rows = batch.with_columns(pl.col("period_start").dt.strftime(UTC_TEXT_FORMAT)).rows()
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         last_reading = cursor.execute("SELECT coalesce(max(id), 0) FROM readings").fetchone()[0]
         last_revision = cursor.execute(
             "SELECT coalesce(max(id), 0) FROM reading_revisions"
         ).fetchone()[0]
-        cursor.executemany(_SQLITE_UPSERT, rows)
+        cursor.execute(_SQLITE_STAGE)
+        cursor.execute("DELETE FROM incoming_readings")
+        cursor.executemany(_SQLITE_COPY, rows)
+        cursor.execute(_SQLITE_UPSERT, (source, received))
+        cursor.execute("DELETE FROM incoming_readings")
         # Within this write transaction (BEGIN IMMEDIATE) nobody else writes, so the rows past
         # the old maximum ids are exactly the ones this batch added.
         inserted = cursor.execute(

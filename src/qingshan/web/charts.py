@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from qingshan.services.dashboard import DistrictView
-from qingshan.web.i18n import N_
+from qingshan.standards import aqi, water
+from qingshan.store.models import Parameter
+from qingshan.web.i18n import N_, current_locale
 from qingshan.web.i18n import gettext_ as _
 from qingshan.web.rendering import yuan
 
@@ -109,62 +111,242 @@ def district_map(
     }
 
 
-def _axis_chart(
-    categories: list[str], unit: str, series: list[dict[str, Any]], *, scale: bool = False
+# ------------------------------------------------------------------------------------------
+# Monitoring charts: every chart carries its data as a table (``table``) that the page shows
+# in a <details> under it, so the numbers are readable without the canvas.
+# ------------------------------------------------------------------------------------------
+
+Number = float | int | None
+
+
+def _table(columns: list[str], rows: list[list[Any]]) -> dict[str, Any]:
+    return {"columns": columns, "rows": rows}
+
+
+def _limit_lines(limits: list[tuple[str, float]]) -> dict[str, Any]:
+    return {
+        "symbol": "none",
+        "lineStyle": {"type": "dashed", "color": "#c62828"},
+        "label": {"formatter": "{b}: {c}", "position": "insideEndTop"},
+        "data": [{"name": name, "yAxis": value} for name, value in limits],
+    }
+
+
+def line_chart(
+    times: list[str],
+    series: dict[str, list[Number]],
+    *,
+    unit: str,
+    limits: list[tuple[str, float]] | None = None,
+    step: bool = False,
+    dashed: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """A category x-axis, a value y-axis in ``unit`` and the given series, with a legend."""
+    """Lines over a shared time axis; ``limits`` are dashed horizontal lines (on the first
+    series) and the series named in ``dashed`` are reference paths (a target's required
+    path), drawn dashed. The data table lists every series by time."""
+    names = list(series)
+    lines = [
+        {
+            "name": name,
+            "type": "line",
+            "showSymbol": len(times) < 60,
+            "connectNulls": False,
+            "step": "end" if step else False,
+            "data": values,
+            **({"lineStyle": {"type": "dashed"}} if name in dashed else {}),
+        }
+        for name, values in series.items()
+    ]
+    if limits and lines:
+        lines[0]["markLine"] = _limit_lines(limits)
+    rows = [[t, *(series[n][i] for n in names)] for i, t in enumerate(times)]
     return {
         "option": {
             "tooltip": {"trigger": "axis"},
-            "legend": {"type": "scroll", "bottom": 0},
-            "grid": {"left": 64, "right": 16, "top": 32, "bottom": 56},
-            "xAxis": {"type": "category", "data": categories},
-            "yAxis": {"type": "value", "name": unit, "scale": scale},
-            "series": series,
+            "legend": {"type": "scroll", "top": 0},
+            "grid": {"left": 48, "right": 24, "top": 36, "bottom": 56},
+            "xAxis": {"type": "category", "data": times},
+            "yAxis": {"type": "value", "name": unit, "scale": True},
+            "dataZoom": [{"type": "inside"}, {"type": "slider", "height": 18, "bottom": 8}],
+            "series": lines,
+        },
+        "table": _table([_("Time"), *names], rows),
+    }
+
+
+def _calendar_names() -> str:
+    """ECharts' built-in day and month names of the page's language."""
+    return "ZH" if current_locale() == "zh_CN" else "EN"
+
+
+def category_name(category: aqi.Category) -> str:
+    """An AQI category's name in the page's language (HJ 633 Table A.1; CNEMC English)."""
+    return category.name if current_locale() == "zh_CN" else category.name_en
+
+
+def parameter_name(parameter: Parameter) -> str:
+    """A parameter's name in the page's language."""
+    return parameter.name_zh if current_locale() == "zh_CN" else parameter.name_en
+
+
+def water_item_name(key: str) -> str:
+    """A GB 3838 item's name in the page's language (Table 1); the key when it is not one."""
+    if key not in water.ITEMS:
+        return key
+    item = water.item(key)
+    return item.name if current_locale() == "zh_CN" else item.name_en
+
+
+def aqi_pieces() -> list[dict[str, Any]]:
+    """visualMap pieces: the six AQI categories with their HJ 633 colours (Table A.1)."""
+    pieces: list[dict[str, Any]] = []
+    lower = 0
+    for category in aqi.categories():
+        piece: dict[str, Any] = {
+            "min": lower,
+            "color": category.color,
+            "label": category_name(category),
         }
+        if category.level < 6:
+            piece["max"] = category.upper
+        pieces.append(piece)
+        lower = category.upper + 1
+    return pieces
+
+
+def aqi_bars(days: list[str], values: list[Number]) -> dict[str, Any]:
+    """Daily AQI as bars coloured by category."""
+    return {
+        "option": {
+            "tooltip": {"trigger": "axis"},
+            "grid": {"left": 48, "right": 24, "top": 24, "bottom": 56},
+            "xAxis": {"type": "category", "data": days},
+            "yAxis": {"type": "value", "name": "AQI"},
+            "visualMap": {
+                "show": False,
+                "type": "piecewise",
+                "pieces": aqi_pieces(),
+                "dimension": 1,
+            },
+            "dataZoom": [{"type": "inside"}, {"type": "slider", "height": 18, "bottom": 8}],
+            "series": [{"name": "AQI", "type": "bar", "data": values}],
+        },
+        "table": _table([_("Date"), "AQI"], [[d, v] for d, v in zip(days, values, strict=True)]),
+    }
+
+
+def aqi_calendar(year: int, days: list[str], values: list[Number]) -> dict[str, Any]:
+    """Calendar heat-map of the year's daily AQI, coloured by HJ 633 category."""
+    data = [[d, v] for d, v in zip(days, values, strict=True) if v is not None]
+    return {
+        "option": {
+            "tooltip": {"formatter": "{c}"},
+            "visualMap": {
+                "type": "piecewise",
+                "pieces": aqi_pieces(),
+                "orient": "horizontal",
+                "left": "center",
+                "bottom": 0,
+            },
+            "calendar": {
+                "range": str(year),
+                "cellSize": ["auto", 14],
+                "top": 30,
+                "left": 40,
+                "right": 16,
+                "yearLabel": {"show": False},
+                "dayLabel": {"firstDay": 1, "nameMap": _calendar_names()},
+                "monthLabel": {"nameMap": _calendar_names()},
+            },
+            "series": [{"type": "heatmap", "coordinateSystem": "calendar", "data": data}],
+        },
+        "table": _table([_("Date"), "AQI"], data),
     }
 
 
 def bar_chart(
+    names: list[str], values: list[Number], *, unit: str, limit: tuple[str, float] | None = None
+) -> dict[str, Any]:
+    """Bars by name (e.g. the IAQI of each pollutant), with an optional limit line."""
+    series: dict[str, Any] = {
+        "type": "bar",
+        "name": unit,
+        "data": values,
+        "label": {"show": True, "position": "top"},
+    }
+    if limit is not None:
+        series["markLine"] = _limit_lines([limit])
+    return {
+        "option": {
+            "tooltip": {"trigger": "axis"},
+            "grid": {"left": 48, "right": 24, "top": 24, "bottom": 32},
+            "xAxis": {"type": "category", "data": names},
+            "yAxis": {"type": "value", "name": unit},
+            "series": [series],
+        },
+        "table": _table(["", unit], [[n, v] for n, v in zip(names, values, strict=True)]),
+    }
+
+
+def grouped_bars(
     categories: list[str],
-    series: dict[str, list[float | None]],
+    series: dict[str, list[Number]],
     *,
     unit: str,
     stacked: bool = False,
 ) -> dict[str, Any]:
-    """Bars per category, one series per key of ``series`` (stacked when they add up)."""
+    """Bars per category, one series per key of ``series`` (stacked when they add up, e.g.
+    the sectors of an inventory)."""
+    names = list(series)
     stack = {"stack": "total"} if stacked else {}
-    return _axis_chart(
-        categories,
-        unit,
-        [{"name": name, "type": "bar", "data": values, **stack} for name, values in series.items()],
-    )
+    rows = [[c, *(series[n][i] for n in names)] for i, c in enumerate(categories)]
+    return {
+        "option": {
+            "tooltip": {"trigger": "axis"},
+            "legend": {"type": "scroll", "top": 0},
+            "grid": {"left": 64, "right": 24, "top": 36, "bottom": 32},
+            "xAxis": {"type": "category", "data": categories},
+            "yAxis": {"type": "value", "name": unit},
+            "series": [
+                {"name": name, "type": "bar", "data": values, **stack}
+                for name, values in series.items()
+            ],
+        },
+        "table": _table(["", *names], rows),
+    }
 
 
-def line_chart(
-    categories: list[str],
-    series: dict[str, list[float | None]],
-    *,
-    unit: str,
-    dashed: frozenset[str] = frozenset(),
-) -> dict[str, Any]:
-    """Lines over ``categories``; names in ``dashed`` are reference paths (targets, limits)."""
-    reference = {"lineStyle": {"type": "dashed"}, "symbol": "none"}
-    return _axis_chart(
-        categories,
-        unit,
-        [
-            {
-                "name": name,
-                "type": "line",
-                "data": values,
-                "connectNulls": False,
-                **(reference if name in dashed else {}),
-            }
-            for name, values in series.items()
-        ],
-        scale=True,
-    )
+def class_chart(months: list[str], classes: list[str | None], target: str | None) -> dict[str, Any]:
+    """A section's GB 3838 class per month (I … 劣V, worse downwards) with its target class."""
+    option_series: dict[str, Any] = {
+        "name": _("Class"),
+        "type": "line",
+        "step": "middle",
+        "data": classes,
+    }
+    if target:
+        option_series["markLine"] = {
+            **_limit_lines([]),
+            "data": [{"name": _("Target"), "yAxis": target}],
+        }
+    return {
+        "option": {
+            "tooltip": {"trigger": "axis"},
+            "grid": {"left": 48, "right": 24, "top": 24, "bottom": 32},
+            "xAxis": {"type": "category", "data": months},
+            "yAxis": {
+                "type": "category",
+                "data": list(water.CLASS_LABELS[1:]),
+                "name": _("Class"),
+                "boundaryGap": False,
+            },
+            "series": [option_series],
+        },
+        "table": _table(
+            [_("Month"), _("Class")],
+            [[m, c] for m, c in zip(months, classes, strict=True)],
+        ),
+    }
 
 
 def yuan_from_fen(fen: int) -> float:
@@ -178,7 +360,7 @@ def book_chart(bids: list[dict[str, int]], asks: list[dict[str, int]]) -> dict[s
     bid_tonnes = {level["price_fen_per_t"]: level["quantity_t"] for level in bids}
     ask_tonnes = {level["price_fen_per_t"]: level["quantity_t"] for level in asks}
     prices = sorted({*bid_tonnes, *ask_tonnes})
-    chart = bar_chart(
+    chart = grouped_bars(
         [yuan(price) for price in prices],
         {
             _("Bids"): [bid_tonnes.get(price) for price in prices],
@@ -187,6 +369,7 @@ def book_chart(bids: list[dict[str, int]], asks: list[dict[str, int]]) -> dict[s
         unit=_("t CO2e"),
         stacked=True,
     )
+    chart.pop("table")  # the page prints the book as its own table (side, price, tonnes, orders)
     chart["option"]["color"] = ["#2e7d32", "#c62828"]
     for series in chart["option"]["series"]:
         series["barMaxWidth"] = 32

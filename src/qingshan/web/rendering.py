@@ -119,6 +119,13 @@ def request_locale(request: Request) -> str:
     return chosen if chosen in LOCALES else DEFAULT_LOCALE
 
 
+async def use_request_locale(request: Request) -> None:
+    """A router dependency: the request's language from its start, so the chart options and
+    labels a page builds before :func:`render` are translated too. (Async: it runs in the
+    request's own context, which the page function's worker thread inherits.)"""
+    set_locale(request_locale(request))
+
+
 def render(
     request: Request,
     template: str,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from qingshan.api.app import API_PREFIX, create_app
 from qingshan.web.pages import PAGE_ROUTERS
-from qingshan.web.rendering import render
+from qingshan.web.rendering import render, use_request_locale
 from qingshan.web.session import SignInRequired, login_redirect_url
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -27,8 +27,8 @@ def create_site(engine: Engine) -> FastAPI:
     """The API and the pages over the store behind ``engine`` (upgraded to the current schema)."""
     app = create_app(engine)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="web-static")
-    for router in PAGE_ROUTERS:
-        app.include_router(router)
+    for router in PAGE_ROUTERS:  # every page speaks the request's language from its start
+        app.include_router(router, dependencies=[Depends(use_request_locale)])
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.add_exception_handler(HTTPException, _error_page)
     return app

@@ -48,7 +48,7 @@ def _answering() -> Iterator[None]:
     except LedgerError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     except ValueError as error:  # malformed serial or project code
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
 
 
 def _call(work: Callable[[], T]) -> T:
@@ -311,9 +311,10 @@ def supply(engine: EngineDep, _caller: Reader) -> list[dict[str, Any]]:
 
 
 @router.get("/verify")
-def verify(engine: EngineDep, _caller: Platform) -> dict[str, Any]:
-    """Re-check every ledger invariant; ``problems`` is empty when the ledger is sound."""
-    problems = registry.verify(engine)
+def verify(engine: EngineDep, caller: Platform) -> dict[str, Any]:
+    """Seal pending journal entries, then re-check the hash chain and every ledger invariant;
+    ``problems`` is empty when the ledger is sound."""
+    problems = registry.verify(engine, caller.actor)
     return {"ok": not problems, "problems": problems}
 
 

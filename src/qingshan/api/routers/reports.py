@@ -32,7 +32,7 @@ def monthly_bulletin(
     try:
         report = bulletin.build_bulletin(session, month)
     except ValueError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     content = bulletin.FORMATS[f".{format}"](report)
     name = f"bulletin_{report.month}.{format}"
     return Response(

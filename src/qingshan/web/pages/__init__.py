@@ -1,11 +1,23 @@
 """One module of page routes per domain, like the API's routers; :data:`PAGE_ROUTERS` lists them
 in the order the site includes them."""
 
-from qingshan.web.pages import alarms, auth, carbon, cases, gep, market, overview, registry, reports
+from qingshan.web.pages import (
+    alarms,
+    auth,
+    carbon,
+    cases,
+    gep,
+    market,
+    monitoring,
+    overview,
+    registry,
+    reports,
+)
 
 PAGE_ROUTERS = (
     auth.router,
     overview.router,
+    monitoring.router,
     carbon.router,
     gep.router,
     registry.router,

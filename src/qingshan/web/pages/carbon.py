@@ -15,7 +15,7 @@ from qingshan.config import get_settings
 from qingshan.services import carbon
 from qingshan.services.carbon_books import CarbonBooks, books_library, load_books
 from qingshan.services.tables import InputError
-from qingshan.web.charts import bar_chart, line_chart
+from qingshan.web.charts import grouped_bars, line_chart
 from qingshan.web.i18n import N_, localized
 from qingshan.web.i18n import gettext_ as _
 from qingshan.web.rendering import render
@@ -62,7 +62,7 @@ def _inventory_chart(inventory: pl.DataFrame) -> dict[str, Any]:
         "year"
     )
     sectors = [column for column in wide.columns if column != "year"]
-    return bar_chart(
+    return grouped_bars(
         [str(year) for year in years],
         {
             sector_label(sector): [

@@ -13,7 +13,7 @@ from qingshan.config import get_settings
 from qingshan.services import gep_runs
 from qingshan.services.dashboard import township_boundaries
 from qingshan.store.engine import reading
-from qingshan.web.charts import bar_chart
+from qingshan.web.charts import grouped_bars
 from qingshan.web.i18n import N_, localized
 from qingshan.web.i18n import gettext_ as _
 from qingshan.web.rendering import render
@@ -107,7 +107,7 @@ def gep_page(
             "run": chosen.summary() | {"run_id": chosen.run_id},
             "townships": townships.sort("rank").to_dicts() if townships is not None else [],
             "yoy": {row["township"]: row for row in yoy.to_dicts()} if yoy is not None else {},
-            "categories_chart": bar_chart(
+            "categories_chart": grouped_bars(
                 [
                     localized(zh, en)
                     for zh, en in categories.select("category_zh", "category_en").rows()

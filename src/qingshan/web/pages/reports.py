@@ -50,7 +50,7 @@ def bulletin_download(
         with reading(engine) as session:
             report = bulletin.build_bulletin(session, month)
     except ValueError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     name = f"bulletin_{report.month}.{format}"
     return Response(
         bulletin.FORMATS[f".{format}"](report),

@@ -1,7 +1,7 @@
 """Carbon-credit market: limit orders, yuan balances in fen, cash movements, market trades.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-25
 
 ``market_orders`` (a limit order on one issuance; buy escrow in ``reserved_fen``, the sell
@@ -27,7 +27,7 @@ def one_of(column: str, values: tuple[str, ...]) -> str:
 
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

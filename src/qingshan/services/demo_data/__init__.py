@@ -1,0 +1,1 @@
+"""Reference inputs of the demo district, copied from examples/ with their sources."""

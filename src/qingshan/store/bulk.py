@@ -1,0 +1,85 @@
+"""Set-based reads and writes for large batches, one code path per backend.
+
+* Lookups by a long list of values: PostgreSQL takes the whole list as one array parameter
+  (``column = ANY(:array)``, one round trip, no SQL text the size of the list); SQLite gets
+  ``IN`` lists of :data:`CHUNK` values (under its limit on bound variables).
+* Inserts: PostgreSQL ``COPY … FROM STDIN`` of CSV written by polars (as
+  :mod:`qingshan.store.readings` does) from :data:`COPY_MIN_ROWS` rows on; otherwise one
+  ``executemany``.
+
+Rows written here bypass the ORM, so callers write their own audit summary
+(:func:`qingshan.store.audit.record`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC
+from typing import Any
+
+import polars as pl
+from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, insert
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from qingshan.store.types import UTC_TEXT_FORMAT, UtcDateTime
+
+CHUNK = 10_000
+"""Values per ``IN`` list on SQLite."""
+COPY_MIN_ROWS = 100
+"""Fewer rows go by ``executemany`` on PostgreSQL too (building CSV costs more than it saves)."""
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def matching(session: Session, column: Any, values: Sequence[Any]) -> Iterator[ColumnElement[bool]]:
+    """Conditions that together select the rows whose ``column`` is one of ``values``: one
+    array comparison on PostgreSQL, ``IN`` chunks on SQLite (run one query per condition)."""
+    if not values:
+        return
+    if is_postgresql(session):
+        yield column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        return
+    for start in range(0, len(values), CHUNK):
+        yield column.in_(values[start : start + CHUNK])
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` in the session's transaction."""
+    if not rows:
+        return
+    if len(rows) < COPY_MIN_ROWS or not is_postgresql(session):
+        session.connection().execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    documents = [name for name in columns if isinstance(table.c[name].type, JSON)]
+    if documents:
+        rows = [
+            row | {name: json.dumps(row[name], ensure_ascii=False) for name in documents}
+            for row in rows
+        ]
+    times = {
+        name: pl.Datetime("us", UTC)
+        for name in columns
+        if isinstance(table.c[name].type, UtcDateTime)
+    }
+    frame = pl.DataFrame(rows, schema_overrides=times, infer_schema_length=None)
+    buffer = io.BytesIO()
+    frame.write_csv(
+        buffer,
+        include_header=False,
+        quote_style="non_numeric",
+        datetime_format=f"{UTC_TEXT_FORMAT}+00",
+    )
+    raw: Any = session.connection().connection.driver_connection
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(
+            f"COPY {table.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
+        ) as copy,
+    ):
+        copy.write(buffer.getvalue())
