@@ -46,7 +46,11 @@ OPERATION_LABELS = {
     "redeem": N_("Points redeemed"),
 }
 SIDE_LABELS = {"buy": N_("Buy"), "sell": N_("Sell")}
-ORDER_STATUS_LABELS = {"open": N_("Open"), "filled": N_("Filled"), "cancelled": N_("Cancelled")}
+ORDER_STATUS_LABELS = {
+    "open": N_("Open"),
+    "filled": N_("Filled"),
+    "cancelled": N_("Order cancelled"),
+}
 RECENT_TRADES = 50
 """Trades listed on an account or instrument page (newest first)."""
 PURPOSES_FOR_RETIREMENT = tuple(p for p in RETIREMENT_PURPOSES if p != "履约抵销")
