@@ -93,6 +93,15 @@ def number(value: float | None, digits: int = 0, sign: bool = False) -> str:
     return f"{value:{'+' if sign else ''},.{digits}f}"
 
 
+def yuan(fen: int | None) -> str:
+    """Integer fen as yuan with two decimals and thousands separators (``240800`` →
+    ``"2,408.00"``), exact: integer arithmetic, no float; "—" where there is no amount."""
+    if fen is None:
+        return "—"
+    whole, cents = divmod(abs(fen), 100)
+    return f"{'-' if fen < 0 else ''}{whole:,}.{cents:02d}"
+
+
 def _environment() -> Environment:
     environment = Environment(
         loader=PackageLoader("qingshan.web", "templates"),
@@ -102,6 +111,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters["number"] = number
+    environment.filters["yuan"] = yuan
     environment.install_gettext_callables(gettext_, ngettext_, newstyle=True)  # type: ignore[attr-defined]
     return environment
 
