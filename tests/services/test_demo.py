@@ -22,6 +22,7 @@ from qingshan.services import (
     demo_world,
     gep_runs,
     hj212_server,
+    market,
     registry,
 )
 from qingshan.services.case_workflow import State
@@ -122,7 +123,15 @@ def _check_alarms_and_cases(engine: Engine, summary: demo.DemoSummary) -> None:
 
 
 def _check_registry(engine: Engine, summary: demo.DemoSummary) -> None:
-    assert registry.verify(engine) == []
+    assert registry.verify(engine) == []  # ledger, journal chain, market and cash
+    board = {row["issuance_id"]: row for row in market.quote_board(engine)}
+    first = min(board)
+    # MARKET_ORDERS: bids 27.60 and 28.20 lift the 27.50 offer (2,000 t), then 100 t at 28.20
+    assert board[first]["last_fen_per_t"] == 2_820 and board[first]["day_volume_t"] == 2_100
+    quotes = [
+        (board[i]["best_bid_fen_per_t"], board[i]["best_ask_fen_per_t"]) for i in sorted(board)
+    ]
+    assert quotes == [(2_680, 2_820), (2_900, 3_000)]
     assert summary.registry_accounts == demo.demo_books.RESIDENTS + 5
     platform = registry.Principal("test", "analyst")
     ent01 = registry.statement(engine, platform, "ENT01")
@@ -166,8 +175,27 @@ SITES = {site.code: site for site in demo_world.sites()}
 
 
 def _frame(code: str, start: datetime, end: datetime, seed: int = 2026) -> pl.DataFrame:
-    keys = ("so2", "no2", "co", "o3", "pm10", "pm25", "ph", "do", "codmn", "nh3n", "tp", "tn",
-            "leq", "flue_so2", "flue_nox", "flue_dust", "cod", "electricity", "natural_gas")
+    keys = (
+        "so2",
+        "no2",
+        "co",
+        "o3",
+        "pm10",
+        "pm25",
+        "ph",
+        "do",
+        "codmn",
+        "nh3n",
+        "tp",
+        "tn",
+        "leq",
+        "flue_so2",
+        "flue_nox",
+        "flue_dust",
+        "cod",
+        "electricity",
+        "natural_gas",
+    )
     ids = {key: number for number, key in enumerate(keys)}
     return demo_series.readings_frame(seed, SITES[code], 1, ids, start, end)
 
