@@ -31,7 +31,17 @@ from qingshan.store import create_store_engine
 from qingshan.store.case_models import Case
 from qingshan.store.engine import reading
 from qingshan.store.identity import authenticate
-from qingshan.store.models import ROLES, Aggregate, Alarm, Device, Grid, Reading, Rule, Site
+from qingshan.store.models import (
+    ROLES,
+    Aggregate,
+    Alarm,
+    Device,
+    Grid,
+    Parameter,
+    Reading,
+    Rule,
+    Site,
+)
 
 UNTIL = date(2026, 6, 10)
 DAYS = 3
@@ -269,3 +279,45 @@ def test_live_devices_send_realtime_and_todays_hours_through_the_server(engine: 
     with reading(engine) as session:
         periods = set(session.scalars(select(Reading.period).distinct()))
     assert "realtime" in periods
+
+
+def test_noise_points_get_each_hour_that_is_over_from_the_same_series(engine: Engine) -> None:
+    """The sites without a device catch up from their last stored hour to the current hour,
+    with exactly the values the seeding stores for those hours (one deterministic series)."""
+    demo._seed_world(engine)
+    without_device = [site for site in demo_world.sites() if site.system is None]
+    assert {site.kind for site in without_device} == {"noise_point", "energy_meter"}
+    codes = [site.code for site in without_device]
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start = now - timedelta(hours=6)
+    demo_live._store_sensor_hours(
+        engine, demo.DEFAULT_SEED, codes, start - timedelta(hours=1), start
+    )
+    assert demo_live._last_stored_hour(engine, codes) == start
+
+    async def catch_up() -> None:
+        sensors = asyncio.create_task(demo_live.run_sensors(engine, seed=demo.DEFAULT_SEED))
+        await asyncio.sleep(3)
+        sensors.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sensors
+
+    asyncio.run(catch_up())
+    assert demo_live._last_stored_hour(engine, codes) == now
+    site = next(site for site in demo_world.sites() if site.code == codes[0])
+    with reading(engine) as session:
+        site_id = session.scalar(select(Site.id).where(Site.code == site.code))
+        stored = session.scalars(
+            select(Reading.value)
+            .join(Parameter, Parameter.id == Reading.parameter_id)
+            .where(
+                Reading.site_id == site_id, Reading.period_start >= start, Parameter.key == "leq"
+            )
+            .order_by(Reading.period_start)
+        ).all()
+    _hours, series = demo_series.site_series(
+        demo.DEFAULT_SEED,
+        site,
+        np.arange(demo_series.hour_index(start), demo_series.hour_index(now), dtype=np.int64),
+    )
+    assert list(stored) == pytest.approx(list(series["leq"][0]))

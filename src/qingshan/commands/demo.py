@@ -81,13 +81,17 @@ async def _serve(
         return
     async with hj212_server.running_server(engine, host, hj212_port) as receiver:
         devices = demo_live.demo_devices(engine)
-        sender = asyncio.create_task(demo_live.run_live(host, receiver.port, devices, seed=seed))
+        senders = [
+            asyncio.create_task(demo_live.run_live(host, receiver.port, devices, seed=seed)),
+            asyncio.create_task(demo_live.run_sensors(engine, seed=seed)),
+        ]
         try:
             await server.serve()
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            for sender in senders:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
 
 
 def demo_command(

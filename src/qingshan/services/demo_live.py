@@ -14,22 +14,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+import polars as pl
+from sqlalchemy import Engine, func, select
 
 from qingshan.protocols.hj212_simulator import DeviceSimulator
 from qingshan.services import hj212_client
+from qingshan.services.demo_series import readings_frame
 from qingshan.services.demo_world import sites
-from qingshan.store.aggregates import LOCAL_TIME_ZONE
-from qingshan.store.engine import reading
-from qingshan.store.models import Device, Site
+from qingshan.store.aggregates import LOCAL_TIME_ZONE, aggregate_hour_batch
+from qingshan.store.engine import reading, writing
+from qingshan.store.models import Device, Parameter, Reading, Site
+from qingshan.store.readings import upsert_readings
 
 REALTIME_INTERVAL_S = 15.0
 """Seconds between real-time uploads of each device (HJ 212 devices send every 30 s to a few
 minutes; a little faster here so that data arrive while someone watches)."""
 HOUR = timedelta(hours=1)
+LIVE_SOURCE = "demo:noise-network"
+LIVE_ACTOR = "demo:live"
 BEIJING = ZoneInfo(LOCAL_TIME_ZONE)
 
 log = logging.getLogger(__name__)
@@ -92,3 +97,55 @@ async def run_live(
         }
         await _send(host, port, uploads)
         await asyncio.sleep(interval)
+
+
+async def run_sensors(engine: Engine, *, seed: int, interval: float = REALTIME_INTERVAL_S) -> None:
+    """Until cancelled: each hour that is over, the demo's sites without an HJ 212 device (noise
+    points and energy meters, whose networks deliver hourly files) get that hour's readings from the
+    same deterministic series the seeding used, through ``upsert_readings`` and the hour
+    aggregation — from their last stored hour on, so a demo started days after its seeding
+    catches up too."""
+    codes = [site.code for site in sites() if site.system is None]
+    stored_until = await asyncio.to_thread(_last_stored_hour, engine, codes)
+    while True:
+        now_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        if stored_until is not None and now_hour > stored_until:
+            await asyncio.to_thread(
+                _store_sensor_hours, engine, seed, codes, stored_until, now_hour
+            )
+            stored_until = now_hour
+        await asyncio.sleep(interval)
+
+
+def _last_stored_hour(engine: Engine, codes: list[str]) -> datetime | None:
+    """The end of the last stored hour of the sites ``codes`` (None: they have none)."""
+    with reading(engine) as session:
+        last = session.scalar(
+            select(func.max(Reading.period_start))
+            .join(Site, Site.id == Reading.site_id)
+            .where(Site.code.in_(codes), Reading.period == "hour")
+        )
+    return None if last is None else last.replace(tzinfo=UTC) + HOUR
+
+
+def _store_sensor_hours(
+    engine: Engine, seed: int, codes: list[str], start: datetime, end: datetime
+) -> None:
+    """The hours [start, end) of the sites ``codes`` (one transaction)."""
+    by_code = {site.code: site for site in sites()}
+    with reading(engine) as session:
+        site_ids = dict(
+            session.execute(select(Site.code, Site.id).where(Site.code.in_(codes))).all()
+        )
+        parameter_ids = dict(session.execute(select(Parameter.key, Parameter.id)).all())
+    frames = [
+        readings_frame(seed, by_code[code], site_ids[code], parameter_ids, start, end)
+        for code in site_ids
+    ]
+    filled = [frame for frame in frames if frame.height]
+    if not filled:
+        return
+    batch = pl.concat(filled)
+    with writing(engine, LIVE_ACTOR) as session:
+        upsert_readings(session, batch, source=LIVE_SOURCE, actor=LIVE_ACTOR)
+        aggregate_hour_batch(session, batch, actor=LIVE_ACTOR)
