@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from qingshan.alerting.catalogue import RULE_TYPES
+from qingshan.protocols.hj212_simulator import DeviceSimulator
 from qingshan.services import (
     carbon,
     database,
@@ -38,6 +39,7 @@ from qingshan.store.models import (
     Device,
     Grid,
     Parameter,
+    ParameterCode,
     Reading,
     Rule,
     Site,
@@ -321,3 +323,36 @@ def test_noise_points_get_each_hour_that_is_over_from_the_same_series(engine: En
         np.arange(demo_series.hour_index(start), demo_series.hour_index(now), dtype=np.int64),
     )
     assert list(stored) == pytest.approx(list(series["leq"][0]))
+
+
+@pytest.mark.parametrize(("st", "limits"), [("31", "STACK_LIMITS"), ("32", "OUTFALL_LIMITS")])
+def test_live_outlets_stay_within_their_permits(engine: Engine, st: str, limits: str) -> None:
+    """The live channels of the demo's outlets never exceed the demo's permit limits (the seeded
+    history holds the exceedances), and the simulator keeps to the channels it is given. Codes
+    are mapped to parameters as the server maps them at an outlet (``parameter_codes``)."""
+    permit = getattr(demo_world, limits)
+    with reading(engine) as session:
+        keys = dict(
+            session.execute(
+                select(ParameterCode.code, Parameter.key)
+                .join(Parameter, Parameter.id == ParameterCode.parameter_id)
+                .where(ParameterCode.scheme == "hj212")
+                .where(
+                    (ParameterCode.site_kind == "source_outlet") | ParameterCode.site_kind.is_(None)
+                )
+                .order_by(ParameterCode.site_kind.is_(None))  # the outlet's own code wins
+            ).all()[::-1]
+        )
+    limited = {
+        channel.code: permit[keys[channel.code]]["limit"]
+        for channel in demo_live.DEMO_CHANNELS[st]
+        if keys.get(channel.code) in permit
+    }
+    assert len(limited) == len(permit)
+    for channel in demo_live.DEMO_CHANNELS[st]:
+        assert channel.high < limited.get(channel.code, float("inf"))
+    simulator = DeviceSimulator("MN1", st, channels=demo_live.DEMO_CHANNELS[st], seed=1)
+    packet = simulator.packets("2011", datetime(2026, 11, 25, 10, 0))[0].decode()
+    for channel in demo_live.DEMO_CHANNELS[st]:
+        value = float(packet.split(f"{channel.code}-Rtd=")[1].split(",")[0].split(";")[0])
+        assert channel.low <= value <= channel.high

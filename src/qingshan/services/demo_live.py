@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from sqlalchemy import Engine, func, select
 
-from qingshan.protocols.hj212_simulator import DeviceSimulator
+from qingshan.protocols.hj212_simulator import Channel, DeviceSimulator
 from qingshan.services import hj212_client
 from qingshan.services.demo_series import readings_frame
 from qingshan.services.demo_world import sites
@@ -38,6 +38,40 @@ LIVE_ACTOR = "demo:live"
 BEIJING = ZoneInfo(LOCAL_TIME_ZONE)
 
 log = logging.getLogger(__name__)
+
+
+DEMO_CHANNELS: dict[str, tuple[Channel, ...]] = {
+    "21": (  # surface water around Class II–III (GB 3838—2002 Table 1), the sections' targets
+        Channel("w01001", 7.0, 8.4, 2),  # pH
+        Channel("w01009", 5.5, 9.0, 2),  # dissolved oxygen, mg/L (III ≥ 5)
+        Channel("w01010", 8, 24, 1),  # water temperature, °C
+        Channel("w01014", 250, 600, 0),  # conductivity, µS/cm
+        Channel("w01019", 1.5, 5.0, 2),  # permanganate index, mg/L (III ≤ 6)
+        Channel("w21003", 0.1, 0.9, 3),  # ammonia nitrogen, mg/L (III ≤ 1.0)
+        Channel("w21011", 0.02, 0.15, 3),  # total phosphorus, mg/L (III river ≤ 0.2)
+        Channel("w21001", 0.4, 0.95, 2),  # total nitrogen, mg/L (III ≤ 1.0)
+    ),
+    "32": (  # wastewater outlet below its permit (demo_world.OUTFALL_LIMITS: COD 50, NH3-N 5)
+        Channel("w00000", 5, 60, 2),
+        Channel("w01018", 12, 42, 1),
+        Channel("w21003", 0.2, 4.2, 2),
+        Channel("w21011", 0.05, 0.45, 3),
+        Channel("w21001", 2, 14, 2),
+        Channel("w01001", 6.5, 8.5, 2),
+    ),
+    "31": (  # gas boiler stack below its permit (demo_world.STACK_LIMITS: SO2 50, NOx 100, dust 10)
+        Channel("a00000", 20, 80, 1),
+        Channel("a21026", 3, 38, 2),
+        Channel("a21002", 25, 85, 1),
+        Channel("a34013", 1, 8.5, 2),
+        Channel("a19001", 6, 12, 1),
+        Channel("a01012", 40, 120, 1),
+        Channel("a01011", 5, 15, 2),
+    ),
+}
+"""The demo's live channels where the simulator's generic ranges would not fit the demo's
+sites: outlets stay within their permits and sections near their target classes (the seeded
+history has the exceedances; live data should not turn every outlet red)."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +113,13 @@ async def run_live(
 ) -> None:
     """Send the demo devices' data until cancelled."""
     simulators = {
-        device.mn: DeviceSimulator(device.mn, device.st, device.password, seed=seed + index)
+        device.mn: DeviceSimulator(
+            device.mn,
+            device.st,
+            device.password,
+            seed=seed + index,
+            channels=DEMO_CHANNELS.get(device.st),
+        )
         for index, device in enumerate(devices)
     }
     now = _local_now()
