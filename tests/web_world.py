@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from qingshan.services import registry
+from qingshan.services import market, registry
 from qingshan.services.registry import Principal
 from qingshan.store.engine import writing
 from qingshan.store.identity import add_user, set_user_grids
@@ -100,4 +100,48 @@ def credits_for_firm(engine: Engine, quantity: int = 100) -> dict[str, Any]:
         to_account="E-FIRM",
         verification="核查报告",
     )
-    return {"block_id": issued["new_block_id"], "serial": issued["serial"]}
+    return {
+        "block_id": issued["new_block_id"],
+        "serial": issued["serial"],
+        "issuance_id": issued["issuance_id"],
+    }
+
+
+def market_for_firms(engine: Engine) -> dict[str, Any]:
+    """A seller and a buyer: ``E-FIRM`` of user ``firm`` (which must exist) holds 100 t
+    (:func:`credits_for_firm`); the new enterprise user ``rival`` owns ``E-RIVAL``, into which
+    the administrator has deposited 1,500.00 yuan."""
+    admin = Principal(actor="test:admin", role="admin")
+    with writing(engine, "test:world") as session:
+        add_user(session, "rival", "enterprise", password=PASSWORD)
+    credits = credits_for_firm(engine)
+    registry.open_account(
+        engine, admin, code="E-RIVAL", name="绿色物流有限公司", kind="enterprise", username="rival"
+    )
+    market.deposit(
+        engine,
+        admin,
+        key="deposit-rival",
+        account_code="E-RIVAL",
+        amount_fen=150_000,
+        note="银行流水",
+    )
+    return credits
+
+
+def trade_between_firms(engine: Engine, issuance_id: int) -> None:
+    """Over :func:`market_for_firms`: E-FIRM offers 20 t at 24.08 yuan, E-RIVAL buys 10 t at
+    up to 25 yuan (a trade at 24.08; 10 t stay on offer)."""
+    admin = Principal(actor="test:admin", role="admin")
+    orders = (("sell-20", "E-FIRM", "sell", 2_408, 20), ("buy-10", "E-RIVAL", "buy", 2_500, 10))
+    for key, account, side, price, tonnes in orders:
+        market.submit_order(
+            engine,
+            admin,
+            key=key,
+            account_code=account,
+            issuance_id=issuance_id,
+            side=side,
+            price_fen_per_t=price,
+            quantity=tonnes,
+        )

@@ -211,3 +211,26 @@ def test_refusals_are_409_or_422(
         == 409
     )
     assert client.get(f"{API}/book/999", headers=roles["enterprise"]).status_code == 404
+
+
+def test_a_sell_without_a_block_sells_from_the_smallest_block_that_suffices(
+    client: TestClient, roles: dict[str, Headers], listed: dict[str, Any]
+) -> None:
+    analyst = roles["analyst"]
+    offer = {k: v for k, v in sell(listed, "s100", 3000, 100).items() if k != "block_id"}
+    first = client.post(f"{API}/orders", json=offer, headers=analyst).json()
+    client.delete(f"{API}/orders/{first['id']}", headers=analyst)  # back as a 100 t block
+
+    def held() -> list[int]:
+        statement = client.get(f"{REGISTRY}/accounts/OWNER/statement", headers=analyst).json()
+        return sorted(b["quantity_t"] for b in statement["holdings"] if b["status"] == "held")
+
+    assert held() == [100, 900]
+    small = offer | {"idempotency_key": "s80", "quantity": 80}
+    placed = client.post(f"{API}/orders", json=small, headers=analyst)
+    assert placed.status_code == 201, placed.text
+    assert held() == [20, 900]  # the 900 t block stays whole
+    assert client.post(f"{API}/orders", json=small, headers=analyst).json() == placed.json()
+    too_big = offer | {"idempotency_key": "s950", "quantity": 950}
+    refused = client.post(f"{API}/orders", json=too_big, headers=analyst)
+    assert refused.status_code == 409 and "largest: 900 t" in refused.text

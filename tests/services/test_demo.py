@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from qingshan.alerting.catalogue import RULE_TYPES
+from qingshan.protocols.hj212_simulator import DeviceSimulator
 from qingshan.services import (
     carbon,
     database,
@@ -22,6 +23,7 @@ from qingshan.services import (
     demo_world,
     gep_runs,
     hj212_server,
+    market,
     registry,
     targets,
 )
@@ -31,7 +33,18 @@ from qingshan.store import create_store_engine
 from qingshan.store.case_models import Case
 from qingshan.store.engine import reading
 from qingshan.store.identity import authenticate
-from qingshan.store.models import ROLES, Aggregate, Alarm, Device, Grid, Reading, Rule, Site
+from qingshan.store.models import (
+    ROLES,
+    Aggregate,
+    Alarm,
+    Device,
+    Grid,
+    Parameter,
+    ParameterCode,
+    Reading,
+    Rule,
+    Site,
+)
 
 UNTIL = date(2026, 6, 10)
 DAYS = 3
@@ -133,7 +146,15 @@ def _check_alarms_and_cases(engine: Engine, summary: demo.DemoSummary) -> None:
 
 
 def _check_registry(engine: Engine, summary: demo.DemoSummary) -> None:
-    assert registry.verify(engine) == []
+    assert registry.verify(engine) == []  # ledger, journal chain, market and cash
+    board = {row["issuance_id"]: row for row in market.quote_board(engine)}
+    first = min(board)
+    # MARKET_ORDERS: bids 27.60 and 28.20 lift the 27.50 offer (2,000 t), then 100 t at 28.20
+    assert board[first]["last_fen_per_t"] == 2_820 and board[first]["day_volume_t"] == 2_100
+    quotes = [
+        (board[i]["best_bid_fen_per_t"], board[i]["best_ask_fen_per_t"]) for i in sorted(board)
+    ]
+    assert quotes == [(2_680, 2_820), (2_900, 3_000)]
     assert summary.registry_accounts == demo.demo_books.RESIDENTS + 5
     platform = registry.Principal("test", "analyst")
     ent01 = registry.statement(engine, platform, "ENT01")
@@ -177,8 +198,27 @@ SITES = {site.code: site for site in demo_world.sites()}
 
 
 def _frame(code: str, start: datetime, end: datetime, seed: int = 2026) -> pl.DataFrame:
-    keys = ("so2", "no2", "co", "o3", "pm10", "pm25", "ph", "do", "codmn", "nh3n", "tp", "tn",
-            "leq", "flue_so2", "flue_nox", "flue_dust", "cod", "electricity", "natural_gas")
+    keys = (
+        "so2",
+        "no2",
+        "co",
+        "o3",
+        "pm10",
+        "pm25",
+        "ph",
+        "do",
+        "codmn",
+        "nh3n",
+        "tp",
+        "tn",
+        "leq",
+        "flue_so2",
+        "flue_nox",
+        "flue_dust",
+        "cod",
+        "electricity",
+        "natural_gas",
+    )
     ids = {key: number for number, key in enumerate(keys)}
     return demo_series.readings_frame(seed, SITES[code], 1, ids, start, end)
 
@@ -254,29 +294,76 @@ def test_live_devices_send_realtime_and_todays_hours_through_the_server(engine: 
     assert "realtime" in periods
 
 
-def test_the_gateway_writes_the_hours_of_the_sites_without_a_device(engine: Engine) -> None:
-    """Noise points and energy meters have no HJ 212 device: while the demo runs their hours
-    come from the gateway (else they show as offline three hours after the seed's end), and
-    they are the seed's own series for those hours."""
+def test_noise_points_get_each_hour_that_is_over_from_the_same_series(engine: Engine) -> None:
+    """The sites without a device catch up from their last stored hour to the current hour,
+    with exactly the values the seeding stores for those hours (one deterministic series)."""
     demo._seed_world(engine)
-    start = datetime(2026, 6, 9, 16, tzinfo=UTC)  # Beijing midnight
-    stored = demo_live.write_gateway_hours(engine, 2026, start, start + timedelta(hours=3))
-    deviceless = [site for site in demo_world.sites() if site.system is None]
-    assert {site.kind for site in deviceless} == {"noise_point", "energy_meter"}
+    without_device = [site for site in demo_world.sites() if site.system is None]
+    assert {site.kind for site in without_device} == {"noise_point", "energy_meter"}
+    codes = [site.code for site in without_device]
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start = now - timedelta(hours=6)
+    demo_live._store_sensor_hours(
+        engine, demo.DEFAULT_SEED, codes, start - timedelta(hours=1), start
+    )
+    assert demo_live._last_stored_hour(engine, codes) == start
+
+    async def catch_up() -> None:
+        sensors = asyncio.create_task(demo_live.run_sensors(engine, seed=demo.DEFAULT_SEED))
+        await asyncio.sleep(3)
+        sensors.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sensors
+
+    asyncio.run(catch_up())
+    assert demo_live._last_stored_hour(engine, codes) == now
+    site = next(site for site in demo_world.sites() if site.code == codes[0])
     with reading(engine) as session:
-        per_site = (
-            select(Site.code, func.count())
-            .join(Reading, Reading.site_id == Site.id)
-            .group_by(Site.code)
-        )
-        written = dict(session.execute(per_site).all())
-        noise = session.scalars(
+        site_id = session.scalar(select(Site.id).where(Site.code == site.code))
+        stored = session.scalars(
             select(Reading.value)
-            .join(Site, Site.id == Reading.site_id)
-            .where(Site.code == "NOI01")
+            .join(Parameter, Parameter.id == Reading.parameter_id)
+            .where(
+                Reading.site_id == site_id, Reading.period_start >= start, Parameter.key == "leq"
+            )
             .order_by(Reading.period_start)
         ).all()
-    assert set(written) == {site.code for site in deviceless}
-    assert sum(written.values()) == stored
-    expected = _frame("NOI01", start, start + timedelta(hours=3)).sort("period_start")
-    assert noise == pytest.approx(expected["value"].to_list())
+    _hours, series = demo_series.site_series(
+        demo.DEFAULT_SEED,
+        site,
+        np.arange(demo_series.hour_index(start), demo_series.hour_index(now), dtype=np.int64),
+    )
+    assert list(stored) == pytest.approx(list(series["leq"][0]))
+
+
+@pytest.mark.parametrize(("st", "limits"), [("31", "STACK_LIMITS"), ("32", "OUTFALL_LIMITS")])
+def test_live_outlets_stay_within_their_permits(engine: Engine, st: str, limits: str) -> None:
+    """The live channels of the demo's outlets never exceed the demo's permit limits (the seeded
+    history holds the exceedances), and the simulator keeps to the channels it is given. Codes
+    are mapped to parameters as the server maps them at an outlet (``parameter_codes``)."""
+    permit = getattr(demo_world, limits)
+    with reading(engine) as session:
+        keys = dict(
+            session.execute(
+                select(ParameterCode.code, Parameter.key)
+                .join(Parameter, Parameter.id == ParameterCode.parameter_id)
+                .where(ParameterCode.scheme == "hj212")
+                .where(
+                    (ParameterCode.site_kind == "source_outlet") | ParameterCode.site_kind.is_(None)
+                )
+                .order_by(ParameterCode.site_kind.is_(None))  # the outlet's own code wins
+            ).all()[::-1]
+        )
+    limited = {
+        channel.code: permit[keys[channel.code]]["limit"]
+        for channel in demo_live.DEMO_CHANNELS[st]
+        if keys.get(channel.code) in permit
+    }
+    assert len(limited) == len(permit)
+    for channel in demo_live.DEMO_CHANNELS[st]:
+        assert channel.high < limited.get(channel.code, float("inf"))
+    simulator = DeviceSimulator("MN1", st, channels=demo_live.DEMO_CHANNELS[st], seed=1)
+    packet = simulator.packets("2011", datetime(2026, 11, 25, 10, 0))[0].decode()
+    for channel in demo_live.DEMO_CHANNELS[st]:
+        value = float(packet.split(f"{channel.code}-Rtd=")[1].split(",")[0].split(";")[0])
+        assert channel.low <= value <= channel.high

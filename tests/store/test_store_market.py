@@ -4,6 +4,7 @@ retries, all-or-nothing refusals, and the append-only trade and cash tables."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -263,6 +264,30 @@ def test_verify_finds_money_or_escrow_changed_behind_the_market(
     assert any("balance" in problem and "movements" in problem for problem in problems)
     assert any("deposits − withdrawals" in problem for problem in problems)
     assert any(f"order {ask['id']}: its 29 t are not held in escrow" == p for p in problems)
+
+
+def test_quote_board_best_prices_last_price_and_the_days_volume(
+    engine: Engine, world: dict[str, Any]
+) -> None:
+    def board(day: date) -> dict[str, Any]:
+        with reading(engine) as session:
+            (row,) = market.quotes(session, day)
+            return row
+
+    today = datetime.now(ledger.LOCAL_TIME_ZONE).date()
+    quiet = board(today)
+    assert (quiet["best_bid_fen_per_t"], quiet["best_ask_fen_per_t"]) == (None, None)
+    assert (quiet["last_fen_per_t"], quiet["day_volume_t"]) == (None, 0)
+    order(engine, world, "s1", "OWNER", "sell", 2_500, 30, world["block"])
+    order(engine, world, "s2", "OWNER", "sell", 2_600, 30, world["block"])
+    order(engine, world, "b1", "BUY1", "buy", 2_550, 40)  # 30 t at 25.00, 10 t rest at 25.50
+    order(engine, world, "b2", "BUY2", "buy", 2_400, 5)
+    order(engine, world, "b3", "BUY2", "buy", 2_600, 2)  # 2 t at 26.00, the last trade
+    row = board(today)
+    assert (row["best_bid_fen_per_t"], row["best_ask_fen_per_t"]) == (2_550, 2_600)
+    assert (row["last_fen_per_t"], row["day_volume_t"]) == (2_600, 32)
+    assert (row["project_name"], row["vintage"]) == ("青山碳汇造林", 2023)
+    assert board(today - timedelta(days=1))["day_volume_t"] == 0
 
 
 def test_every_cash_movement_is_journalled_and_checked(

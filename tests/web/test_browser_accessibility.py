@@ -14,10 +14,17 @@ from sqlalchemy import Engine
 
 from browser import LiveSite, open_page, sign_in, world_site
 from web.pages_world import add_alarms_and_reviewer, open_sample_case
-from web_world import PASSWORD, credits_for_firm
+from web_world import PASSWORD, market_for_firms, trade_between_firms
 
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-PUBLIC_PAGES = ["/", "/login", "/registry", "/registry/serial?serial=QS-X"]
+PUBLIC_PAGES = [
+    "/",
+    "/login",
+    "/registry",
+    "/registry/serial?serial=QS-X",
+    "/registry/market",
+    "/registry/market/1",
+]
 ANALYST_PAGES = [
     "/",
     "/carbon",
@@ -25,6 +32,8 @@ ANALYST_PAGES = [
     "/gep",
     "/registry",
     "/registry/accounts/E-FIRM",
+    "/registry/market",
+    "/registry/market/1",
     "/alarms",
     "/alarms/1",
     "/cases",
@@ -40,8 +49,9 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
 
 
 def prepare(engine: Engine) -> None:
-    """Credits of the firm, alarms, and case 1 opened from alarm 1 (as the paths above name)."""
-    credits_for_firm(engine)
+    """Credits of the firm, a trade on issuance 1, alarms, and case 1 opened from alarm 1 (as
+    the paths above name)."""
+    trade_between_firms(engine, market_for_firms(engine)["issuance_id"])
     open_sample_case(engine, add_alarms_and_reviewer(engine))
 
 

@@ -83,14 +83,13 @@ async def _serve(
         devices = demo_live.demo_devices(engine)
         senders = [
             asyncio.create_task(demo_live.run_live(host, receiver.port, devices, seed=seed)),
-            asyncio.create_task(demo_live.run_gateway(engine, seed=seed)),
+            asyncio.create_task(demo_live.run_sensors(engine, seed=seed)),
         ]
         try:
             await server.serve()
         finally:
             for sender in senders:
                 sender.cancel()
-            for sender in senders:
                 with contextlib.suppress(asyncio.CancelledError):
                     await sender
 

@@ -113,11 +113,14 @@ class DeviceSimulator:
         ack: bool = True,
         fault_rate: float = 0.0,
         max_segment: int = SEGMENT_LIMIT,
+        channels: tuple[Channel, ...] | None = None,
     ) -> None:
-        if st not in CHANNELS:
+        """``channels`` replaces the system's default channels (:data:`CHANNELS`), e.g. with
+        ranges that fit a site's permit limits or water class."""
+        if channels is None and st not in CHANNELS:
             raise ValueError(f"no simulated channels for ST={st}; choose from {sorted(CHANNELS)}")
         self.mn, self.st, self.pw = mn, st, pw
-        self.channels = CHANNELS[st]
+        self.channels = channels if channels is not None else CHANNELS[st]
         self._random = random.Random(seed)
         self._level = {c.code: self._random.uniform(c.low, c.high) for c in self.channels}
         self._version, self._ack = version, ack

@@ -20,7 +20,7 @@ import polars as pl
 from sqlalchemy import Engine, select
 
 from qingshan.carbon import accounting
-from qingshan.services import carbon, gep_runs, registry
+from qingshan.services import carbon, gep_runs, market, registry
 from qingshan.services.case_workflow import beijing_midnight
 from qingshan.services.demo_world import ENTERPRISES, TOWNSHIPS
 from qingshan.services.registry import ActionRow, Principal
@@ -243,7 +243,48 @@ def seed_registry(engine: Engine, seed: int, until: date) -> int:
         obligation_id=int(obligation["id"]),
         note=f"{until.year - 1} 年度配额清缴抵销",
     )
+    seed_market(engine, int(first["issuance_id"]), int(second["issuance_id"]))
     return len(residents) + 5
+
+
+MARKET_ORDERS = (
+    # key, account, issuance (0: the first, 1: the second), side, yuan per t, tonnes
+    ("ask-1", "PRJ01", 0, "sell", "27.50", 2_000),
+    ("ask-2", "PRJ01", 0, "sell", "28.20", 3_000),
+    ("ask-3", "PRJ02", 1, "sell", "30.00", 1_500),
+    ("bid-1", "ENT02", 0, "buy", "27.60", 1_200),  # fills 1,200 t at 27.50
+    ("bid-2", "ENT03", 0, "buy", "26.80", 800),
+    ("bid-3", "ENT01", 0, "buy", "28.20", 900),  # fills 800 t at 27.50 and 100 t at 28.20
+    ("bid-4", "ENT03", 1, "buy", "29.00", 600),
+)
+"""The demo market: resting offers of both project owners, bids of the three enterprises, and
+the fills where they cross (the resting order's price, price-time priority)."""
+
+
+def seed_market(engine: Engine, *issuances: int) -> None:
+    """Yuan for every enterprise and owner, then the :data:`MARKET_ORDERS` through the market
+    service, so the board, the order books and the trades show a working market."""
+    for code in ("ENT01", "ENT02", "ENT03", "PRJ01", "PRJ02"):
+        market.deposit(
+            engine,
+            ADMIN,
+            key=f"demo-deposit-{code}",
+            account_code=code,
+            amount_fen=market.fen_from_yuan("200000"),
+            note="银行入金（示例）",
+        )
+    enterprise = Principal("user:enterprise", "enterprise", _user_id(engine, "enterprise"))
+    for key, account, which, side, price, quantity in MARKET_ORDERS:
+        market.submit_order(
+            engine,
+            enterprise if account == "ENT01" else PLATFORM,  # ENT01 is the enterprise user's
+            key=f"demo-{key}",
+            account_code=account,
+            issuance_id=issuances[which],
+            side=side,
+            price_fen_per_t=market.fen_from_yuan(price),
+            quantity=quantity,
+        )
 
 
 # ------------------------------------------------------------------------------------------

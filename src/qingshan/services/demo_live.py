@@ -7,11 +7,6 @@ data (2061) when the hour is over — through the real TCP server, so the readin
 liveness and the alarm rules behave as they would with field devices. Packets come from
 :class:`~qingshan.protocols.hj212_simulator.DeviceSimulator` and are sent by
 :func:`~qingshan.services.hj212_client.run_devices` (each answer 9014 is checked).
-
-The sites without an HJ 212 device (noise points, energy meters) report through a gateway in
-the field; :func:`run_gateway` stands in for it and writes each hour of theirs that is over
-through the single write path (``upsert_readings``) — without it they would show as offline
-three hours after the seeded series end.
 """
 
 from __future__ import annotations
@@ -22,27 +17,61 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+import polars as pl
+from sqlalchemy import Engine, func, select
 
-from qingshan.protocols.hj212_simulator import DeviceSimulator
+from qingshan.protocols.hj212_simulator import Channel, DeviceSimulator
 from qingshan.services import hj212_client
 from qingshan.services.demo_series import readings_frame
 from qingshan.services.demo_world import sites
-from qingshan.store.aggregates import LOCAL_TIME_ZONE
+from qingshan.store.aggregates import LOCAL_TIME_ZONE, aggregate_hour_batch
 from qingshan.store.engine import reading, writing
-from qingshan.store.models import Device, Parameter, Site
+from qingshan.store.models import Device, Parameter, Reading, Site
 from qingshan.store.readings import upsert_readings
 
 REALTIME_INTERVAL_S = 15.0
 """Seconds between real-time uploads of each device (HJ 212 devices send every 30 s to a few
 minutes; a little faster here so that data arrive while someone watches)."""
 HOUR = timedelta(hours=1)
-GATEWAY_CHECK_S = 60.0
-"""Seconds between the gateway's looks at the clock (it writes an hour once it is over)."""
-GATEWAY = "demo:gateway"
+LIVE_SOURCE = "demo:noise-network"
+LIVE_ACTOR = "demo:live"
 BEIJING = ZoneInfo(LOCAL_TIME_ZONE)
 
 log = logging.getLogger(__name__)
+
+
+DEMO_CHANNELS: dict[str, tuple[Channel, ...]] = {
+    "21": (  # surface water around Class II–III (GB 3838—2002 Table 1), the sections' targets
+        Channel("w01001", 7.0, 8.4, 2),  # pH
+        Channel("w01009", 5.5, 9.0, 2),  # dissolved oxygen, mg/L (III ≥ 5)
+        Channel("w01010", 8, 24, 1),  # water temperature, °C
+        Channel("w01014", 250, 600, 0),  # conductivity, µS/cm
+        Channel("w01019", 1.5, 5.0, 2),  # permanganate index, mg/L (III ≤ 6)
+        Channel("w21003", 0.1, 0.9, 3),  # ammonia nitrogen, mg/L (III ≤ 1.0)
+        Channel("w21011", 0.02, 0.15, 3),  # total phosphorus, mg/L (III river ≤ 0.2)
+        Channel("w21001", 0.4, 0.95, 2),  # total nitrogen, mg/L (III ≤ 1.0)
+    ),
+    "32": (  # wastewater outlet below its permit (demo_world.OUTFALL_LIMITS: COD 50, NH3-N 5)
+        Channel("w00000", 5, 60, 2),
+        Channel("w01018", 12, 42, 1),
+        Channel("w21003", 0.2, 4.2, 2),
+        Channel("w21011", 0.05, 0.45, 3),
+        Channel("w21001", 2, 14, 2),
+        Channel("w01001", 6.5, 8.5, 2),
+    ),
+    "31": (  # gas boiler stack below its permit (demo_world.STACK_LIMITS: SO2 50, NOx 100, dust 10)
+        Channel("a00000", 20, 80, 1),
+        Channel("a21026", 3, 38, 2),
+        Channel("a21002", 25, 85, 1),
+        Channel("a34013", 1, 8.5, 2),
+        Channel("a19001", 6, 12, 1),
+        Channel("a01012", 40, 120, 1),
+        Channel("a01011", 5, 15, 2),
+    ),
+}
+"""The demo's live channels where the simulator's generic ranges would not fit the demo's
+sites: outlets stay within their permits and sections near their target classes (the seeded
+history has the exceedances; live data should not turn every outlet red)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +113,13 @@ async def run_live(
 ) -> None:
     """Send the demo devices' data until cancelled."""
     simulators = {
-        device.mn: DeviceSimulator(device.mn, device.st, device.password, seed=seed + index)
+        device.mn: DeviceSimulator(
+            device.mn,
+            device.st,
+            device.password,
+            seed=seed + index,
+            channels=DEMO_CHANNELS.get(device.st),
+        )
         for index, device in enumerate(devices)
     }
     now = _local_now()
@@ -104,33 +139,53 @@ async def run_live(
         await asyncio.sleep(interval)
 
 
-def _hour_floor(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def write_gateway_hours(engine: Engine, seed: int, start: datetime, end: datetime) -> int:
-    """The hours [start, end) (UTC) of the demo's sites without an HJ 212 device, from the same
-    series as the seed; returns the readings stored."""
-    with reading(engine) as session:
-        parameter_ids = dict(session.execute(select(Parameter.key, Parameter.id)).all())
-        site_ids = dict(session.execute(select(Site.code, Site.id)).all())
-    stored = 0
-    for site in sites():
-        if site.system is None and site.code in site_ids:
-            frame = readings_frame(seed, site, site_ids[site.code], parameter_ids, start, end)
-            with writing(engine, GATEWAY) as session:
-                stored += upsert_readings(session, frame, source=GATEWAY, actor=GATEWAY).inserted
-    return stored
-
-
-async def run_gateway(engine: Engine, *, seed: int = 0, interval: float = GATEWAY_CHECK_S) -> None:
-    """Write the device-less sites' hours of today that are over, then each hour as it ends;
-    until cancelled."""
-    local_midnight = datetime.now(BEIJING).replace(hour=0, minute=0, second=0, microsecond=0)
-    written_to = local_midnight.astimezone(UTC)
+async def run_sensors(engine: Engine, *, seed: int, interval: float = REALTIME_INTERVAL_S) -> None:
+    """Until cancelled: each hour that is over, the demo's sites without an HJ 212 device (noise
+    points and energy meters, whose networks deliver hourly files) get that hour's readings from the
+    same deterministic series the seeding used, through ``upsert_readings`` and the hour
+    aggregation — from their last stored hour on, so a demo started days after its seeding
+    catches up too."""
+    codes = [site.code for site in sites() if site.system is None]
+    stored_until = await asyncio.to_thread(_last_stored_hour, engine, codes)
     while True:
-        hour = _hour_floor(datetime.now(UTC))
-        if hour > written_to:
-            await asyncio.to_thread(write_gateway_hours, engine, seed, written_to, hour)
-            written_to = hour
+        now_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        if stored_until is not None and now_hour > stored_until:
+            await asyncio.to_thread(
+                _store_sensor_hours, engine, seed, codes, stored_until, now_hour
+            )
+            stored_until = now_hour
         await asyncio.sleep(interval)
+
+
+def _last_stored_hour(engine: Engine, codes: list[str]) -> datetime | None:
+    """The end of the last stored hour of the sites ``codes`` (None: they have none)."""
+    with reading(engine) as session:
+        last = session.scalar(
+            select(func.max(Reading.period_start))
+            .join(Site, Site.id == Reading.site_id)
+            .where(Site.code.in_(codes), Reading.period == "hour")
+        )
+    return None if last is None else last.replace(tzinfo=UTC) + HOUR
+
+
+def _store_sensor_hours(
+    engine: Engine, seed: int, codes: list[str], start: datetime, end: datetime
+) -> None:
+    """The hours [start, end) of the sites ``codes`` (one transaction)."""
+    by_code = {site.code: site for site in sites()}
+    with reading(engine) as session:
+        site_ids = dict(
+            session.execute(select(Site.code, Site.id).where(Site.code.in_(codes))).all()
+        )
+        parameter_ids = dict(session.execute(select(Parameter.key, Parameter.id)).all())
+    frames = [
+        readings_frame(seed, by_code[code], site_ids[code], parameter_ids, start, end)
+        for code in site_ids
+    ]
+    filled = [frame for frame in frames if frame.height]
+    if not filled:
+        return
+    batch = pl.concat(filled)
+    with writing(engine, LIVE_ACTOR) as session:
+        upsert_readings(session, batch, source=LIVE_SOURCE, actor=LIVE_ACTOR)
+        aggregate_hour_batch(session, batch, actor=LIVE_ACTOR)

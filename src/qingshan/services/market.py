@@ -9,7 +9,7 @@ prints, daily statistics) is readable by every registry reader.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -30,7 +30,7 @@ from qingshan.services.registry import (
 from qingshan.store import ledger, market
 from qingshan.store.engine import reading
 from qingshan.store.market_models import MarketOrder, MarketTrade
-from qingshan.store.models import RegistryAccount
+from qingshan.store.models import CreditBlock, RegistryAccount
 
 __all__ = ["Forbidden", "NotFound", "Principal"]
 
@@ -106,10 +106,18 @@ def submit_order(
     block_id: int | None = None,
 ) -> dict[str, Any]:
     """Place a limit order for an account the principal may trade; the answer is the order
-    after matching, with the trades it made (the same answer when the key is sent again)."""
+    after matching, with the trades it made (the same answer when the key is sent again).
+
+    A sell order without ``block_id`` sells from the account's smallest held block of the
+    issuance that has ``quantity`` tonnes (larger blocks stay whole for larger orders).
+    """
 
     def work(session: Session) -> dict[str, Any]:
         account = _owned(session, principal, account_code)
+        replayed = session.scalar(select(MarketOrder).where(MarketOrder.idempotency_key == key))
+        sold_from = block_id
+        if side == "sell" and sold_from is None and replayed is None:
+            sold_from = _block_for_sale(session, account, issuance_id, quantity)
         order = market.submit_order(
             session,
             key,
@@ -118,11 +126,37 @@ def submit_order(
             side=side,
             price_fen_per_t=price_fen_per_t,
             quantity=quantity,
-            block_id=block_id,
+            block_id=sold_from,
         )
         return _order_with_trades(session, order)
 
     return _write(engine, principal, work)
+
+
+def _block_for_sale(
+    session: Session, account: RegistryAccount, issuance_id: int, quantity: int
+) -> int:
+    """The smallest held block of ``issuance_id`` in ``account`` with at least ``quantity`` t
+    (a sell order escrows units of one block)."""
+    tonnes = CreditBlock.last_serial - CreditBlock.first_serial + 1
+    held = (
+        select(CreditBlock.id, tonnes)
+        .where(
+            CreditBlock.account_id == account.id,
+            CreditBlock.issuance_id == issuance_id,
+            CreditBlock.status == "held",
+        )
+        .order_by(tonnes, CreditBlock.id)
+    )
+    blocks = session.execute(held).all()
+    for found, available in blocks:
+        if available >= quantity:
+            return int(found)
+    largest = max((available for _, available in blocks), default=0)
+    raise LedgerError(
+        f"account {account.code} holds no block of issuance {issuance_id} with {quantity} t "
+        f"(largest: {largest} t); a sell order sells from one block"
+    )
 
 
 def _order_with_trades(session: Session, order: MarketOrder) -> dict[str, Any]:
@@ -218,3 +252,14 @@ def statistics(
         }
         for day in days
     ]
+
+
+def quote_board(engine: Engine, issuance_id: int | None = None) -> list[dict[str, Any]]:
+    """Per instrument: project, vintage, best bid and ask, last price and today's volume
+    (Beijing day) — public market data, as a bourse's quote board."""
+    today = datetime.now(ledger.LOCAL_TIME_ZONE).date()
+    with reading(engine) as session:
+        found = market.quotes(session, today, issuance_id)
+    if issuance_id is not None and not found:
+        raise NotFound(f"no issuance {issuance_id}")
+    return found

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -603,6 +603,75 @@ def statistics(
 
 def _beijing_day(at: datetime) -> date:
     return at.astimezone(LOCAL_TIME_ZONE).date()
+
+
+def quotes(session: Session, day: date, issuance_id: int | None = None) -> list[dict[str, Any]]:
+    """The quote board: per instrument (issuance) its project and vintage, best bid and ask
+    [fen/t], last trade price [fen/t] and the tonnes traded on Beijing calendar day ``day``.
+
+    ``None`` where there is none (no bid, no ask, never traded), never a fake zero.
+    """
+    query = select(CreditIssuance).order_by(CreditIssuance.id)
+    if issuance_id is not None:
+        query = query.where(CreditIssuance.id == issuance_id)
+    issuances = list(session.scalars(query))
+    best = _best_prices(session)
+    last = _last_prices(session)
+    volume = _day_volumes(session, day)
+    return [
+        {
+            "issuance_id": issuance.id,
+            "serial_prefix": issuance.serial_prefix,
+            "project_code": issuance.project_code,
+            "project_name": issuance.project_name,
+            "vintage": issuance.vintage,
+            "best_bid_fen_per_t": best.get((issuance.id, "buy")),
+            "best_ask_fen_per_t": best.get((issuance.id, "sell")),
+            "last_fen_per_t": last.get(issuance.id),
+            "day_volume_t": volume.get(issuance.id, 0),
+        }
+        for issuance in issuances
+    ]
+
+
+def _best_prices(session: Session) -> dict[tuple[int, str], int]:
+    """(issuance, side) → the best open price: the highest bid, the lowest ask."""
+    rows = session.execute(
+        select(
+            MarketOrder.issuance_id,
+            MarketOrder.side,
+            func.max(MarketOrder.price_fen_per_t),
+            func.min(MarketOrder.price_fen_per_t),
+        )
+        .where(MarketOrder.status == "open")
+        .group_by(MarketOrder.issuance_id, MarketOrder.side)
+    ).all()
+    return {
+        (issuance, side): highest if side == "buy" else lowest
+        for issuance, side, highest, lowest in rows
+    }
+
+
+def _last_prices(session: Session) -> dict[int, int]:
+    """Issuance → the price of its latest trade (by trade sequence)."""
+    latest = select(func.max(MarketTrade.id)).group_by(MarketTrade.issuance_id).scalar_subquery()
+    rows = session.execute(
+        select(MarketTrade.issuance_id, MarketTrade.price_fen_per_t).where(
+            MarketTrade.id.in_(latest)
+        )
+    ).all()
+    return {issuance: price for issuance, price in rows}
+
+
+def _day_volumes(session: Session, day: date) -> dict[int, int]:
+    """Issuance → tonnes traded on Beijing calendar day ``day``."""
+    start = datetime.combine(day, time(), LOCAL_TIME_ZONE)
+    rows = session.execute(
+        select(MarketTrade.issuance_id, func.sum(MarketTrade.quantity))
+        .where(MarketTrade.at >= start, MarketTrade.at < start + timedelta(days=1))
+        .group_by(MarketTrade.issuance_id)
+    ).all()
+    return {issuance: int(tonnes) for issuance, tonnes in rows}
 
 
 # ------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from qingshan.standards import aqi, water
 from qingshan.store.models import Parameter
 from qingshan.web.i18n import N_, current_locale
 from qingshan.web.i18n import gettext_ as _
+from qingshan.web.rendering import yuan
 
 KIND_STYLE = {
     "air_station": (N_("Air stations"), "circle", "#1f77b4"),
@@ -375,4 +376,81 @@ def class_chart(months: list[str], classes: list[str | None], target: str | None
             [_("Month"), _("Class")],
             [[m, c] for m, c in zip(months, classes, strict=True)],
         ),
+    }
+
+
+def yuan_from_fen(fen: int) -> float:
+    """Fen → yuan for a chart axis only (tables print the exact integer fen as yuan text)."""
+    return fen / 100
+
+
+def book_chart(bids: list[dict[str, int]], asks: list[dict[str, int]]) -> dict[str, Any]:
+    """The order book's depth as bars: tonnes bid and offered at each price level (yuan/t,
+    ascending), bids and asks in their own series so the spread shows as the gap between."""
+    bid_tonnes = {level["price_fen_per_t"]: level["quantity_t"] for level in bids}
+    ask_tonnes = {level["price_fen_per_t"]: level["quantity_t"] for level in asks}
+    prices = sorted({*bid_tonnes, *ask_tonnes})
+    chart = grouped_bars(
+        [yuan(price) for price in prices],
+        {
+            _("Bids"): [bid_tonnes.get(price) for price in prices],
+            _("Asks"): [ask_tonnes.get(price) for price in prices],
+        },
+        unit=_("t CO2e"),
+        stacked=True,
+    )
+    chart.pop("table")  # the page prints the book as its own table (side, price, tonnes, orders)
+    chart["option"]["color"] = ["#2e7d32", "#c62828"]
+    for series in chart["option"]["series"]:
+        series["barMaxWidth"] = 32
+    chart["option"]["xAxis"]["name"] = _("yuan/t")
+    return chart
+
+
+def candlestick_chart(days: list[dict[str, Any]]) -> dict[str, Any]:
+    """Daily open/close/low/high as candles (red rising, green falling, as Chinese quote boards
+    colour them), the VWAP as a line and the volume as bars on a second axis."""
+    return {
+        "option": {
+            "tooltip": {"trigger": "axis"},
+            "legend": {"bottom": 0},
+            "grid": {"left": 64, "right": 64, "top": 32, "bottom": 56},
+            "xAxis": {"type": "category", "data": [day["day"] for day in days]},
+            "yAxis": [
+                {"type": "value", "name": _("yuan/t"), "scale": True},
+                {"type": "value", "name": _("t CO2e"), "splitLine": {"show": False}},
+            ],
+            "series": [
+                {
+                    "name": _("Daily price"),
+                    "type": "candlestick",
+                    "data": [
+                        [
+                            yuan_from_fen(day[f"{field}_fen_per_t"])
+                            for field in ("open", "close", "low", "high")
+                        ]
+                        for day in days
+                    ],
+                    "itemStyle": {
+                        "color": "#c62828",
+                        "borderColor": "#c62828",
+                        "color0": "#2e7d32",
+                        "borderColor0": "#2e7d32",
+                    },
+                },
+                {
+                    "name": _("VWAP"),
+                    "type": "line",
+                    "data": [yuan_from_fen(day["vwap_fen_per_t"]) for day in days],
+                },
+                {
+                    "name": _("Volume"),
+                    "type": "bar",
+                    "yAxisIndex": 1,
+                    "barMaxWidth": 24,
+                    "data": [day["volume_t"] for day in days],
+                    "itemStyle": {"color": "#90a4ae"},
+                },
+            ],
+        }
     }

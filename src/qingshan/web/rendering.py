@@ -9,6 +9,7 @@ JSON (``{{ option|tojson }}`` in a ``<script type="application/json">``), which
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +77,11 @@ SITE_KIND_LABELS = {
 }
 
 
+def grid_choices(grids: Iterable[Any]) -> dict[str, str]:
+    """Grid code → "name (code)", the options of a grid filter."""
+    return {grid.code: f"{grid.name} ({grid.code})" for grid in grids}
+
+
 def navigation_for(role: str) -> list[NavItem]:
     """The navigation entries ``role`` may open."""
     return [item for item in NAVIGATION if role == ADMIN or role in item.roles]
@@ -114,6 +120,15 @@ def actor_name(actor: str) -> str:
     return actor
 
 
+def yuan(fen: int | None) -> str:
+    """Integer fen as yuan with two decimals and thousands separators (``240800`` →
+    ``"2,408.00"``), exact: integer arithmetic, no float; "—" where there is no amount."""
+    if fen is None:
+        return "—"
+    whole, cents = divmod(abs(fen), 100)
+    return f"{'-' if fen < 0 else ''}{whole:,}.{cents:02d}"
+
+
 def _environment() -> Environment:
     environment = Environment(
         loader=PackageLoader("qingshan.web", "templates"),
@@ -125,6 +140,7 @@ def _environment() -> Environment:
     environment.filters["number"] = number
     environment.filters["significant"] = significant
     environment.filters["actor_name"] = actor_name
+    environment.filters["yuan"] = yuan
     environment.install_gettext_callables(gettext_, ngettext_, newstyle=True)  # type: ignore[attr-defined]
     return environment
 

@@ -35,7 +35,11 @@ class NewOrder(BaseModel):
     side: Literal["buy", "sell"]
     price_fen_per_t: Fen
     quantity: int = Field(gt=0, description="Whole tonnes CO2e.")
-    block_id: int | None = Field(None, description="Sell orders: the held block sold from.")
+    block_id: int | None = Field(
+        None,
+        description="Sell orders: the held block sold from (default: the smallest held block "
+        "of the issuance with the tonnes).",
+    )
 
 
 class CashMove(BaseModel):

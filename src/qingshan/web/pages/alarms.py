@@ -22,7 +22,7 @@ from qingshan.services.rules import list_rules
 from qingshan.store.engine import reading, writing
 from qingshan.web.dates import beijing_time, day_end, day_start, optional_day
 from qingshan.web.i18n import N_
-from qingshan.web.rendering import render
+from qingshan.web.rendering import grid_choices, render
 from qingshan.web.session import CheckedForm, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -106,8 +106,8 @@ def alarm_list(
             "page": page,
             "fields": fields,
             "query": {name: value for name, value in fields.items() if value},
-            "grids": grids,
-            "rules": rules,
+            "grid_choices": grid_choices(grids),
+            "rule_choices": {code: code for code in rules},
             "severity_labels": SEVERITY_LABELS,
             "state_labels": STATE_LABELS,
             "acknowledgement_labels": ACKNOWLEDGEMENT_LABELS,

@@ -38,7 +38,7 @@ from qingshan.store.types import utc_now
 from qingshan.web.dates import beijing_time, optional_day
 from qingshan.web.i18n import N_
 from qingshan.web.i18n import gettext_ as _
-from qingshan.web.rendering import render
+from qingshan.web.rendering import grid_choices, render
 from qingshan.web.session import CheckedForm, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -146,11 +146,12 @@ def case_list(
             "rows": rows,
             "grids": grids,
             "grid_codes": {grid.id: grid.code for grid in grids},
+            "grid_choices": grid_choices(grids),
+            "state_choices": {state.value: STATE_NAMES[state] for state in ORDER},
             "fields": fields,
             "query": {name: value for name, value in fields.items() if value},
             "page": page,
             "more": len(found) > PAGE_SIZE,
-            "states": ORDER,
             **_names(),
         },
     )

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
 from qingshan.api.deps import Caller, EngineDep
-from qingshan.services import certificates, registry
+from qingshan.services import certificates, market, registry
 from qingshan.services.registry import Forbidden, LedgerError, NotFound, Principal
 from qingshan.store.engine import reading
 from qingshan.store.models import RETIREMENT_PURPOSES
@@ -45,11 +45,20 @@ OPERATION_LABELS = {
     "accrue": N_("Points earned"),
     "redeem": N_("Points redeemed"),
 }
+SIDE_LABELS = {"buy": N_("Buy"), "sell": N_("Sell")}
+ORDER_STATUS_LABELS = {
+    "open": N_("Open"),
+    "filled": N_("Filled"),
+    "cancelled": N_("Order cancelled"),
+}
+RECENT_TRADES = 50
+"""Trades listed on an account or instrument page (newest first)."""
 PURPOSES_FOR_RETIREMENT = tuple(p for p in RETIREMENT_PURPOSES if p != "履约抵销")
 """Compliance (履约抵销) goes through a surrender against an obligation, not a retirement."""
 
 
-def _principal(caller: Caller) -> Principal:
+def principal_of(caller: Caller) -> Principal:
+    """The registry services' view of a signed-in caller."""
     return Principal(actor=caller.actor, role=caller.role, user_id=caller.user_id)
 
 
@@ -134,7 +143,7 @@ def certificate_pdf(request: Request, engine: EngineDep, number: str) -> Respons
 def account_page(request: Request, engine: EngineDep, caller: Holder, code: str) -> HTMLResponse:
     """Points, credit blocks and the account's timeline; owners get a retirement form."""
     try:
-        statement = registry.statement(engine, _principal(caller), code)
+        statement = registry.statement(engine, principal_of(caller), code)
     except NotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
     except Forbidden as error:
@@ -150,8 +159,39 @@ def account_page(request: Request, engine: EngineDep, caller: Holder, code: str)
             "problem": request.query_params.get("problem"),
             "statuses": BLOCK_STATUS_LABELS,
             "operations": OPERATION_LABELS,
+            **account_market(engine, principal_of(caller), code, request.query_params.get("order")),
         },
     )
+
+
+def account_market(
+    engine: Engine, principal: Principal, code: str, placed: str | None
+) -> dict[str, Any]:
+    """The market part of an account page: cash, open orders, recent trades with their
+    counterparties, the instruments of the order form and the outcome of the order just placed
+    (``placed``: its id, from the redirect after the form)."""
+    orders = market.orders(engine, principal, code)
+    trades = market.trades(engine, principal, account_code=code, limit=RECENT_TRADES)
+    outcome = next((order for order in orders if str(order["id"]) == placed), None)
+    if outcome is not None:
+        own = (trade for trade in trades if outcome["id"] in _order_ids(trade))
+        outcome = {**outcome, "trades": list(own)}
+    instruments = market.quote_board(engine)
+    return {
+        "cash": market.cash(engine, principal, code),
+        "open_orders": [order for order in orders if order["status"] == "open"],
+        "account_trades": trades,
+        "instruments": instruments,
+        "instrument_names": {row["issuance_id"]: row["serial_prefix"] for row in instruments},
+        "outcome": outcome,
+        "sides": SIDE_LABELS,
+        "order_statuses": ORDER_STATUS_LABELS,
+        "order_key": uuid.uuid4().hex,
+    }
+
+
+def _order_ids(trade: dict[str, Any]) -> tuple[int, int]:
+    return trade["buy_order_id"], trade["sell_order_id"]
 
 
 @router.post("/registry/accounts/{code}/retire", response_model=None)
@@ -160,7 +200,7 @@ def retire(engine: EngineDep, caller: Holder, code: str, form: CheckedForm) -> R
     try:
         operation = registry.retire(
             engine,
-            _principal(caller),
+            principal_of(caller),
             key=f"web-retire-{form.get('key', '')}",
             block_id=int(str(form.get("block_id", ""))),
             quantity=int(str(form.get("quantity", ""))),
@@ -173,7 +213,7 @@ def retire(engine: EngineDep, caller: Holder, code: str, form: CheckedForm) -> R
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from None
     except (LedgerError, ValueError) as error:
         return RedirectResponse(
-            _account_url(code, problem=str(error)), status_code=status.HTTP_303_SEE_OTHER
+            account_url(code, problem=str(error)), status_code=status.HTTP_303_SEE_OTHER
         )
     number = registry.certificate_number(engine, operation["details"]["retirement_id"])
     return RedirectResponse(
@@ -181,5 +221,6 @@ def retire(engine: EngineDep, caller: Holder, code: str, form: CheckedForm) -> R
     )
 
 
-def _account_url(code: str, *, problem: str) -> str:
-    return f"/registry/accounts/{quote(code)}?{urlencode({'problem': problem})}"
+def account_url(code: str, **query: str) -> str:
+    """The account page, with ``problem`` (a refusal to show) or ``order`` (an outcome)."""
+    return f"/registry/accounts/{quote(code)}?{urlencode(query)}"
