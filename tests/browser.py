@@ -103,8 +103,11 @@ class PageWatch:
             self.outside_requests.append(request.url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Not kept for the whole session: Playwright's synchronous
+    API keeps an event loop running in the main thread while it is started, and later tests
+    that call ``asyncio.run`` (the device channels) must not find one."""
     reason = browser_unavailable()
     if reason:
         pytest.skip(reason)

@@ -273,7 +273,7 @@ def test_outlets_exceed_their_permit_sometimes() -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def test_live_devices_send_realtime_and_todays_hours_through_the_server(engine: Engine) -> None:
+def test_live_devices_send_realtime_data_through_the_server(engine: Engine) -> None:
     demo._seed_world(engine)
     devices = demo_live.demo_devices(engine)
     assert len(devices) == 29 and {d.st for d in devices} == {"21", "22", "31", "32"}
@@ -283,7 +283,7 @@ def test_live_devices_send_realtime_and_todays_hours_through_the_server(engine: 
             sender = asyncio.create_task(
                 demo_live.run_live("127.0.0.1", server.port, devices[:3], interval=60)
             )
-            await asyncio.sleep(3)  # the first round: today's hours, then real-time data
+            await asyncio.sleep(3)  # the first round of real-time data
             sender.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await sender
@@ -294,22 +294,18 @@ def test_live_devices_send_realtime_and_todays_hours_through_the_server(engine: 
     assert "realtime" in periods
 
 
-def test_noise_points_get_each_hour_that_is_over_from_the_same_series(engine: Engine) -> None:
-    """The sites without a device catch up from their last stored hour to the current hour,
-    with exactly the values the seeding stores for those hours (one deterministic series)."""
+def test_each_hour_that_is_over_comes_from_the_same_series(engine: Engine) -> None:
+    """The sites catch up from their last stored hour to the current hour, with exactly the
+    values the seeding stores for those hours (one deterministic series, no jump at the join)."""
     demo._seed_world(engine)
-    without_device = [site for site in demo_world.sites() if site.system is None]
-    assert {site.kind for site in without_device} == {"noise_point", "energy_meter"}
-    codes = [site.code for site in without_device]
+    codes = [site.code for site in demo_world.sites() if site.kind == "noise_point"]
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     start = now - timedelta(hours=6)
-    demo_live._store_sensor_hours(
-        engine, demo.DEFAULT_SEED, codes, start - timedelta(hours=1), start
-    )
+    demo_live._store_hours(engine, demo.DEFAULT_SEED, codes, start - timedelta(hours=1), start)
     assert demo_live._last_stored_hour(engine, codes) == start
 
     async def catch_up() -> None:
-        sensors = asyncio.create_task(demo_live.run_sensors(engine, seed=demo.DEFAULT_SEED))
+        sensors = asyncio.create_task(demo_live.run_hours(engine, seed=demo.DEFAULT_SEED))
         await asyncio.sleep(3)
         sensors.cancel()
         with pytest.raises(asyncio.CancelledError):

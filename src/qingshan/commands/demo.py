@@ -83,7 +83,7 @@ async def _serve(
         devices = demo_live.demo_devices(engine)
         senders = [
             asyncio.create_task(demo_live.run_live(host, receiver.port, devices, seed=seed)),
-            asyncio.create_task(demo_live.run_sensors(engine, seed=seed)),
+            asyncio.create_task(demo_live.run_hours(engine, seed=seed)),
         ]
         try:
             await server.serve()

@@ -1,12 +1,14 @@
-"""Live data for the running demo: the demo's own HJ 212 devices send to the demo's server.
+"""Live data for the running demo.
 
-The seeded series end at the start of today; while the demo runs, every device of the demo
-(air stations, water sections, outlets) first uploads the hours of today that are already over
-(2061), then real-time data (2011) every :data:`REALTIME_INTERVAL_S` seconds and each hour's
-data (2061) when the hour is over — through the real TCP server, so the readings, the device
-liveness and the alarm rules behave as they would with field devices. Packets come from
-:class:`~qingshan.protocols.hj212_simulator.DeviceSimulator` and are sent by
-:func:`~qingshan.services.hj212_client.run_devices` (each answer 9014 is checked).
+* The demo's own HJ 212 devices (air stations, water sections, outlets) send real-time data
+  (2011) every :data:`REALTIME_INTERVAL_S` seconds through the real TCP server, so device
+  liveness, the server's checks and its answers (9014) behave as with field devices. Packets
+  come from :class:`~qingshan.protocols.hj212_simulator.DeviceSimulator` and are sent by
+  :func:`~qingshan.services.hj212_client.run_devices`.
+* Each hour that is over is stored for every site from the same deterministic series the seed
+  used (:func:`run_hours`), so the hourly series — what the map, the pages and the alarm rules
+  judge — carry on from the seeded history without a jump (a simulator's random walk would start
+  elsewhere and raise false spike and permit alarms at the join).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ REALTIME_INTERVAL_S = 15.0
 """Seconds between real-time uploads of each device (HJ 212 devices send every 30 s to a few
 minutes; a little faster here so that data arrive while someone watches)."""
 HOUR = timedelta(hours=1)
-LIVE_SOURCE = "demo:noise-network"
+LIVE_SOURCE = "demo:hourly"
 LIVE_ACTOR = "demo:live"
 BEIJING = ZoneInfo(LOCAL_TIME_ZONE)
 
@@ -111,7 +113,7 @@ async def run_live(
     seed: int = 0,
     interval: float = REALTIME_INTERVAL_S,
 ) -> None:
-    """Send the demo devices' data until cancelled."""
+    """Send the demo devices' real-time data until cancelled."""
     simulators = {
         device.mn: DeviceSimulator(
             device.mn,
@@ -122,37 +124,24 @@ async def run_live(
         )
         for index, device in enumerate(devices)
     }
-    now = _local_now()
-    next_hour = now.replace(hour=0, minute=0, second=0)
     while True:
         now = _local_now()
-        hours = []
-        while next_hour + HOUR <= now:
-            hours.append(next_hour)
-            next_hour += HOUR
-        uploads = {
-            mn: [packet for hour in hours for packet in simulator.packets("2061", hour)]
-            + simulator.packets("2011", now)
-            for mn, simulator in simulators.items()
-        }
+        uploads = {mn: simulator.packets("2011", now) for mn, simulator in simulators.items()}
         await _send(host, port, uploads)
         await asyncio.sleep(interval)
 
 
-async def run_sensors(engine: Engine, *, seed: int, interval: float = REALTIME_INTERVAL_S) -> None:
-    """Until cancelled: each hour that is over, the demo's sites without an HJ 212 device (noise
-    points and energy meters, whose networks deliver hourly files) get that hour's readings from the
-    same deterministic series the seeding used, through ``upsert_readings`` and the hour
-    aggregation — from their last stored hour on, so a demo started days after its seeding
+async def run_hours(engine: Engine, *, seed: int, interval: float = REALTIME_INTERVAL_S) -> None:
+    """Until cancelled: each hour that is over, every demo site gets that hour's readings from
+    the same deterministic series the seeding used, through ``upsert_readings`` and the hour
+    aggregation — from the last stored hour on, so a demo started days after its seeding
     catches up too."""
-    codes = [site.code for site in sites() if site.system is None]
+    codes = [site.code for site in sites()]
     stored_until = await asyncio.to_thread(_last_stored_hour, engine, codes)
     while True:
         now_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         if stored_until is not None and now_hour > stored_until:
-            await asyncio.to_thread(
-                _store_sensor_hours, engine, seed, codes, stored_until, now_hour
-            )
+            await asyncio.to_thread(_store_hours, engine, seed, codes, stored_until, now_hour)
             stored_until = now_hour
         await asyncio.sleep(interval)
 
@@ -168,7 +157,7 @@ def _last_stored_hour(engine: Engine, codes: list[str]) -> datetime | None:
     return None if last is None else last.replace(tzinfo=UTC) + HOUR
 
 
-def _store_sensor_hours(
+def _store_hours(
     engine: Engine, seed: int, codes: list[str], start: datetime, end: datetime
 ) -> None:
     """The hours [start, end) of the sites ``codes`` (one transaction)."""
