@@ -100,7 +100,8 @@ def test_only_owners_and_the_platform_see_an_account(
     assert client_of(site, "rival").get("/registry/accounts/E-FIRM").status_code == 403
     analyst = signed_in("analyst")
     assert analyst.get("/registry/accounts/E-FIRM").status_code == 200
-    assert "E-FIRM" in analyst.get("/registry").text
+    home = analyst.get("/registry").text
+    assert "E-FIRM" in home and "<td>企业</td>" in home  # the account kind in the page's language
 
 
 def test_a_malformed_serial_is_explained(site: TestClient) -> None:

@@ -27,6 +27,14 @@ from qingshan.web.session import CheckedForm, Visitor, signed_in
 
 router = APIRouter(include_in_schema=False)
 Holder = Annotated[Caller, Depends(signed_in("analyst", "enterprise"))]
+ACCOUNT_KIND_LABELS = {
+    "individual": N_("Individual"),
+    "enterprise": N_("Enterprise"),
+    "project_owner": N_("Project owner"),
+    "platform": N_("Platform"),
+    "retirement": N_("Retirement"),
+    "cancellation": N_("Cancellation"),
+}
 BLOCK_STATUS_LABELS = {
     "held": N_("Held"),
     "frozen": N_("Frozen"),
@@ -74,7 +82,7 @@ def registry_home(request: Request, engine: EngineDep, caller: Visitor) -> HTMLR
         request,
         "registry.html",
         caller,
-        {"accounts": accounts, "supply": registry.supply(engine)},
+        {"accounts": accounts, "supply": registry.supply(engine), "kinds": ACCOUNT_KIND_LABELS},
     )
 
 
