@@ -704,6 +704,18 @@ def bulletin_xlsx(bulletin: Bulletin) -> bytes:
 FORMATS = {".pdf": bulletin_pdf, ".xlsx": bulletin_xlsx}
 
 
+def bulletin_download(session: Session, month: str, file_format: str) -> tuple[str, bytes]:
+    """The bulletin of ``month`` as ``pdf`` or ``xlsx``: its file name and its bytes.
+
+    Raises ValueError for a month that is not YYYY-MM or a format that is neither.
+    """
+    render = FORMATS.get(f".{file_format}")
+    if render is None:
+        raise ValueError(f"the bulletin is given as pdf or xlsx, not {file_format!r}")
+    report = build_bulletin(session, month)
+    return f"bulletin_{report.month}.{file_format}", render(report)
+
+
 def write_bulletin(bulletin: Bulletin, path: Path) -> Path:
     """Write the bulletin as PDF or XLSX (by the suffix), atomically."""
     render = FORMATS.get(path.suffix.lower())

@@ -30,11 +30,9 @@ def monthly_bulletin(
     """The district's monthly bulletin: air (HJ 663), surface water (GB 3838) and noise
     (GB 3096) for ``month``, every figure with its coverage and its standard in the notes."""
     try:
-        report = bulletin.build_bulletin(session, month)
+        name, content = bulletin.bulletin_download(session, month, format)
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
-    content = bulletin.FORMATS[f".{format}"](report)
-    name = f"bulletin_{report.month}.{format}"
     return Response(
         content,
         media_type=DOWNLOAD_TYPES[format],

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse
 
 from qingshan.api.deps import Caller, EngineDep
+from qingshan.api.routers.gep import run_download
 from qingshan.config import get_settings
 from qingshan.gep.accounts import DISTRICT_LEVEL
 from qingshan.services import gep_runs
@@ -138,8 +139,5 @@ def gep_page(
 
 @router.get("/gep/{run_id}/download/{kind}")
 def gep_download(run_id: str, kind: Literal["xlsx", "docx", "pdf"], caller: Reader) -> FileResponse:
-    """The run's workbook (xlsx) or report (docx, pdf)."""
-    path = _run(run_id).download_path(kind)
-    if path is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "this run has no such file")
-    return FileResponse(path, filename=path.name)
+    """The run's workbook (xlsx) or report (docx, pdf), as the API serves it."""
+    return run_download(run_id, kind)

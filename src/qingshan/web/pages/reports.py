@@ -48,12 +48,11 @@ def bulletin_download(
     """The district's bulletin for ``month`` (YYYY-MM): air, water and noise with coverage."""
     try:
         with reading(engine) as session:
-            report = bulletin.build_bulletin(session, month)
+            name, content = bulletin.bulletin_download(session, month, format)
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
-    name = f"bulletin_{report.month}.{format}"
     return Response(
-        bulletin.FORMATS[f".{format}"](report),
+        content,
         media_type=DOWNLOAD_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
