@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
 from qingshan.api.deps import Caller, EngineDep, require_roles
-from qingshan.api.routers.registry import Key, _call, _principal
+from qingshan.api.routers.registry import Key, _call, principal_of
 from qingshan.services import market
 
 router = APIRouter(prefix="/market", tags=["market 碳市场"])
@@ -57,7 +57,7 @@ def submit_order(body: NewOrder, engine: EngineDep, caller: Holder) -> dict[str,
     return _call(
         lambda: market.submit_order(
             engine,
-            _principal(caller),
+            principal_of(caller),
             key=fields.pop("idempotency_key"),
             account_code=fields.pop("account"),
             **fields,
@@ -73,13 +73,13 @@ def orders(
     status_: Annotated[Literal["open", "filled", "cancelled"] | None, Query(alias="status")] = None,
 ) -> list[dict[str, Any]]:
     """The orders of an account the caller trades (or any, for the platform), newest first."""
-    return _call(lambda: market.orders(engine, _principal(caller), account, status_))
+    return _call(lambda: market.orders(engine, principal_of(caller), account, status_))
 
 
 @router.delete("/orders/{order_id}")
 def cancel_order(order_id: int, engine: EngineDep, caller: Holder) -> dict[str, Any]:
     """Cancel an open order: the reserved yuan or escrowed credits go back (repeatable)."""
-    return _call(lambda: market.cancel_order(engine, _principal(caller), order_id))
+    return _call(lambda: market.cancel_order(engine, principal_of(caller), order_id))
 
 
 @router.get("/book/{issuance_id}")
@@ -101,7 +101,7 @@ def trades(
     return _call(
         lambda: market.trades(
             engine,
-            _principal(caller),
+            principal_of(caller),
             issuance_id=issuance_id,
             account_code=account,
             limit=limit,
@@ -124,7 +124,7 @@ def statistics(
 @router.get("/accounts/{code}/cash")
 def cash(code: str, engine: EngineDep, caller: Holder) -> dict[str, Any]:
     """Available and reserved fen of an account (its owner and the platform)."""
-    return _call(lambda: market.cash(engine, _principal(caller), code))
+    return _call(lambda: market.cash(engine, principal_of(caller), code))
 
 
 @router.post("/cash/deposits")
@@ -142,7 +142,7 @@ def withdraw(body: CashMove, engine: EngineDep, caller: Admin) -> dict[str, Any]
 def _cash(engine: Any, caller: Caller, body: CashMove, *, withdraw: bool) -> dict[str, Any]:
     return market.deposit(
         engine,
-        _principal(caller),
+        principal_of(caller),
         key=body.idempotency_key,
         account_code=body.account,
         amount_fen=body.amount_fen,

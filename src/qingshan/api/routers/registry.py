@@ -32,7 +32,8 @@ T = TypeVar("T")
 Key = Annotated[str, Field(min_length=1, max_length=100, description="Idempotency key.")]
 
 
-def _principal(caller: Caller) -> Principal:
+def principal_of(caller: Caller) -> Principal:
+    """The registry's principal for an authenticated caller (API and pages alike)."""
     return Principal(actor=caller.actor, role=caller.role, user_id=caller.user_id)
 
 
@@ -174,7 +175,7 @@ def define_methodology(
 ) -> dict[str, Any]:
     """Add or change a methodology (e.g. enter a verified factor and activate it)."""
     fields = body.model_dump(exclude_none=True)
-    return _call(lambda: registry.define_methodology(engine, _principal(caller), code, **fields))
+    return _call(lambda: registry.define_methodology(engine, principal_of(caller), code, **fields))
 
 
 @router.get("/accounts")
@@ -184,13 +185,13 @@ def accounts(engine: EngineDep, _caller: Platform) -> list[dict[str, Any]]:
 
 @router.post("/accounts", status_code=status.HTTP_201_CREATED)
 def open_account(body: NewAccount, engine: EngineDep, caller: Platform) -> dict[str, Any]:
-    return _call(lambda: registry.open_account(engine, _principal(caller), **body.model_dump()))
+    return _call(lambda: registry.open_account(engine, principal_of(caller), **body.model_dump()))
 
 
 @router.get("/accounts/{code}/statement")
 def statement(code: str, engine: EngineDep, caller: Holder) -> dict[str, Any]:
     """Points, holdings and the event timeline of an account (owners and the platform)."""
-    return _call(lambda: registry.statement(engine, _principal(caller), code))
+    return _call(lambda: registry.statement(engine, principal_of(caller), code))
 
 
 @router.post("/actions")
@@ -202,7 +203,7 @@ def record_actions(
         registry.ActionRow(a.account, a.methodology, a.quantity, a.time, a.key, a.evidence)
         for a in actions
     ]
-    return _call(lambda: registry.record_actions(engine, _principal(caller), rows))
+    return _call(lambda: registry.record_actions(engine, principal_of(caller), rows))
 
 
 @router.post("/accounts/{code}/redemptions")
@@ -211,7 +212,7 @@ def redeem(code: str, body: Redemption, engine: EngineDep, caller: Platform) -> 
     return _call(
         lambda: registry.redeem(
             engine,
-            _principal(caller),
+            principal_of(caller),
             key=body.idempotency_key,
             account_code=code,
             points=body.points,
@@ -225,7 +226,7 @@ def issue(body: Issuance, engine: EngineDep, caller: Admin) -> dict[str, Any]:
     """Issue verified credits as one serial block (registry administrator)."""
     fields = body.model_dump()
     key = fields.pop("idempotency_key")
-    return _call(lambda: registry.issue(engine, _principal(caller), key=key, **fields))
+    return _call(lambda: registry.issue(engine, principal_of(caller), key=key, **fields))
 
 
 @router.post("/issuances/from-actions", status_code=status.HTTP_201_CREATED)
@@ -236,7 +237,7 @@ def issue_from_actions(
     fields = body.model_dump()
     key = fields.pop("idempotency_key")
     return _call(
-        lambda: registry.issue_from_actions(engine, _principal(caller), key=key, **fields)
+        lambda: registry.issue_from_actions(engine, principal_of(caller), key=key, **fields)
     )
 
 
@@ -245,7 +246,7 @@ def transfer(body: Transfer, engine: EngineDep, caller: Holder) -> dict[str, Any
     """Move credits; with ``price_yuan_per_t`` the move is recorded as a bilateral trade."""
     fields = body.model_dump()
     key = fields.pop("idempotency_key")
-    return _call(lambda: registry.transfer(engine, _principal(caller), key=key, **fields))
+    return _call(lambda: registry.transfer(engine, principal_of(caller), key=key, **fields))
 
 
 @router.post("/retirements")
@@ -253,7 +254,7 @@ def retire(body: RetirementRequest, engine: EngineDep, caller: Holder) -> dict[s
     """Retire credits irreversibly (碳中和 / 自愿注销); the answer names the certificate."""
     fields = body.model_dump()
     key = fields.pop("idempotency_key")
-    return _call(lambda: registry.retire(engine, _principal(caller), key=key, **fields))
+    return _call(lambda: registry.retire(engine, principal_of(caller), key=key, **fields))
 
 
 @router.post("/surrenders")
@@ -261,7 +262,7 @@ def surrender(body: Surrender, engine: EngineDep, caller: Holder) -> dict[str, A
     """Use credits against a compliance obligation (履约抵销), within the offset cap."""
     fields = body.model_dump()
     key = fields.pop("idempotency_key")
-    return _call(lambda: registry.surrender(engine, _principal(caller), key=key, **fields))
+    return _call(lambda: registry.surrender(engine, principal_of(caller), key=key, **fields))
 
 
 @router.post("/obligations", status_code=status.HTTP_201_CREATED)
@@ -269,7 +270,7 @@ def add_obligation(body: Obligation, engine: EngineDep, caller: Platform) -> dic
     return _call(
         lambda: registry.add_obligation(
             engine,
-            _principal(caller),
+            principal_of(caller),
             account_code=body.account,
             scheme=body.scheme,
             year=body.year,
@@ -282,14 +283,14 @@ def add_obligation(body: Obligation, engine: EngineDep, caller: Platform) -> dic
 def cancel(body: Cancellation, engine: EngineDep, caller: Admin) -> dict[str, Any]:
     fields = body.model_dump()
     key = fields.pop("idempotency_key")
-    return _call(lambda: registry.cancel(engine, _principal(caller), key=key, **fields))
+    return _call(lambda: registry.cancel(engine, principal_of(caller), key=key, **fields))
 
 
 @router.post("/freezes")
 def freeze(body: Freeze, engine: EngineDep, caller: Admin) -> dict[str, Any]:
     fields = body.model_dump()
     key = fields.pop("idempotency_key")
-    return _call(lambda: registry.freeze(engine, _principal(caller), key=key, **fields))
+    return _call(lambda: registry.freeze(engine, principal_of(caller), key=key, **fields))
 
 
 @router.get("/blocks/{block_id}/timeline")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from qingshan.api.deps import Caller, EngineDep
+from qingshan.api.routers.registry import principal_of
 from qingshan.services import market
 from qingshan.services.registry import PLATFORM_ROLES, Forbidden, LedgerError, NotFound, Principal
 from qingshan.web import charts
@@ -21,7 +22,6 @@ from qingshan.web.pages.registry import (
     SIDE_LABELS,
     Holder,
     account_url,
-    principal_of,
 )
 from qingshan.web.rendering import render
 from qingshan.web.session import PUBLIC, CheckedForm, Visitor

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
 from qingshan.api.deps import Caller, EngineDep
+from qingshan.api.routers.registry import principal_of
 from qingshan.services import certificates, market, registry
 from qingshan.services.registry import Forbidden, LedgerError, NotFound, Principal
 from qingshan.store.engine import reading
@@ -63,11 +64,6 @@ RECENT_TRADES = 50
 """Trades listed on an account or instrument page (newest first)."""
 PURPOSES_FOR_RETIREMENT = tuple(p for p in RETIREMENT_PURPOSES if p != "履约抵销")
 """Compliance (履约抵销) goes through a surrender against an obligation, not a retirement."""
-
-
-def principal_of(caller: Caller) -> Principal:
-    """The registry services' view of a signed-in caller."""
-    return Principal(actor=caller.actor, role=caller.role, user_id=caller.user_id)
 
 
 @router.get("/registry", response_class=HTMLResponse)
