@@ -77,7 +77,6 @@ def plain_loop(rows: list[dict[str, object]]) -> dict[tuple[str, object], dict[s
     return result
 
 
-
 def check_agreement(frame: pl.DataFrame) -> None:
     """The loop's daily values, rounded, equal the published values of ``evaluate``."""
     loop = plain_loop(frame.to_dicts())
@@ -109,8 +108,10 @@ def main() -> None:
 
     full = synthetic(100)
     seconds = best_of(2, lambda: evaluate(full))
-    print(f"evaluate, 100 stations × 8,760 h ({full.height:,} rows): {seconds:.2f} s, "
-          f"{full.height / seconds:,.0f} rows/s")
+    print(
+        f"evaluate, 100 stations × 8,760 h ({full.height:,} rows): {seconds:.2f} s, "
+        f"{full.height / seconds:,.0f} rows/s"
+    )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,6 @@ DAILY_RANGES = {  # the baseline's ranges (air.md §6), keys of python-aqi and o
 }
 
 
-
 def daily_readings() -> list[list[tuple[str, str]]]:
     random.seed(12345)
     return [
@@ -64,8 +63,7 @@ def against_python_aqi() -> None:
     rows = daily_readings()
     baseline = best_of(1, lambda: [python_aqi.to_aqi(r, algo=python_aqi.ALGO_MEP) for r in rows])
     columns = {
-        keys[1]: np.array([float(r[i][1]) for r in rows])
-        for i, keys in enumerate(DAILY_RANGES)
+        keys[1]: np.array([float(r[i][1]) for r in rows]) for i, keys in enumerate(DAILY_RANGES)
     }
     table = pa.table(columns)
     ours = best_of(5, lambda: aqi_table(table, "daily", "2012"))
@@ -77,12 +75,22 @@ def against_python_aqi() -> None:
 def hourly_table() -> pa.Table:
     rng = np.random.default_rng(2026)
     log_means = {
-        "so2_1h": 2.0, "no2_1h": 3.3, "co_1h": -0.4, "o3_1h": 4.0, "o3_8h": 3.9,
-        "pm10_1h": 4.1, "pm25_1h": 3.5, "pm10_24h": 4.1, "pm25_24h": 3.5, "so2_24h": 2.0,
+        "so2_1h": 2.0,
+        "no2_1h": 3.3,
+        "co_1h": -0.4,
+        "o3_1h": 4.0,
+        "o3_8h": 3.9,
+        "pm10_1h": 4.1,
+        "pm25_1h": 3.5,
+        "pm10_24h": 4.1,
+        "pm25_24h": 3.5,
+        "so2_24h": 2.0,
     }
     return pa.table(
-        {name: np.round(rng.lognormal(mean, 0.7, STATION_HOURS), 1)
-         for name, mean in log_means.items()}
+        {
+            name: np.round(rng.lognormal(mean, 0.7, STATION_HOURS), 1)
+            for name, mean in log_means.items()
+        }
     )
 
 
@@ -91,8 +99,10 @@ def hourly_throughput() -> None:
     for rules in ("2012", "2026"):
         seconds = best_of(3, lambda rules=rules: aqi_table(table, "hourly", rules))
         rate = STATION_HOURS / seconds
-        print(f"hourly AQI, rules {rules}  {rate:>14,.0f} station-hours/s   "
-              f"({rate / 5e6:.2f} × the 5,000,000/s target)")
+        print(
+            f"hourly AQI, rules {rules}  {rate:>14,.0f} station-hours/s   "
+            f"({rate / 5e6:.2f} × the 5,000,000/s target)"
+        )
 
 
 if __name__ == "__main__":

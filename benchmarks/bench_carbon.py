@@ -69,7 +69,8 @@ def naive(frame: pl.DataFrame, library: FactorLibrary) -> list[float]:
             per_unit = energy * units.coefficient(ef.value, ef.unit, "GJ", "t")
         else:
             series = {"process": "stoichiometric", "purchased_heat": "cn_guideline"}.get(
-                category, "mee_nbs")
+                category, "mee_nbs"
+            )
             region = "CN" if "electricity" in category else None
             factor = library.find(series, item, "co2", year, region)
             per_unit = units.coefficient(factor.value, factor.unit, unit, "t")

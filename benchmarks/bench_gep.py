@@ -31,10 +31,22 @@ from qingshan.gep import engine
 from qingshan.services import gep
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "gep"
-TABLES = ("prices.csv", "price-index.csv", "statistics-2023.csv", "ecosystem-parameters.csv",
-          "townships.csv")
-DRIVERS = ("precip_mm", "et_mm", "r_factor", "k_factor", "ls_factor", "c_factor",
-           "npp_dry_matter_g_m2")
+TABLES = (
+    "prices.csv",
+    "price-index.csv",
+    "statistics-2023.csv",
+    "ecosystem-parameters.csv",
+    "townships.csv",
+)
+DRIVERS = (
+    "precip_mm",
+    "et_mm",
+    "r_factor",
+    "k_factor",
+    "ls_factor",
+    "c_factor",
+    "npp_dry_matter_g_m2",
+)
 STRIP = 500
 
 
@@ -45,10 +57,15 @@ def synthetic_strip(start: int, stop: int, size: int) -> dict[str, np.ndarray]:
     land = np.clip((wave * 7).astype(np.uint8) + 1, 1, 7)
     township = (1 + (x * 2.5).astype(np.uint8) + 2 * (y > 0.5)).clip(1, 5).astype(np.uint8)
     return {
-        "land_cover": land, "townships": township,
-        "precip_mm": 1000 + 400 * wave, "et_mm": 500 + 300 * wave, "r_factor": 3000 + 2000 * wave,
-        "k_factor": 0.02 + 0.03 * wave, "ls_factor": 0.5 + 15 * wave,
-        "c_factor": 0.3 * (1 - wave), "npp_dry_matter_g_m2": 300 + 900 * wave,
+        "land_cover": land,
+        "townships": township,
+        "precip_mm": 1000 + 400 * wave,
+        "et_mm": 500 + 300 * wave,
+        "r_factor": 3000 + 2000 * wave,
+        "k_factor": 0.02 + 0.03 * wave,
+        "ls_factor": 0.5 + 15 * wave,
+        "c_factor": 0.3 * (1 - wave),
+        "npp_dry_matter_g_m2": 300 + 900 * wave,
     }
 
 
@@ -57,8 +74,9 @@ def write_district(directory: Path, size: int) -> Path:
     rasters.mkdir(parents=True)
     sample = synthetic_strip(0, 1, size)
     arrays = {
-        name: np.lib.format.open_memmap(rasters / f"{name}.npy", mode="w+",
-                                        dtype=sample[name].dtype, shape=(size, size))
+        name: np.lib.format.open_memmap(
+            rasters / f"{name}.npy", mode="w+", dtype=sample[name].dtype, shape=(size, size)
+        )
         for name in sample
     }
     for start in range(0, size, STRIP):
@@ -71,11 +89,16 @@ def write_district(directory: Path, size: int) -> Path:
         shutil.copy(EXAMPLE / name, directory / name)
     constants = (EXAMPLE / "config.toml").read_text("utf-8").split("[constants]")[1]
     constants = constants.split("[constant_prices]")[0]
-    classes = "\n".join(f'{code} = "{name}"' for code, name in enumerate(
-        ("forest", "shrub", "grassland", "wetland", "farmland", "urban", "bare"), start=1))
+    classes = "\n".join(
+        f'{code} = "{name}"'
+        for code, name in enumerate(
+            ("forest", "shrub", "grassland", "wetland", "farmland", "urban", "bare"), start=1
+        )
+    )
     drivers = "\n".join(f'{name} = "rasters/{name}.npy"' for name in DRIVERS)
     config = directory / "config.toml"
-    config.write_text(f"""spec = "ndrc-nbs-2022"
+    config.write_text(
+        f"""spec = "ndrc-nbs-2022"
 year = 2023
 prices = "prices.csv"
 statistics = "statistics-2023.csv"
@@ -90,7 +113,9 @@ cell_size_m = 30
 {classes}
 [raster.drivers]
 {drivers}
-""", "utf-8")
+""",
+        "utf-8",
+    )
     return config
 
 
@@ -114,14 +139,21 @@ def whole_array(config: Path) -> None:
     inputs = gep.load_run(config)
     plan = inputs.raster
     assert plan is not None
-    accumulator = engine.ZonalAccumulator(inputs.spec, plan.townships, list(inputs.spec.ecosystems),
-                                          inputs.drivers, inputs.coefficients, plan.cell_area_m2)
+    accumulator = engine.ZonalAccumulator(
+        inputs.spec,
+        plan.townships,
+        list(inputs.spec.ecosystems),
+        inputs.drivers,
+        inputs.coefficients,
+        plan.cell_area_m2,
+    )
     rows = plan.rows
     ecosystem = plan.class_lookup[plan.land_cover.read_rows(0, rows).astype(np.int64)]
     assert plan.zone_lookup is not None
     zone = plan.zone_lookup[plan.zones.read_rows(0, rows).astype(np.int64)]
-    rasters = {name: source.read_rows(0, rows).astype(np.float64)
-               for name, source in plan.drivers.items()}
+    rasters = {
+        name: source.read_rows(0, rows).astype(np.float64) for name, source in plan.drivers.items()
+    }
     accumulator.add(zone, ecosystem, rasters)
 
 
@@ -145,22 +177,29 @@ def main() -> None:
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
         def line(label: str, cells: int, seconds: float, peak: int) -> None:
-            print(f"{label:38} {cells:>13,} cells  {seconds:7.2f} s  "
-                  f"{cells / seconds:>13,.0f} cells/s  peak {peak / 2**20:8.1f} MiB "
-                  f"({peak / cells:6.1f} B/cell)")
+            print(
+                f"{label:38} {cells:>13,} cells  {seconds:7.2f} s  "
+                f"{cells / seconds:>13,.0f} cells/s  peak {peak / 2**20:8.1f} MiB "
+                f"({peak / cells:6.1f} B/cell)"
+            )
 
-        line(f"whole array {args.baseline_size}²  (baseline)", small_cells, whole_seconds,
-             whole_peak)
+        line(
+            f"whole array {args.baseline_size}²  (baseline)", small_cells, whole_seconds, whole_peak
+        )
         line(f"blocked     {args.baseline_size}²", small_cells, small_seconds, small_peak)
         line(f"blocked     {args.size}²", big_cells, big_seconds, big_peak)
         speed = (big_cells / big_seconds) / (small_cells / whole_seconds)
         memory = (big_peak / big_cells) / (whole_peak / small_cells)
-        print(f"ratio blocked {args.size}² / whole-array {args.baseline_size}²: speed "
-              f"{speed:.2f} ×, peak memory per cell {memory:.4f} ×")
-        print(f"whole array at {args.size}² would need ≈ "
-              f"{whole_peak / small_cells * big_cells / 2**30:.1f} GiB; blocked peak "
-              f"{big_peak / 2**30:.2f} GiB; process max RSS {rss_mb:,.0f} MiB "
-              "(includes memory-mapped file pages)")
+        print(
+            f"ratio blocked {args.size}² / whole-array {args.baseline_size}²: speed "
+            f"{speed:.2f} ×, peak memory per cell {memory:.4f} ×"
+        )
+        print(
+            f"whole array at {args.size}² would need ≈ "
+            f"{whole_peak / small_cells * big_cells / 2**30:.1f} GiB; blocked peak "
+            f"{big_peak / 2**30:.2f} GiB; process max RSS {rss_mb:,.0f} MiB "
+            "(includes memory-mapped file pages)"
+        )
 
 
 if __name__ == "__main__":

@@ -33,15 +33,15 @@ from qingshan.standards.noise import daily_noise
 HOUR = np.timedelta64(1, "h")
 
 
-
 def year_of_hours(points: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(2025)
     times = np.arange(np.datetime64("2025-01-01T00"), np.datetime64("2026-01-01T00"))
     leq = np.round(rng.normal(55.0, 6.0, points * times.size), 1)
     return {
         "point": np.repeat(np.array([f"P{i:03d}" for i in range(points)]), times.size),
-        "zone": np.repeat(np.array(["0", "1", "2", "3", "4a", "4b"])[np.arange(points) % 6],
-                          times.size),
+        "zone": np.repeat(
+            np.array(["0", "1", "2", "3", "4a", "4b"])[np.arange(points) % 6], times.size
+        ),
         "time": np.tile(times, points),
         "leq": leq,
         "lmax": leq + np.round(rng.uniform(2.0, 20.0, leq.size), 1),
@@ -93,8 +93,7 @@ def against_loop() -> None:
 def acceptance_size() -> None:
     data = year_of_hours(50)
     seconds = best_of(3, lambda: vectorised(data))
-    print(f"50 points × 1 year     {data['leq'].size / seconds:>14,.0f} hours/s "
-          f"({seconds:.2f} s)")
+    print(f"50 points × 1 year     {data['leq'].size / seconds:>14,.0f} hours/s ({seconds:.2f} s)")
 
 
 if __name__ == "__main__":

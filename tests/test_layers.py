@@ -15,8 +15,10 @@ import pytest
 SOURCE = Path(__file__).parents[1] / "src" / "qingshan"
 PRESENTATION = {"api", "commands", "web", "cli"}
 FORBIDDEN = {
-    **{pure: {"store", "services", *PRESENTATION} for pure in
-       ("standards", "carbon", "gep", "protocols", "alerting")},
+    **{
+        pure: {"store", "services", *PRESENTATION}
+        for pure in ("standards", "carbon", "gep", "protocols", "alerting")
+    },
     "store": {"services", *PRESENTATION},
     "services": PRESENTATION,
 }
@@ -29,8 +31,11 @@ def imported_packages(path: Path) -> set[str]:
         names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
         if isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module]
-        found |= {name.split(".")[1] for name in names
-                  if name.startswith("qingshan.") and name.count(".") >= 1}
+        found |= {
+            name.split(".")[1]
+            for name in names
+            if name.startswith("qingshan.") and name.count(".") >= 1
+        }
     return found
 
 

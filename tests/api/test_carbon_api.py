@@ -30,8 +30,10 @@ def upload(path: Path) -> dict[str, tuple[str, bytes]]:
 
 
 def targets_files(targets: bytes | None = None) -> dict[str, tuple[str, bytes]]:
-    files = {role: (f"district_{role}.csv", (EXAMPLES / f"district_{role}.csv").read_bytes())
-             for role in ("targets", "gdp", "emissions")}
+    files = {
+        role: (f"district_{role}.csv", (EXAMPLES / f"district_{role}.csv").read_bytes())
+        for role in ("targets", "gdp", "emissions")
+    }
     if targets is not None:
         files["targets"] = ("targets.csv", targets)
     return files
@@ -46,8 +48,11 @@ def audit_rows(engine, action):
 
 
 def test_factors_filter_like_the_cli(client, token_for):
-    response = client.get("/api/v1/carbon/factors", headers=token_for("analyst"),
-                          params={"series": "mee_nbs", "year": 2022, "region": "重庆"})
+    response = client.get(
+        "/api/v1/carbon/factors",
+        headers=token_for("analyst"),
+        params={"series": "mee_nbs", "year": 2022, "region": "重庆"},
+    )
     assert response.status_code == 200
     factors = response.json()["results"]
     # MEE/NBS 2022 provincial electricity factor of Chongqing: 0.5227 kgCO2/kWh (公告2024年第33号).
@@ -56,15 +61,19 @@ def test_factors_filter_like_the_cli(client, token_for):
 
 
 def test_factors_include_the_bureau_factor_directory(client, token_for):
-    response = client.get("/api/v1/carbon/factors", headers=token_for("enterprise"),
-                          params={"series": "gbt32151_2024_c1"})
+    response = client.get(
+        "/api/v1/carbon/factors",
+        headers=token_for("enterprise"),
+        params={"series": "gbt32151_2024_c1"},
+    )
     assert response.status_code == 200
     assert response.json()["meta"]["count"] == 33
 
 
 def test_factors_unknown_series_is_422(client, token_for):
-    response = client.get("/api/v1/carbon/factors", headers=token_for("grid_officer"),
-                          params={"series": "nope"})
+    response = client.get(
+        "/api/v1/carbon/factors", headers=token_for("grid_officer"), params={"series": "nope"}
+    )
     assert response.status_code == 422
     assert "unknown series 'nope'" in response.json()["detail"]["problems"][0]["message"]
 
@@ -79,8 +88,12 @@ def test_factors_roles(client, token_for):
 
 def test_account_upload_returns_rows_with_traces(client, token_for, engine):
     path = EXAMPLES / "enterprise_activity.csv"
-    response = client.post("/api/v1/carbon/account", headers=token_for("analyst"),
-                           files=upload(path), params={"gases": "co2"})
+    response = client.post(
+        "/api/v1/carbon/account",
+        headers=token_for("analyst"),
+        files=upload(path),
+        params={"gases": "co2"},
+    )
     assert response.status_code == 200, response.text
     payload = response.json()
     assert payload["meta"]["rows"] == 15 == len(payload["results"])
@@ -92,7 +105,8 @@ def test_account_upload_returns_rows_with_traces(client, token_for, engine):
     trace_ids = [factor["id"] for factor in chongqing["trace"]["factors"]]
     assert "mee_nbs/electricity/co2/2023/CN-CQ" in trace_ids
     assert payload["meta"]["totals"]["co2_t"] == pytest.approx(
-        sum(row["co2_t"] for row in payload["results"]))
+        sum(row["co2_t"] for row in payload["results"])
+    )
     # The run is audited with the caller and the upload's SHA-256.
     [entry] = audit_rows(engine, "carbon.account")
     assert entry.actor == "user:analyst-user"
@@ -102,13 +116,31 @@ def test_account_upload_returns_rows_with_traces(client, token_for, engine):
 
 def test_account_json_rows_with_chinese_aliases_and_region(client, token_for):
     rows = [
-        {"entity": "A", "facility": "F", "year": 2022, "category": "购入电力", "item": "电力",
-         "quantity": 1, "unit": "万千瓦时"},
-        {"entity": "A", "facility": "F", "year": 2022, "category": "化石燃料燃烧",
-         "item": "柴油", "quantity": 1, "unit": "吨"},
+        {
+            "entity": "A",
+            "facility": "F",
+            "year": 2022,
+            "category": "购入电力",
+            "item": "电力",
+            "quantity": 1,
+            "unit": "万千瓦时",
+        },
+        {
+            "entity": "A",
+            "facility": "F",
+            "year": 2022,
+            "category": "化石燃料燃烧",
+            "item": "柴油",
+            "quantity": 1,
+            "unit": "吨",
+        },
     ]
-    response = client.post("/api/v1/carbon/account", headers=token_for("enterprise"),
-                           json={"rows": rows}, params={"region": "西南"})
+    response = client.post(
+        "/api/v1/carbon/account",
+        headers=token_for("enterprise"),
+        json={"rows": rows},
+        params={"region": "西南"},
+    )
     assert response.status_code == 200, response.text
     # 10 MWh × 0.2268 (MEE/NBS 2022, Southwest grid) + 1 t diesel × 3.1863 t (IPCC 2006).
     assert response.json()["meta"]["totals"]["co2_t"] == pytest.approx(2.268 + 3.1863)
@@ -117,10 +149,18 @@ def test_account_json_rows_with_chinese_aliases_and_region(client, token_for):
 BAD_ACTIVITY = [
     ("A,F,2022,,combustion,peat,1,t\n", 2, "item", "unknown item 'peat'"),
     ("A,F,2022,,combustion,diesel,-5,t\n", 2, "quantity", "quantity -5 is below 0"),
-    ("A,F,2022,,combustion,diesel,5,t\nA,F,2022,,combustion,natural_gas,3,万立方米\n",
-     3, "unit", "'万立方米' does not convert"),
-    ("A,F,2024,,purchased_electricity,electricity,5,MWh\n", 2, "year",
-     "no mee_nbs co2 factor for 'electricity', year 2024"),
+    (
+        "A,F,2022,,combustion,diesel,5,t\nA,F,2022,,combustion,natural_gas,3,万立方米\n",
+        3,
+        "unit",
+        "'万立方米' does not convert",
+    ),
+    (
+        "A,F,2024,,purchased_electricity,electricity,5,MWh\n",
+        2,
+        "year",
+        "no mee_nbs co2 factor for 'electricity', year 2024",
+    ),
 ]
 
 
@@ -137,10 +177,21 @@ def test_account_bad_upload_is_422_with_file_row_column(client, token_for, engin
 
 
 def test_account_bad_json_rows_count_rows_as_a_sheet(client, token_for):
-    rows = [{"entity": "A", "facility": "F", "year": 2022, "category": "combustion",
-             "item": item, "quantity": 1, "unit": "t"} for item in ("diesel", "peat")]
-    response = client.post("/api/v1/carbon/account", headers=token_for("analyst"),
-                           json={"rows": rows})
+    rows = [
+        {
+            "entity": "A",
+            "facility": "F",
+            "year": 2022,
+            "category": "combustion",
+            "item": item,
+            "quantity": 1,
+            "unit": "t",
+        }
+        for item in ("diesel", "peat")
+    ]
+    response = client.post(
+        "/api/v1/carbon/account", headers=token_for("analyst"), json={"rows": rows}
+    )
     assert response.status_code == 422
     [problem] = response.json()["detail"]["problems"]
     assert (problem["file"], problem["row"], problem["column"]) == ("rows", 3, "item")
@@ -154,15 +205,17 @@ def test_account_malformed_json_is_422(client, token_for):
 
 
 def test_account_other_content_is_415(client, token_for):
-    response = client.post("/api/v1/carbon/account", headers=token_for("analyst"),
-                           content=b"x")
+    response = client.post("/api/v1/carbon/account", headers=token_for("analyst"), content=b"x")
     assert response.status_code == 415
 
 
 def test_account_xlsx_is_the_bilingual_report(client, token_for):
-    response = client.post("/api/v1/carbon/account", headers=token_for("analyst"),
-                           files=upload(EXAMPLES / "enterprise_activity.csv"),
-                           params={"gases": "co2", "format": "xlsx"})
+    response = client.post(
+        "/api/v1/carbon/account",
+        headers=token_for("analyst"),
+        files=upload(EXAMPLES / "enterprise_activity.csv"),
+        params={"gases": "co2", "format": "xlsx"},
+    )
     assert response.status_code == 200, response.text
     workbook = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True)
     assert workbook.sheetnames == ["排放明细 Emissions", "汇总 Summary", "因子 Factors"]
@@ -187,8 +240,9 @@ def test_account_roles(client, token_for):
 
 
 def test_targets_progress_trajectory_and_warnings(client, token_for, engine):
-    response = client.post("/api/v1/carbon/targets", headers=token_for("analyst"),
-                           files=targets_files())
+    response = client.post(
+        "/api/v1/carbon/targets", headers=token_for("analyst"), files=targets_files()
+    )
     assert response.status_code == 200, response.text
     payload = response.json()
     warned = [row["indicator"] for row in payload["progress"] if row["warning"]]
@@ -202,21 +256,30 @@ def test_targets_progress_trajectory_and_warnings(client, token_for, engine):
 
 
 def test_targets_xlsx_has_progress_and_trajectory_sheets(client, token_for):
-    response = client.post("/api/v1/carbon/targets", headers=token_for("admin"),
-                           files=targets_files(), params={"format": "xlsx"})
+    response = client.post(
+        "/api/v1/carbon/targets",
+        headers=token_for("admin"),
+        files=targets_files(),
+        params={"format": "xlsx"},
+    )
     assert response.status_code == 200
     workbook = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True)
     assert workbook.sheetnames == ["目标进度 Progress", "轨迹 Trajectory"]
     rows = list(workbook["目标进度 Progress"].iter_rows(values_only=True))
     assert rows[0][0] == "指标" and rows[1][0] == "indicator"
-    assert [r[0] for r in rows[2:]] == ["co2_per_gdp", "energy_per_gdp", "total_energy",
-                                        "non_fossil_share"]
+    assert [r[0] for r in rows[2:]] == [
+        "co2_per_gdp",
+        "energy_per_gdp",
+        "total_energy",
+        "non_fossil_share",
+    ]
 
 
 def test_targets_bad_base_year_is_422_naming_the_file(client, token_for):
     bad = b"indicator,base_year,target_year,reduction_pct\nco2_per_gdp,2015,2025,18\n"
-    response = client.post("/api/v1/carbon/targets", headers=token_for("analyst"),
-                           files=targets_files(bad))
+    response = client.post(
+        "/api/v1/carbon/targets", headers=token_for("analyst"), files=targets_files(bad)
+    )
     assert response.status_code == 422
     [problem] = response.json()["detail"]["problems"]
     assert problem["file"] == "targets.csv" and problem["column"] == "indicator"
@@ -226,19 +289,22 @@ def test_targets_bad_base_year_is_422_naming_the_file(client, token_for):
 def test_targets_are_for_analysts(client, token_for):
     assert client.post("/api/v1/carbon/targets", files=targets_files()).status_code == 401
     for role in ("enterprise", "grid_officer"):
-        response = client.post("/api/v1/carbon/targets", headers=token_for(role),
-                               files=targets_files())
+        response = client.post(
+            "/api/v1/carbon/targets", headers=token_for(role), files=targets_files()
+        )
         assert response.status_code == 403, role
 
 
 def test_account_bad_options_are_422(client, token_for):
     analyst, files = token_for("analyst"), upload(EXAMPLES / "enterprise_activity.csv")
-    schema = client.post("/api/v1/carbon/account", headers=analyst, files=files,
-                         params={"gwp": "AR3"})
+    schema = client.post(
+        "/api/v1/carbon/account", headers=analyst, files=files, params={"gwp": "AR3"}
+    )
     assert schema.status_code == 422  # a choice outside the documented set
     assert schema.json()["detail"][0]["loc"] == ["query", "gwp"]
-    region = client.post("/api/v1/carbon/account", headers=analyst, files=files,
-                         params={"region": "火星"})
+    region = client.post(
+        "/api/v1/carbon/account", headers=analyst, files=files, params={"region": "火星"}
+    )
     assert region.status_code == 422  # named like the CLI's --region option
     assert "unknown region '火星'" in region.json()["detail"]["problems"][0]["message"]
 
@@ -246,12 +312,16 @@ def test_account_bad_options_are_422(client, token_for):
 def test_district_inventory_gives_the_shipped_annual_emissions(client, token_for, engine):
     """The example district's three years → an inventory whose yearly totals are the shipped
     EMISSIONS table of the targets (examples/carbon/district_emissions.csv)."""
-    files = {"statistics": ("district_activity.csv",
-                            (EXAMPLES / "district_activity.csv").read_bytes()),
-             "enterprises": ("enterprise_activity.csv",
-                             (EXAMPLES / "enterprise_activity.csv").read_bytes())}
-    response = client.post("/api/v1/carbon/inventory?gases=co2", files=files,
-                           headers=token_for("analyst"))
+    files = {
+        "statistics": ("district_activity.csv", (EXAMPLES / "district_activity.csv").read_bytes()),
+        "enterprises": (
+            "enterprise_activity.csv",
+            (EXAMPLES / "enterprise_activity.csv").read_bytes(),
+        ),
+    }
+    response = client.post(
+        "/api/v1/carbon/inventory?gases=co2", files=files, headers=token_for("analyst")
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     with (EXAMPLES / "district_emissions.csv").open(encoding="utf-8") as emissions:
@@ -263,10 +333,15 @@ def test_district_inventory_gives_the_shipped_annual_emissions(client, token_for
 
 
 def test_district_inventory_names_an_unknown_sector(client, token_for):
-    text = ("entity,facility,sector,year,category,item,quantity,unit\n"
-            "区,,mining,2023,combustion,diesel,5,t\n")
-    response = client.post("/api/v1/carbon/inventory", headers=token_for("analyst"),
-                           files={"statistics": ("stats.csv", text.encode())})
+    text = (
+        "entity,facility,sector,year,category,item,quantity,unit\n"
+        "区,,mining,2023,combustion,diesel,5,t\n"
+    )
+    response = client.post(
+        "/api/v1/carbon/inventory",
+        headers=token_for("analyst"),
+        files={"statistics": ("stats.csv", text.encode())},
+    )
     assert response.status_code == 422
     problem = response.json()["detail"]["problems"][0]
     assert (problem["row"], problem["column"]) == (2, "sector")
@@ -275,6 +350,5 @@ def test_district_inventory_names_an_unknown_sector(client, token_for):
 
 def test_district_inventory_is_for_analysts(client, token_for):
     files = {"statistics": ("s.csv", (EXAMPLES / "district_activity.csv").read_bytes())}
-    response = client.post("/api/v1/carbon/inventory", files=files,
-                           headers=token_for("enterprise"))
+    response = client.post("/api/v1/carbon/inventory", files=files, headers=token_for("enterprise"))
     assert response.status_code == 403

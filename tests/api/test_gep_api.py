@@ -100,13 +100,13 @@ def test_server_run_list_tables_report_layers(client, token_for, engine, data_di
     assert sum(row["share_pct"] for row in rows) == pytest.approx(100)
     assert sum(row["value_wan"] for row in rows) == pytest.approx(run["gep_wan"])
 
-    csv = client.get(f"{RUNS}/{run_id}/tables/townships", headers=officer,
-                     params={"format": "csv"})
+    csv = client.get(f"{RUNS}/{run_id}/tables/townships", headers=officer, params={"format": "csv"})
     assert csv.status_code == 200
     assert csv.content.decode("utf-8-sig").startswith("乡镇 / Township,")
 
-    xlsx = client.get(f"{RUNS}/{run_id}/tables/townships", headers=officer,
-                      params={"format": "xlsx"})
+    xlsx = client.get(
+        f"{RUNS}/{run_id}/tables/townships", headers=officer, params={"format": "xlsx"}
+    )
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content), read_only=True)["townships"]
     header, *body = list(sheet.iter_rows(values_only=True))
     gep_column = header.index("GEP(万元) / GEP (10^4 yuan)")
@@ -137,8 +137,10 @@ def test_server_run_list_tables_report_layers(client, token_for, engine, data_di
         [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "gep.run"))
     assert entry.actor == "user:analyst-user" and entry.entity_id == run_id
     config_bytes = (EXAMPLE / "config.toml").read_bytes()
-    assert {"path": "config.toml", "sha256": hashlib.sha256(config_bytes).hexdigest()} \
-        in entry.after["inputs"]
+    assert {
+        "path": "config.toml",
+        "sha256": hashlib.sha256(config_bytes).hexdigest(),
+    } in entry.after["inputs"]
 
 
 def test_uploaded_run_keeps_its_inputs(client, token_for, data_dir):
@@ -148,15 +150,17 @@ def test_uploaded_run_keeps_its_inputs(client, token_for, data_dir):
     assert run["origin"] == "upload" and run["route"] == "raster"
     assert run["gep_wan"] == pytest.approx(service_gep_wan("config.toml"))
     kept = data_dir / "gep" / "runs" / run["run_id"] / "inputs"
-    assert (kept / "rasters" / "land_cover.npy").read_bytes() == \
-        (EXAMPLE / "rasters" / "land_cover.npy").read_bytes()
+    assert (kept / "rasters" / "land_cover.npy").read_bytes() == (
+        EXAMPLE / "rasters" / "land_cover.npy"
+    ).read_bytes()
     paths = {entry["path"] for entry in run["manifest"]["inputs"]}
     assert "rasters/land_cover.npy" in paths
 
 
 def test_table_route_upload(client, token_for, data_dir):
-    created = client.post(RUNS, headers=token_for("analyst"),
-                          files=example_uploads("config-table.toml"))
+    created = client.post(
+        RUNS, headers=token_for("analyst"), files=example_uploads("config-table.toml")
+    )
     assert created.status_code == 201, created.text
     assert created.json()["route"] == "table"
     assert created.json()["gep_wan"] == pytest.approx(service_gep_wan("config-table.toml"))
@@ -171,8 +175,11 @@ def test_bad_upload_is_422_with_row_and_column_and_nothing_kept(client, token_fo
     response = client.post(RUNS, headers=token_for("analyst"), files=files)
     assert response.status_code == 422
     problem = response.json()["detail"]["problems"][0]
-    assert (problem["file"], problem["row"], problem["column"]) == \
-        ("ecosystems-2023.csv", 2, "ecosystem")
+    assert (problem["file"], problem["row"], problem["column"]) == (
+        "ecosystems-2023.csv",
+        2,
+        "ecosystem",
+    )
     assert "unknown ecosystem type 'lava'" in problem["message"]
     assert kept_runs(data_dir) == []
 
@@ -198,8 +205,9 @@ def test_grid_officer_reads_but_cannot_run(client, token_for, data_dir):
 
 def test_unknown_run_table_and_layer_are_404(client, token_for, data_dir):
     analyst = token_for("analyst")
-    run_id = client.post(RUNS, headers=analyst, json={"config": "example/config-table.toml"}
-                         ).json()["run_id"]
+    run_id = client.post(
+        RUNS, headers=analyst, json={"config": "example/config-table.toml"}
+    ).json()["run_id"]
     assert client.get(f"{RUNS}/20000101T000000Z-00000000", headers=analyst).status_code == 404
     assert client.get(f"{RUNS}/{run_id}/tables/nope", headers=analyst).status_code == 404
     assert client.get(f"{RUNS}/{run_id}/layers/nope.npy", headers=analyst).status_code == 404
@@ -213,8 +221,10 @@ def test_server_config_outside_the_inputs_folder_is_refused(client, token_for, d
     for config in ("../../qingshan.db", "/etc/passwd", "../inputs/../../x"):
         response = client.post(RUNS, headers=analyst, json={"config": config})
         assert response.status_code == 422, config
-        assert "inside the server's GEP inputs folder" in \
-            response.json()["detail"]["problems"][0]["message"]
+        assert (
+            "inside the server's GEP inputs folder"
+            in response.json()["detail"]["problems"][0]["message"]
+        )
     assert kept_runs(data_dir) == []
 
 
@@ -227,9 +237,11 @@ def test_configuration_naming_a_file_outside_the_inputs_folder_is_refused(
     text = (example / "config-table.toml").read_text("utf-8")
     (example / "escape.toml").write_text(
         text.replace('statistics = "statistics-2023.csv"', 'statistics = "../../../secret.csv"'),
-        "utf-8")
-    response = client.post(RUNS, headers=token_for("analyst"),
-                           json={"config": "example/escape.toml"})
+        "utf-8",
+    )
+    response = client.post(
+        RUNS, headers=token_for("analyst"), json={"config": "example/escape.toml"}
+    )
     assert response.status_code == 422
     [problem] = response.json()["detail"]["problems"]
     assert problem["column"] == "statistics" and "outside" in problem["message"]
@@ -239,8 +251,9 @@ def test_symbolic_link_out_of_the_inputs_folder_is_refused(client, token_for, da
     outside = data_dir / "elsewhere"
     shutil.copytree(EXAMPLE, outside)
     (data_dir / "gep" / "inputs" / "linked").symlink_to(outside)
-    response = client.post(RUNS, headers=token_for("analyst"),
-                           json={"config": "linked/config-table.toml"})
+    response = client.post(
+        RUNS, headers=token_for("analyst"), json={"config": "linked/config-table.toml"}
+    )
     assert response.status_code == 422
 
 
@@ -257,8 +270,13 @@ def test_uploaded_configuration_cannot_reach_server_files(client, token_for, dat
 def test_upload_names_cannot_climb_out(client, token_for, data_dir):
     analyst = token_for("analyst")
     config = ("config", ("config-table.toml", (EXAMPLE / "config-table.toml").read_bytes()))
-    for name in ("../escape.csv", "/tmp/escape.csv", "a/../../escape.csv", "..\\escape.csv",
-                 ".hidden"):
+    for name in (
+        "../escape.csv",
+        "/tmp/escape.csv",
+        "a/../../escape.csv",
+        "..\\escape.csv",
+        ".hidden",
+    ):
         response = client.post(RUNS, headers=analyst, files=[config, ("files", (name, b"x"))])
         assert response.status_code == 422, name
         assert "must be a relative path inside the upload" in response.json()["detail"]["message"]
@@ -268,17 +286,24 @@ def test_upload_names_cannot_climb_out(client, token_for, data_dir):
 
 def test_run_ids_and_file_names_in_urls_cannot_climb_out(client, token_for, data_dir):
     analyst = token_for("analyst")
-    run_id = client.post(RUNS, headers=analyst, json={"config": "example/config-table.toml"}
-                         ).json()["run_id"]
+    run_id = client.post(
+        RUNS, headers=analyst, json={"config": "example/config-table.toml"}
+    ).json()["run_id"]
     # Percent-encoded dots reach the endpoints as "..": not a run, table or layer name.
-    for url in (f"{RUNS}/%2E%2E", f"{RUNS}/{run_id}/tables/%2E%2E",
-                f"{RUNS}/{run_id}/layers/%2E%2E", f"{RUNS}/%2E%2E/report"):
+    for url in (
+        f"{RUNS}/%2E%2E",
+        f"{RUNS}/{run_id}/tables/%2E%2E",
+        f"{RUNS}/{run_id}/layers/%2E%2E",
+        f"{RUNS}/%2E%2E/report",
+    ):
         response = client.get(url, headers=analyst)
         assert response.status_code == 404, url
         assert response.json()["detail"].startswith("no "), url
     # Encoded slashes never match a route.
-    for url in (f"{RUNS}/{run_id}/tables/..%2F..%2Fsecret",
-                f"{RUNS}/{run_id}/layers/..%2Frun.json"):
+    for url in (
+        f"{RUNS}/{run_id}/tables/..%2F..%2Fsecret",
+        f"{RUNS}/{run_id}/layers/..%2Frun.json",
+    ):
         assert client.get(url, headers=analyst).status_code == 404, url
 
 
@@ -295,7 +320,8 @@ def test_run_is_not_kept_when_its_audit_row_is_not_committed(
 
     monkeypatch.setattr(router, "writing", failing_commit)
     test_client = type(client)(client.app, raise_server_exceptions=False)
-    response = test_client.post(RUNS, headers=token_for("analyst"),
-                                json={"config": "example/config-table.toml"})
+    response = test_client.post(
+        RUNS, headers=token_for("analyst"), json={"config": "example/config-table.toml"}
+    )
     assert response.status_code == 500
     assert kept_runs(data_dir) == []

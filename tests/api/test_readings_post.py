@@ -256,18 +256,27 @@ def test_an_alarm_exists_when_the_post_returns(client, token_for, sites, engine)
     """The rules are evaluated right after the commit (docs/alerting.md): the 200 of the POST
     that carries a polluted hour comes back with its alarm already stored."""
     with writing(engine, "test") as session:
-        create_rule(session, code="pm25-iaqi", name="PM2.5 IAQI > 100", rule_type="aqi",
-                    parameters={"parameter": "pm25", "level": 100}, scope=None,
-                    severity="orange", actor="test")
+        create_rule(
+            session,
+            code="pm25-iaqi",
+            name="PM2.5 IAQI > 100",
+            rule_type="aqi",
+            parameters={"parameter": "pm25", "level": 100},
+            scope=None,
+            severity="orange",
+            actor="test",
+        )
     headers = token_for("device")
-    response = client.post(URL, json={"readings": [hour("AIR1", "2026-06-01 09:00", 80)]},
-                           headers=headers)
+    response = client.post(
+        URL, json={"readings": [hour("AIR1", "2026-06-01 09:00", 80)]}, headers=headers
+    )
     assert response.status_code == 200, response.text
     with reading(engine) as session:
         alarms = session.execute(select(Alarm.site_id, Alarm.peak_value, Alarm.active)).all()
     assert alarms == [(sites["AIR1"], 119.0, True)]  # IAQI of PM2.5 80 µg/m³ (HJ 633—2026)
     with reading(engine) as session:  # and the grid's officers and the analysts are told
-        notes = session.execute(select(Notification.kind, Notification.roles,
-                                       Notification.alarm_id)).all()
+        notes = session.execute(
+            select(Notification.kind, Notification.roles, Notification.alarm_id)
+        ).all()
     assert [(kind, roles) for kind, roles, _ in notes] == [("alarm", ["grid_officer", "analyst"])]
     assert notes[0][2] is not None

@@ -30,8 +30,15 @@ BUREAU = load_library([Path(__file__).parents[2] / "examples" / "carbon" / "fact
 
 def rows(*specs, **columns):
     """Activity rows from (category, item, quantity, unit[, year]) tuples."""
-    data = {"entity": [], "facility": [], "year": [], "category": [], "item": [],
-            "quantity": [], "unit": []}
+    data = {
+        "entity": [],
+        "facility": [],
+        "year": [],
+        "category": [],
+        "item": [],
+        "quantity": [],
+        "unit": [],
+    }
     for spec in specs:
         category, item, quantity, unit, *rest = spec
         year = rest[0] if rest else 2022
@@ -76,7 +83,9 @@ def test_carbon_content_route_natural_gas_by_volume():
     GJ/10⁴Nm³, CC 0.0153 tC/GJ, OF 99 %: 389.31 × 0.0153 × 0.99 × 44/12 = 21.62 tCO2 (notes §7.1
     derived EF 21.62 tCO2/10⁴Nm³); GB/T 2589 1.3300 kgce/m³ → 13.3 tce."""
     row = one(
-        ("combustion", "natural_gas", 1, "万立方米"), Options(gases="co2"), BUREAU,
+        ("combustion", "natural_gas", 1, "万立方米"),
+        Options(gases="co2"),
+        BUREAU,
         factor_series=["gbt32151_2024_c1"],
     )
     assert row["co2_t"] == pytest.approx(389.31 * 0.0153 * 0.99 * CO2_PER_C, rel=1e-12)
@@ -111,7 +120,8 @@ def test_purchased_electricity_location_based(series, year, region, co2):
     """100 × 10⁴ kWh = 1 000 MWh; energy = 1 000 MWh × 0.1229 tce/MWh (GB/T 2589 当量值)."""
     row = one(
         ("purchased_electricity", "electricity", 100, "万千瓦时", year),
-        factor_series=[series], region=[region],
+        factor_series=[series],
+        region=[region],
     )
     assert row["co2_t"] == pytest.approx(co2, rel=1e-12)
     assert row["factor_id"].startswith(f"{series}/electricity/co2/{year}/{region}")
@@ -122,9 +132,12 @@ def test_market_based_electricity():
     """Market-based 2022: grid power at the residual 0.5856 kgCO2/kWh (national, excluding
     market-traded non-fossil), green power at the instrument's 0."""
     result = account(
-        rows(("purchased_electricity", "electricity", 1000, "MWh"),
-             ("purchased_electricity", "green_electricity", 1000, "MWh")),
-        LIBRARY, Options(electricity_basis="market"),
+        rows(
+            ("purchased_electricity", "electricity", 1000, "MWh"),
+            ("purchased_electricity", "green_electricity", 1000, "MWh"),
+        ),
+        LIBRARY,
+        Options(electricity_basis="market"),
     )
     assert result["co2_t"].to_list() == pytest.approx([585.6, 0.0], rel=1e-12)
     assert result["factor_id"][0] == "mee_nbs/electricity_residual/co2/2022/CN"
@@ -221,8 +234,13 @@ def recompute(row):
             co2 = energy * per("co2_ef", "t", "GJ")
         else:
             of = factors["oxidation_factor"]
-            co2 = energy * per("carbon_content", "t", "GJ") * CO2_PER_C * units.conversion(
-                of["unit"], "dimensionless") * of["value"]
+            co2 = (
+                energy
+                * per("carbon_content", "t", "GJ")
+                * CO2_PER_C
+                * units.conversion(of["unit"], "dimensionless")
+                * of["value"]
+            )
         if "ch4_ef" in factors:
             ch4, n2o = energy * per("ch4_ef", "t", "GJ"), energy * per("n2o_ef", "t", "GJ")
     elif row["category"] in ("emission", "removal"):
@@ -235,13 +253,21 @@ def recompute(row):
     elif row["category"] in ("process", "emission", "removal"):
         tce = 0.0
     else:
-        tce = (energy if trace["tce_basis"] == "ncv" and "ncv" in factors
-               else units.conversion(unit, "GJ")) / GJ_PER_TCE
+        tce = (
+            energy
+            if trace["tce_basis"] == "ncv" and "ncv" in factors
+            else units.conversion(unit, "GJ")
+        ) / GJ_PER_TCE
     gwp = {gas: factors[f"gwp_{gas}"]["value"] if ch4 or n2o else 0.0 for gas in ("ch4", "n2o")}
     co2e = co2 + ch4 * gwp["ch4"] + n2o * gwp["n2o"]
-    return {name: sign * value * quantity for name, value in
-            zip(("co2_t", "ch4_t", "n2o_t", "co2e_t", "energy_tce"), (co2, ch4, n2o, co2e, tce),
-                strict=True)}
+    return {
+        name: sign * value * quantity
+        for name, value in zip(
+            ("co2_t", "ch4_t", "n2o_t", "co2e_t", "energy_tce"),
+            (co2, ch4, n2o, co2e, tce),
+            strict=True,
+        )
+    }
 
 
 MIXED = rows(
@@ -287,10 +313,14 @@ def test_trace_factors_are_the_library_values():
 # --------------------------------------------------------------------------------------------
 
 SPECS = [
-    ("combustion", "diesel", "t"), ("combustion", "anthracite", "kg"),
-    ("combustion", "natural_gas", "GJ"), ("process", "calcium_carbonate", "t"),
-    ("purchased_electricity", "electricity", "kWh"), ("purchased_heat", "heat", "GJ"),
-    ("exported_electricity", "electricity", "MWh"), ("emission", "ch4", "t"),
+    ("combustion", "diesel", "t"),
+    ("combustion", "anthracite", "kg"),
+    ("combustion", "natural_gas", "GJ"),
+    ("process", "calcium_carbonate", "t"),
+    ("purchased_electricity", "electricity", "kWh"),
+    ("purchased_heat", "heat", "GJ"),
+    ("exported_electricity", "electricity", "MWh"),
+    ("emission", "ch4", "t"),
 ]
 quantities = st.floats(min_value=0.0, max_value=1e7, allow_nan=False)
 
@@ -306,8 +336,18 @@ def test_emissions_are_linear_in_activity(spec, quantity, scale):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(SPECS), quantities, st.sampled_from("ABC"),
-                          st.sampled_from(["f1", "f2", "f3"])), min_size=1, max_size=25))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(SPECS),
+            quantities,
+            st.sampled_from("ABC"),
+            st.sampled_from(["f1", "f2", "f3"]),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
 def test_sum_of_facilities_equals_entity(records):
     frame = rows(*[(c, i, q, u) for (c, i, u), q, _, _ in records]).with_columns(
         entity=pl.Series([entity for *_, entity, _ in records]),
@@ -319,8 +359,9 @@ def test_sum_of_facilities_equals_entity(records):
     by_entity = totals(result, ["entity"])
     assert rolled_up["entity"].to_list() == by_entity["entity"].to_list()
     for column in ("co2_t", "co2e_t", "energy_tce"):
-        assert rolled_up[column].to_list() == pytest.approx(by_entity[column].to_list(),
-                                                            rel=1e-9, abs=1e-6)
+        assert rolled_up[column].to_list() == pytest.approx(
+            by_entity[column].to_list(), rel=1e-9, abs=1e-6
+        )
 
 
 @settings(max_examples=30, deadline=None)
@@ -328,8 +369,9 @@ def test_sum_of_facilities_equals_entity(records):
 def test_splitting_a_row_does_not_change_the_total(spec, first, second):
     category, item, unit = spec
     whole = account(rows((category, item, first + second, unit)), LIBRARY, Options())
-    parts = account(rows((category, item, first, unit), (category, item, second, unit)),
-                    LIBRARY, Options())
+    parts = account(
+        rows((category, item, first, unit), (category, item, second, unit)), LIBRARY, Options()
+    )
     assert parts["co2e_t"].sum() == pytest.approx(whole["co2e_t"][0], rel=1e-9, abs=1e-9)
 
 
@@ -337,11 +379,14 @@ def test_energy_by_type_in_tce():
     """GB/T 2589 Annex A: 100 t diesel × 1.4571 + 1 000 MWh × 0.1229 − 100 MWh exported;
     process rows carry no energy."""
     result = account(
-        rows(("combustion", "diesel", 100, "t"),
-             ("purchased_electricity", "electricity", 1000, "MWh"),
-             ("exported_electricity", "electricity", 100, "MWh"),
-             ("process", "calcium_carbonate", 10, "t")),
-        LIBRARY, Options(),
+        rows(
+            ("combustion", "diesel", 100, "t"),
+            ("purchased_electricity", "electricity", 1000, "MWh"),
+            ("exported_electricity", "electricity", 100, "MWh"),
+            ("process", "calcium_carbonate", 10, "t"),
+        ),
+        LIBRARY,
+        Options(),
     )
     table = energy_by_type(result, ["entity", "year"])
     assert dict(zip(table["item"], table["energy_tce"], strict=True)) == pytest.approx(

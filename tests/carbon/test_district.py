@@ -33,8 +33,17 @@ def rows_of(table, year, sector):
 
 def test_inventory_has_every_sector_for_three_years(district):
     sectors = district.filter(pl.col("year") == 2022)["sector"].to_list()
-    assert sectors == ["energy_supply", "industry", "buildings", "transport", "agriculture",
-                       "waste", "lulucf", "total", "reporting_enterprises"]
+    assert sectors == [
+        "energy_supply",
+        "industry",
+        "buildings",
+        "transport",
+        "agriculture",
+        "waste",
+        "lulucf",
+        "total",
+        "reporting_enterprises",
+    ]
     assert sorted(district["year"].unique().to_list()) == [2021, 2022, 2023]
 
 
@@ -57,8 +66,9 @@ def test_buildings_electricity_location_and_market_2022(district):
 
 def test_sinks_are_negative_and_totals_add_up(district):
     for year in (2021, 2022, 2023):
-        part = district.filter((pl.col("year") == year)
-                               & ~pl.col("sector").is_in(["total", "reporting_enterprises"]))
+        part = district.filter(
+            (pl.col("year") == year) & ~pl.col("sector").is_in(["total", "reporting_enterprises"])
+        )
         total = rows_of(district, year, "total")
         for column in accounting.INVENTORY_COLUMNS:
             assert part[column].sum() == pytest.approx(total[column], rel=1e-12)
@@ -82,12 +92,17 @@ def test_shipped_emissions_example_is_the_inventory(district):
 
 def test_intensity_against_targets_gives_warnings():
     progress, trajectory = service.assess_targets(
-        EXAMPLES / "district_targets.csv", EXAMPLES / "district_gdp.csv",
+        EXAMPLES / "district_targets.csv",
+        EXAMPLES / "district_gdp.csv",
         EXAMPLES / "district_emissions.csv",
     )
     status = dict(zip(progress["indicator"], progress["status"], strict=True))
-    assert status == {"co2_per_gdp": "on_pace", "energy_per_gdp": "on_pace",
-                      "total_energy": "off_pace", "non_fossil_share": "off_pace"}
+    assert status == {
+        "co2_per_gdp": "on_pace",
+        "energy_per_gdp": "on_pace",
+        "total_energy": "off_pace",
+        "non_fossil_share": "off_pace",
+    }
     co2 = progress.filter(pl.col("indicator") == "co2_per_gdp").row(0, named=True)
     # 2021: 6 487 376.301 t / 9 000 000 万元; 2023: 6 779 933.191 t / (900 × 1.08² × 10⁴ 万元).
     assert co2["base_value"] == pytest.approx(6_487_376.301 / 9e6)

@@ -63,8 +63,16 @@ def test_ipcc_diesel_defaults():
 
 def test_ipcc_factor_and_carbon_content_agree_within_rounding():
     """Notes §4.2: Table 1.4 EFs are the Table 1.3 carbon contents × 44/12, rounded (~0.1 %)."""
-    for fuel in ("anthracite", "bituminous_coal", "lignite", "crude_oil", "gasoline", "diesel",
-                 "fuel_oil", "natural_gas"):
+    for fuel in (
+        "anthracite",
+        "bituminous_coal",
+        "lignite",
+        "crude_oil",
+        "gasoline",
+        "diesel",
+        "fuel_oil",
+        "natural_gas",
+    ):
         content = LIBRARY.find("ipcc2006", fuel, "carbon_content", None, None).value
         factor = LIBRARY.find("ipcc2006", fuel, "co2_ef", None, None).value
         assert content * 44 / 12 * 1000 == pytest.approx(factor, rel=3e-3), fuel

@@ -38,8 +38,8 @@ def test_required_pace_for_a_reduction():
     0.92 is above that: off pace, warning; 0.91 is on pace."""
     target = Target("co2_per_gdp", 2020, 2025, reduction_pct=19.5)
     off, _ = assess(target, indicator_values(annual([1e6, 9.6e5, 9.2e5], [100.0] * 3)))
-    assert off["required_annual_rate_pct"] == pytest.approx((0.805 ** 0.2 - 1) * 100)
-    assert off["required_value_latest"] == pytest.approx(0.805 ** 0.4)
+    assert off["required_annual_rate_pct"] == pytest.approx((0.805**0.2 - 1) * 100)
+    assert off["required_value_latest"] == pytest.approx(0.805**0.4)
     assert off["linear_value_latest"] == pytest.approx(1 - 0.195 * 0.4)
     assert (off["status"], off["warning"]) == ("off_pace", True)
     assert "预警" in off["message"]
@@ -58,7 +58,7 @@ def test_total_cap_allows_growth_but_warns_above_the_path():
     """Energy cap 1.2× base by the target year: a total is a ceiling, so growth below the
     required path is on pace and growth above it is a warning."""
     target = Target("total_energy", 2020, 2025, target_value=120.0)
-    path = 100 * 1.2 ** 0.2
+    path = 100 * 1.2**0.2
     below, _ = assess(target, indicator_values(annual([1, 1], [1, 1], energy=[100.0, path - 1])))
     above, _ = assess(target, indicator_values(annual([1, 1], [1, 1], energy=[100.0, path + 1])))
     assert (below["status"], above["status"]) == ("on_pace", "off_pace")
@@ -90,8 +90,9 @@ def test_trajectory_runs_from_base_to_target_year():
 
 def test_missing_base_year_is_an_error():
     with pytest.raises(TargetError, match="no value for the base year 2019"):
-        assess(Target("total_co2", 2019, 2025, reduction_pct=5),
-               indicator_values(annual([1.0], [1.0])))
+        assess(
+            Target("total_co2", 2019, 2025, reduction_pct=5), indicator_values(annual([1.0], [1.0]))
+        )
 
 
 def test_target_needs_exactly_one_goal():
@@ -103,8 +104,11 @@ def test_target_needs_exactly_one_goal():
 
 def test_comparable_gdp_chains_the_volume_index():
     """900 亿元 in 2021, index 108.0 and 108.0 (previous year = 100): 972, 1049.76."""
-    gdp = comparable_gdp(pl.Series([2021, 2022, 2023]), pl.Series([900.0, 985.0, 1080.0]),
-                         pl.Series([None, 108.0, 108.0]))
+    gdp = comparable_gdp(
+        pl.Series([2021, 2022, 2023]),
+        pl.Series([900.0, 985.0, 1080.0]),
+        pl.Series([None, 108.0, 108.0]),
+    )
     assert gdp.to_list() == pytest.approx([900.0, 972.0, 1049.76])
 
 
@@ -125,9 +129,12 @@ def test_the_required_path_itself_is_on_pace(reduction, span, elapsed):
 
 
 def test_assess_all_gives_one_row_per_target():
-    targets = [Target("co2_per_gdp", 2020, 2025, reduction_pct=18),
-               Target("energy_per_gdp", 2020, 2025, reduction_pct=13.5)]
-    progress, trajectory = assess_all(targets, annual([1e6, 9e5], [100.0, 105.0],
-                                                      energy=[4e5, 3.9e5]))
+    targets = [
+        Target("co2_per_gdp", 2020, 2025, reduction_pct=18),
+        Target("energy_per_gdp", 2020, 2025, reduction_pct=13.5),
+    ]
+    progress, trajectory = assess_all(
+        targets, annual([1e6, 9e5], [100.0, 105.0], energy=[4e5, 3.9e5])
+    )
     assert progress["indicator"].to_list() == ["co2_per_gdp", "energy_per_gdp"]
     assert trajectory.height == 12

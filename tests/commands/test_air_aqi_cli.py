@@ -33,7 +33,11 @@ def test_example_file_to_csv_for_excel(tmp_path):
     assert table["time"][0] == "2026-02-28 22:00"  # the input's cells are repeated unchanged
     last = table.row(-1, named=True)  # SO2 1-h 830 under 2012: the 24-h IAQI (320 → 127)
     assert (last["rules"], last["iaqi_so2_1h"], last["aqi"], last["category"]) == (
-        "2012", "127", "205", "重度污染")
+        "2012",
+        "127",
+        "205",
+        "重度污染",
+    )
     assert last["exceedance_pollutants"] == "SO2;PM10;PM2.5"
     third = table.row(2, named=True)  # 2026-03-01 00:00: first hour under HJ 633—2026
     assert (third["rules"], third["iaqi_pm25_1h"], third["aqi"]) == ("2026", "109", "109")
@@ -43,13 +47,20 @@ def test_example_file_to_csv_for_excel(tmp_path):
 @pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
 def test_xlsx_and_parquet_in_and_out(tmp_path, suffix):
     source = tmp_path / f"in{suffix}"
-    frame = pl.DataFrame({"station": ["A", "B"], "date": ["2025-06-01", "2026-06-01"],
-                          "pm25_24h": ["75", ""], "pm10_24h": ["150", "120"]})
+    frame = pl.DataFrame(
+        {
+            "station": ["A", "B"],
+            "date": ["2025-06-01", "2026-06-01"],
+            "pm25_24h": ["75", ""],
+            "pm10_24h": ["150", "120"],
+        }
+    )
     if suffix == ".xlsx":
         frame.write_excel(source)
     else:
-        frame.with_columns(pl.col("pm25_24h", "pm10_24h").replace("", None).cast(pl.Float64)
-                           ).write_parquet(source)
+        frame.with_columns(
+            pl.col("pm25_24h", "pm10_24h").replace("", None).cast(pl.Float64)
+        ).write_parquet(source)
     out = tmp_path / f"out{suffix}"
     result = run(str(source), "--report", "daily", "-o", str(out))
     assert result.exit_code == 0, result.output
@@ -122,8 +133,12 @@ def test_json_errors(tmp_path):
     result = run(str(source), "--report", "hourly", "--rules", "2026", "--json")
     assert result.exit_code == 2
     problem = json.loads(result.stdout)["problems"][0]
-    assert problem == {"file": str(source), "row": 2, "column": "pm25_1h",
-                       "message": "concentration -1 is below 0"}
+    assert problem == {
+        "file": str(source),
+        "row": 2,
+        "column": "pm25_1h",
+        "message": "concentration -1 is below 0",
+    }
 
 
 @pytest.mark.slow
@@ -133,14 +148,27 @@ def test_a_year_of_hourly_data_for_100_stations(tmp_path):
     hours = hours.astype("datetime64[us]")
     rng = np.random.default_rng(7)
     n = 100 * len(hours)
-    frame = pl.DataFrame({
-        "station": np.repeat([f"S{i:03d}" for i in range(100)], len(hours)),
-        "time": np.tile(hours, 100),
-        **{name: np.round(rng.lognormal(mean, 0.6, n), 1) for name, mean in [
-            ("so2_1h", 2.0), ("no2_1h", 3.3), ("co_1h", -0.4), ("o3_1h", 4.0), ("o3_8h", 3.9),
-            ("pm10_1h", 4.1), ("pm25_1h", 3.5), ("pm10_24h", 4.1), ("pm25_24h", 3.5),
-            ("so2_24h", 2.0)]},
-    })
+    frame = pl.DataFrame(
+        {
+            "station": np.repeat([f"S{i:03d}" for i in range(100)], len(hours)),
+            "time": np.tile(hours, 100),
+            **{
+                name: np.round(rng.lognormal(mean, 0.6, n), 1)
+                for name, mean in [
+                    ("so2_1h", 2.0),
+                    ("no2_1h", 3.3),
+                    ("co_1h", -0.4),
+                    ("o3_1h", 4.0),
+                    ("o3_8h", 3.9),
+                    ("pm10_1h", 4.1),
+                    ("pm25_1h", 3.5),
+                    ("pm10_24h", 4.1),
+                    ("pm25_24h", 3.5),
+                    ("so2_24h", 2.0),
+                ]
+            },
+        }
+    )
     source = tmp_path / "year.parquet"
     frame.write_parquet(source)
     out = tmp_path / "year_aqi.parquet"

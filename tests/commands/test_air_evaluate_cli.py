@@ -187,8 +187,14 @@ def test_real_sized_good_days_and_composite_index(real_sized):
     assert (joined["good_days"] == joined["good"]).all()
     assert (joined["aqi_valid_days"] == joined["valid"]).all()
     assert (joined["good_days"] <= joined["aqi_at_most_100"]).all()
-    limits = {"so2_annual_mean": 60, "no2_annual_mean": 40, "pm10_annual_mean": 70,
-              "pm25_annual_mean": 35, "co_24h_p95": 4, "o3_8h_max_p90": 160}
+    limits = {
+        "so2_annual_mean": 60,
+        "no2_annual_mean": 40,
+        "pm10_annual_mean": 70,
+        "pm25_annual_mean": 35,
+        "co_24h_p95": 4,
+        "o3_8h_max_p90": 160,
+    }
     for row in joined.iter_rows(named=True):
         assert row["good_day_ratio"] == half_even(Fraction(100 * row["good"], row["valid"]), 1)
         exact = sum(Fraction(str(row[name])) / limit for name, limit in limits.items())
@@ -228,8 +234,9 @@ def corrupt(path: Path, line: int, column: str, value: str) -> None:
         ("time", "yesterday", "is not a date or time"),
     ],
 )
-def test_bad_cell_names_file_row_column_and_writes_nothing(small_csv, tmp_path, column, value,
-                                                           message):
+def test_bad_cell_names_file_row_column_and_writes_nothing(
+    small_csv, tmp_path, column, value, message
+):
     corrupt(small_csv, 5, column, value)
     output = tmp_path / "out"
     result = run(str(small_csv), "-o", str(output))
@@ -247,8 +254,12 @@ def test_bad_input_as_json(small_csv, tmp_path):
     payload = json.loads(result.stdout)
     assert payload["ok"] is False
     assert payload["problems"] == [
-        {"file": str(small_csv), "row": 7, "column": "so2_1h",
-         "message": "concentration -1 is below 0"}
+        {
+            "file": str(small_csv),
+            "row": 7,
+            "column": "so2_1h",
+            "message": "concentration -1 is below 0",
+        }
     ]
 
 
@@ -295,8 +306,15 @@ def test_json_summary_and_default_output_directory(small_csv, tmp_path, monkeypa
 def test_limits_class_and_weights_options(small_csv, tmp_path):
     output = tmp_path / "out"
     result = run(
-        str(small_csv), "-o", str(output), "--limits", "2026-final", "--class", "I",
-        "--weights", "PM2.5=3,NO2=2,O3=2",
+        str(small_csv),
+        "-o",
+        str(output),
+        "--limits",
+        "2026-final",
+        "--class",
+        "I",
+        "--weights",
+        "PM2.5=3,NO2=2,O3=2",
     )
     assert result.exit_code == 0, result.output
     daily = read_csv(output / "daily.csv")
@@ -306,9 +324,14 @@ def test_limits_class_and_weights_options(small_csv, tmp_path):
     assert set(annual["composite_weights"]) == {"SO2=1;NO2=2;PM10=1;PM2.5=3;CO=1;O3=2"}
     assert set(annual["composite_limits"]) == {"GB 3095—2026 final, Class II"}
     row = annual.row(0, named=True)
-    terms = {"so2_annual_mean": (20, 1), "no2_annual_mean": (30, 2),
-             "pm10_annual_mean": (50, 1), "pm25_annual_mean": (25, 3),
-             "co_24h_p95": (4, 1), "o3_8h_max_p90": (160, 2)}
+    terms = {
+        "so2_annual_mean": (20, 1),
+        "no2_annual_mean": (30, 2),
+        "pm10_annual_mean": (50, 1),
+        "pm25_annual_mean": (25, 3),
+        "co_24h_p95": (4, 1),
+        "o3_8h_max_p90": (160, 2),
+    }
     exact = sum(w * Fraction(str(row[name])) / s for name, (s, w) in terms.items())
     assert row["composite_index"] == half_even(exact, 2)
 
@@ -330,8 +353,9 @@ def test_parquet_input_with_datetime_times(tmp_path):
 
 
 def test_progress_bar_only_over_the_threshold(small_csv, tmp_path):
-    shown = run(str(small_csv), "-o", str(tmp_path / "a"),
-                env={"QINGSHAN_PROGRESS_THRESHOLD_ROWS": "100"})
+    shown = run(
+        str(small_csv), "-o", str(tmp_path / "a"), env={"QINGSHAN_PROGRESS_THRESHOLD_ROWS": "100"}
+    )
     assert shown.exit_code == 0 and "Evaluation" in shown.stderr
     hidden = run(str(small_csv), "-o", str(tmp_path / "b"))
     assert hidden.exit_code == 0 and "Evaluation" not in hidden.stderr

@@ -36,12 +36,23 @@ def test_example_runs_end_to_end(example: Path, tmp_path: Path) -> None:
     result = gep("run", str(example / "config.toml"), "-o", str(out), "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    for name in ("gep_2023.xlsx", "gep_report_2023.docx", "gep_report_2023.pdf",
-                 "indicators.csv", "townships.csv",
-                 "ecosystems.csv", "categories.csv", "lines.csv", "valuation.csv",
-                 "yoy_townships.csv", "run.json", "layers/townships.json", "layers/grid.json",
-                 "layers/water_conservation.value.npy",
-                 "layers/soil_retention.soil.quantity.npy"):
+    for name in (
+        "gep_2023.xlsx",
+        "gep_report_2023.docx",
+        "gep_report_2023.pdf",
+        "indicators.csv",
+        "townships.csv",
+        "ecosystems.csv",
+        "categories.csv",
+        "lines.csv",
+        "valuation.csv",
+        "yoy_townships.csv",
+        "run.json",
+        "layers/townships.json",
+        "layers/grid.json",
+        "layers/water_conservation.value.npy",
+        "layers/soil_retention.soil.quantity.npy",
+    ):
         assert (out / name).is_file(), name
     manifest = json.loads((out / "run.json").read_text("utf-8"))
     assert manifest["gep_wan"] == pytest.approx(summary["gep_wan"])
@@ -55,7 +66,8 @@ def test_example_runs_end_to_end(example: Path, tmp_path: Path) -> None:
     water = indicators.filter(pl.col("指标代码 / Indicator key") == "water_conservation")
     layer = np.load(out / "layers" / "water_conservation.value.npy")
     assert layer.sum(dtype=np.float64) / 1e4 == pytest.approx(
-        water["价值量(万元) / Value (10^4 yuan)"].sum(), rel=1e-5)
+        water["价值量(万元) / Value (10^4 yuan)"].sum(), rel=1e-5
+    )
     # The workbook has the bilingual sheets; the report opens.
     sheets = pl.read_excel(out / "gep_2023.xlsx", sheet_id=0)
     assert "乡镇 Townships" in sheets
@@ -78,8 +90,7 @@ def test_table_route_matches_raster_route_on_the_example(example: Path) -> None:
     table = json.loads(gep("run", str(example / "config-table.toml"), "--json").stdout)
     by_category = {c["category"]: c["value_wan"] for c in raster["categories"]}
     for category in table["categories"]:
-        assert category["value_wan"] == pytest.approx(by_category[category["category"]],
-                                                      rel=0.01)
+        assert category["value_wan"] == pytest.approx(by_category[category["category"]], rel=0.01)
 
 
 def test_specs_lists_the_specifications() -> None:
@@ -126,8 +137,11 @@ def test_unknown_ecosystem_in_the_raster_classes_is_named(example: Path, tmp_pat
 
 def test_missing_price_is_named(example: Path, tmp_path: Path) -> None:
     prices = example / "prices.csv"
-    kept = [line for line in prices.read_text("utf-8").splitlines()
-            if not line.startswith("reservoir_cost,")]
+    kept = [
+        line
+        for line in prices.read_text("utf-8").splitlines()
+        if not line.startswith("reservoir_cost,")
+    ]
     prices.write_text("\n".join(kept) + "\n", "utf-8")
     messages = [p["message"] for p in _rejected(example, tmp_path)["problems"]]
     assert any("missing price 'reservoir_cost'" in m for m in messages)
@@ -136,8 +150,11 @@ def test_missing_price_is_named(example: Path, tmp_path: Path) -> None:
 def test_negative_area_is_named_with_row(example: Path, tmp_path: Path) -> None:
     table = example / "ecosystems-2023.csv"
     frame = pl.read_csv(table).with_columns(
-        pl.when(pl.int_range(pl.len()) == 4).then(-1.0).otherwise(pl.col("area_km2"))
-        .alias("area_km2"))
+        pl.when(pl.int_range(pl.len()) == 4)
+        .then(-1.0)
+        .otherwise(pl.col("area_km2"))
+        .alias("area_km2")
+    )
     frame.write_csv(table)
     problem = _rejected(example, tmp_path, "config-table.toml")["problems"][0]
     assert (problem["row"], problem["column"]) == (6, "area_km2")
@@ -185,14 +202,16 @@ def test_fraction_above_one_is_named_with_row(example: Path, tmp_path: Path) -> 
 def test_price_set_as_toml_gives_the_csv_result(example: Path, tmp_path: Path) -> None:
     rows = pl.read_csv(example / "prices.csv").to_dicts()
     entries = "\n".join(
-        "[[entries]]\n" + "\n".join(f"{k} = {json.dumps(v, ensure_ascii=False)}"
-                                    for k, v in row.items() if v is not None)
-        for row in rows)
+        "[[entries]]\n"
+        + "\n".join(
+            f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in row.items() if v is not None
+        )
+        for row in rows
+    )
     (example / "prices.toml").write_text(entries + "\n", "utf-8")
     config = example / "config-table.toml"
     reference = json.loads(gep("run", str(config), "--json").stdout)
-    config.write_text(config.read_text("utf-8").replace('"prices.csv"', '"prices.toml"'),
-                      "utf-8")
+    config.write_text(config.read_text("utf-8").replace('"prices.csv"', '"prices.toml"'), "utf-8")
     result = gep("run", str(config), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["gep_wan"] == pytest.approx(reference["gep_wan"])

@@ -13,8 +13,22 @@ from qingshan.cli import app
 runner = CliRunner()
 
 DAILY_COLUMNS = [
-    "point", "zone", "date", "ld", "ln", "ldn", "day_limit", "night_limit", "day_exceed_db",
-    "night_exceed_db", "day_ok", "night_ok", "night_lmax", "lmax_ok", "day_hours", "night_hours",
+    "point",
+    "zone",
+    "date",
+    "ld",
+    "ln",
+    "ldn",
+    "day_limit",
+    "night_limit",
+    "day_exceed_db",
+    "night_exceed_db",
+    "day_ok",
+    "night_ok",
+    "night_lmax",
+    "lmax_ok",
+    "day_hours",
+    "night_hours",
 ]
 
 
@@ -52,12 +66,16 @@ def day_and_night(day_level, night_level):
 def test_evaluate_writes_one_row_per_point_and_date(tmp_path):
     """Zone 4b (GB 3096 Table 1: 70/60) exactly at its limits; zone 1 (55/45) loud at night,
     with its night running across the year end (the night belongs to 2025-12-31)."""
-    frame = pl.concat([
-        hourly_rows("rail", "4b", "2025-06-01T06", day_and_night(70.0, 60.0),
-                    day_and_night(80.0, 75.0)),
-        hourly_rows("home", "1", "2025-12-31T06", day_and_night(50.0, 50.0),
-                    day_and_night(60.0, 60.1)),
-    ])
+    frame = pl.concat(
+        [
+            hourly_rows(
+                "rail", "4b", "2025-06-01T06", day_and_night(70.0, 60.0), day_and_night(80.0, 75.0)
+            ),
+            hourly_rows(
+                "home", "1", "2025-12-31T06", day_and_night(50.0, 50.0), day_and_night(60.0, 60.1)
+            ),
+        ]
+    )
     source = tmp_path / "hourly.csv"
     frame.write_csv(source)
     output = tmp_path / "daily.csv"
@@ -101,8 +119,9 @@ def test_evaluate_reports_partial_days_and_the_minimum_hours(tmp_path):
 
     lenient = json.loads(run("noise", "evaluate", source, "--json").stdout)
     output = tmp_path / "strict.parquet"
-    strict = run("noise", "evaluate", source, "-o", output, "--min-day-hours", "16",
-                 "--min-night-hours", "8")
+    strict = run(
+        "noise", "evaluate", source, "-o", output, "--min-day-hours", "16", "--min-night-hours", "8"
+    )
 
     assert lenient["rows"] == 2
     assert lenient["compliance"]["day"] == {"compliant": 1, "evaluated": 1, "rate_percent": 100.0}
@@ -117,10 +136,12 @@ def test_evaluate_reports_partial_days_and_the_minimum_hours(tmp_path):
 
 
 def test_evaluate_json_gives_point_time_compliance_rates_by_zone(tmp_path):
-    frame = pl.concat([
-        hourly_rows("A", "1", "2025-03-01T06", day_and_night(50.0, 44.0) * 2),
-        hourly_rows("B", "3", "2025-03-01T06", day_and_night(66.0, 50.0) * 2),
-    ])
+    frame = pl.concat(
+        [
+            hourly_rows("A", "1", "2025-03-01T06", day_and_night(50.0, 44.0) * 2),
+            hourly_rows("B", "3", "2025-03-01T06", day_and_night(66.0, 50.0) * 2),
+        ]
+    )
     source = tmp_path / "hourly.xlsx"
     frame.write_excel(source)
 
@@ -137,11 +158,14 @@ def test_evaluate_json_gives_point_time_compliance_rates_by_zone(tmp_path):
 
 
 def test_evaluate_accepts_zone_spellings(tmp_path):
-    source = write_csv(tmp_path / "hourly.csv", """
+    source = write_csv(
+        tmp_path / "hourly.csv",
+        """
 point,zone,time,leq
 A,4A,2025-03-01 22:00,56
 B,1类,2025-03-01 22:00,44
-""")
+""",
+    )
     result = run("noise", "evaluate", source)
     assert result.exit_code == 0, result.output
     daily = pl.read_csv(result.stdout.lstrip("\ufeff").encode())
@@ -160,8 +184,12 @@ B,1类,2025-03-01 22:00,44
         ("point,zone,time,leq,noise\nA,1,2025-03-01 06:00,50,1", 1, "noise", "unknown column"),
         ("point,zone,time\nA,1,2025-03-01 06:00", 1, "leq", "required column is missing"),
         ("point,zone,time,leq", None, None, "no data rows"),
-        ("point,zone,time,leq\nA,1,2025-03-01 06:00,50\nA,4,2025-03-01 07:00,50", 3, "zone",
-         "unknown zone '4'"),
+        (
+            "point,zone,time,leq\nA,1,2025-03-01 06:00,50\nA,4,2025-03-01 07:00,50",
+            3,
+            "zone",
+            "unknown zone '4'",
+        ),
         ("point,zone,time,leq\nA,1,2025-03-01 06:00,-1", 2, "leq", "below 0"),
         ("point,zone,time,leq\nA,1,2025-03-01 06:00,550", 2, "leq", "above 140"),
         ("point,zone,time,leq\nA,1,2025-03-01 06:00,loud", 2, "leq", "not a number"),
@@ -169,8 +197,12 @@ B,1类,2025-03-01 22:00,44
         ("point,zone,time,leq\nA,1,someday,50", 2, "time", "not a date or time"),
         ("point,zone,time,leq\n,1,2025-03-01 06:00,50", 2, "point", "a point is required"),
         ("point,zone,time,leq,lmax\nA,1,2025-03-01 06:00,50,49.9", 2, "lmax", "below the hour"),
-        ("point,zone,time,leq\nA,1,2025-03-01 23:00,50\nA,2,2025-03-02 01:00,50", 3, "zone",
-         "differs from zone 1 of the same point in row 2"),
+        (
+            "point,zone,time,leq\nA,1,2025-03-01 23:00,50\nA,2,2025-03-02 01:00,50",
+            3,
+            "zone",
+            "differs from zone 1 of the same point in row 2",
+        ),
     ],
 )
 def test_bad_input_names_file_row_and_column_and_writes_nothing(
@@ -185,24 +217,31 @@ def test_bad_input_names_file_row_and_column_and_writes_nothing(
     assert not output.exists()
     problems = json.loads(result.stdout)["problems"]
     assert any(
-        p["file"] == str(source) and p["row"] == row and p["column"] == column
+        p["file"] == str(source)
+        and p["row"] == row
+        and p["column"] == column
         and message in p["message"]
         for p in problems
     ), problems
 
 
 def test_duplicate_hours_name_every_row_involved(tmp_path):
-    source = write_csv(tmp_path / "hourly.csv", """
+    source = write_csv(
+        tmp_path / "hourly.csv",
+        """
 point,zone,time,leq
 A,1,2025-03-01 06:00,50
 B,1,2025-03-01 06:00,50
 A,1,2025-03-01T06:00:00,51
-""")
+""",
+    )
     result = run("noise", "evaluate", source)
     assert result.exit_code == 2
     assert "nothing was written" in result.stderr
-    assert "row 2, column 'time': point A, hour 2025-03-01 06:00 appears more than once " \
-           "(rows 2, 4)" in result.stderr.replace("\n", " ").replace("  ", " ")
+    assert (
+        "row 2, column 'time': point A, hour 2025-03-01 06:00 appears more than once "
+        "(rows 2, 4)" in result.stderr.replace("\n", " ").replace("  ", " ")
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,14 +252,17 @@ A,1,2025-03-01T06:00:00,51
 def test_grade_regional_is_the_arithmetic_mean_of_the_grid_points(tmp_path):
     """HJ 640—2012 §4: day (52.3 + 55.1 + 57.0)/3 = 54.8 → 二级 较好;
     night (44.0 + 46.0)/2 = 45.0 → 二级 (upper end inclusive)."""
-    source = write_csv(tmp_path / "grid.csv", """
+    source = write_csv(
+        tmp_path / "grid.csv",
+        """
 point,period,leq
 G1,day,52.3
 G2,day,55.1
 G3,昼间,57.0
 G1,night,44.0
 G2,夜间,46.0
-""")
+""",
+    )
     result = run("noise", "grade", source, "--kind", "regional", "--json")
     assert result.exit_code == 0, result.output
     day, night = json.loads(result.stdout)["grades"]
@@ -232,13 +274,16 @@ G2,夜间,46.0
 def test_grade_traffic_is_length_weighted(tmp_path):
     """HJ 640—2012 §5: day (1200·70 + 800·68)/2000 = 69.2 → 二级 较好 (68.1–70.0);
     night (1200·61 + 800·60)/2000 = 60.6 → 三级 一般 (60.1–62.0)."""
-    source = write_csv(tmp_path / "roads.csv", """
+    source = write_csv(
+        tmp_path / "roads.csv",
+        """
 point,period,leq,length
 R1,day,70.0,1200
 R2,day,68.0,800
 R1,night,61.0,1200
 R2,night,60.0,800
-""")
+""",
+    )
     output = tmp_path / "grades.csv"
     result = run("noise", "grade", source, "--kind", "traffic", "-o", output)
     assert result.exit_code == 0, result.output
@@ -255,8 +300,13 @@ R2,night,60.0,800
         ("regional", "point,period,leq,length\nG1,day,50,1", 1, "length", "unknown column"),
         ("regional", "point,period,leq\nG1,dusk,50", 2, "period", "unknown period"),
         ("regional", "point,period,leq", None, None, "no data rows"),
-        ("regional", "point,period,leq\nG1,day,50\nG1,day,52", 3, "point",
-         "point G1 in period day appears more than once (rows 2, 3)"),
+        (
+            "regional",
+            "point,period,leq\nG1,day,50\nG1,day,52",
+            3,
+            "point",
+            "point G1 in period day appears more than once (rows 2, 3)",
+        ),
         ("traffic", "point,period,leq,length\nR1,day,70,0", 2, "length", "must be positive"),
         ("traffic", "point,period,leq\nR1,day,70", 1, "length", "required column is missing"),
         ("traffic", "point,period,leq,length\nR1,day,,10", 2, "leq", "a level is required"),
@@ -291,13 +341,15 @@ def year_of_noise(points: int, seed: int) -> pl.DataFrame:
     leq = np.round(base[:, None] + cycle[None, :] + rng.normal(0, 3, (points, n_hours)), 1)
     leq[rng.random(leq.shape) < 0.01] = np.nan  # about 1 % missing hours
     lmax = np.round(leq + rng.uniform(3, 22, leq.shape), 1)
-    return pl.DataFrame({
-        "point": np.repeat([f"N{i:02d}" for i in range(points)], n_hours),
-        "zone": np.repeat(zones, n_hours),
-        "time": np.tile(times.astype("datetime64[us]"), points),
-        "leq": leq.ravel(),
-        "lmax": lmax.ravel(),
-    }).fill_nan(None)
+    return pl.DataFrame(
+        {
+            "point": np.repeat([f"N{i:02d}" for i in range(points)], n_hours),
+            "zone": np.repeat(zones, n_hours),
+            "time": np.tile(times.astype("datetime64[us]"), points),
+            "leq": leq.ravel(),
+            "lmax": lmax.ravel(),
+        }
+    ).fill_nan(None)
 
 
 def expected_daily(hourly: pl.DataFrame) -> pl.DataFrame:
@@ -348,8 +400,14 @@ def test_a_year_of_hourly_noise_for_50_points(tmp_path):
     assert (checked["day_hours"] == checked["day_hours_expected"]).all()
     assert ((checked["night_lmax"] - checked["night_lmax_expected"]).abs().max()) == 0.0
 
-    limits = {"0": (50, 40), "1": (55, 45), "2": (60, 50), "3": (65, 55), "4a": (70, 55),
-              "4b": (70, 60)}
+    limits = {
+        "0": (50, 40),
+        "1": (55, 45),
+        "2": (60, 50),
+        "3": (65, 55),
+        "4a": (70, 55),
+        "4b": (70, 60),
+    }
     night_limit = checked["zone"].replace_strict({z: n for z, (_, n) in limits.items()})
     assert (checked["night_limit"] == night_limit).all()
     assert (checked["night_ok"] == (checked["ln"] <= night_limit)).all()

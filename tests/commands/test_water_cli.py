@@ -58,7 +58,10 @@ def test_per_section_per_month_by_default(tmp_path):
     # Pb 0.06 (Ⅴ) first as a heavy metal, then NH3-N 2.5 and TP 0.5 (劣Ⅴ, both 1.5 × Ⅲ).
     assert table["main_pollutants"].to_list() == [None, "pb;nh3n;tp", None, None]
     assert table["exceedance"].to_list() == [
-        None, "codmn:1.2;nh3n:1.5;tp:1.5;pb:0.2", None, "codmn:0.2"
+        None,
+        "codmn:1.2;nh3n:1.5;tp:1.5;pb:0.2",
+        None,
+        "codmn:0.2",
     ]
     assert table["meets_target"].to_list() == ["yes", "no", "yes", "no"]
     assert table["target_class"].to_list() == ["III", "III", "III", "II"]
@@ -109,8 +112,12 @@ A,2024-03,8,0.010,,ND
     assert bad.exit_code == 2
     assert "row 4, column 'petroleum'" in flat(bad)
     assert "petroleum_dl" in flat(bad)
-    good = text.replace("petroleum\n", "petroleum,petroleum_dl\n").replace(
-        "0.01L\n", "0.01L,\n").replace("0.03\n", "0.03,\n").replace(",ND\n", ",ND,0.02\n")
+    good = (
+        text.replace("petroleum\n", "petroleum,petroleum_dl\n")
+        .replace("0.01L\n", "0.01L,\n")
+        .replace("0.03\n", "0.03,\n")
+        .replace(",ND\n", ",ND,0.02\n")
+    )
     result = run(write(tmp_path, good), "--period", "row")
     assert result.exit_code == 0, result.output
     table = pl.read_csv(result.stdout.encode())
@@ -238,19 +245,22 @@ def real_sized_file(tmp_path):
     sections, months = 200, 12
     section = np.repeat(np.arange(sections), months)
     designed = section % 6
-    frame = pl.DataFrame({
-        "section": [f"断面{i:03d}" for i in section],
-        "river": [f"河{i // 5:02d}" for i in section],
-        "time": [f"2024-{m:02d}-10" for m in np.tile(np.arange(1, months + 1), sections)],
-        "target_class": "III",
-        "ph": np.round(rng.uniform(6.5, 8.5, section.size), 2),
-        "do": np.round(rng.uniform(7.6, 10.0, section.size), 1),
-        "codmn": np.round(np.array(CODMN_BAND_MIDDLE)[designed]
-                          + rng.uniform(-0.4, 0.4, section.size), 1),
-        "nh3n": np.round(rng.uniform(0.02, 0.14, section.size), 2),
-        "tp": np.round(rng.uniform(0.005, 0.019, section.size), 3),
-        "hg": "<0.00004",
-    })
+    frame = pl.DataFrame(
+        {
+            "section": [f"断面{i:03d}" for i in section],
+            "river": [f"河{i // 5:02d}" for i in section],
+            "time": [f"2024-{m:02d}-10" for m in np.tile(np.arange(1, months + 1), sections)],
+            "target_class": "III",
+            "ph": np.round(rng.uniform(6.5, 8.5, section.size), 2),
+            "do": np.round(rng.uniform(7.6, 10.0, section.size), 1),
+            "codmn": np.round(
+                np.array(CODMN_BAND_MIDDLE)[designed] + rng.uniform(-0.4, 0.4, section.size), 1
+            ),
+            "nh3n": np.round(rng.uniform(0.02, 0.14, section.size), 2),
+            "tp": np.round(rng.uniform(0.005, 0.019, section.size), 3),
+            "hg": "<0.00004",
+        }
+    )
     path = tmp_path / "year.csv"
     frame.write_csv(path)
     return path, designed[::months]
@@ -279,11 +289,20 @@ def test_a_year_of_monthly_data_for_200_sections(tmp_path):
     assert rivers.height == 40
     assert set(rivers["method"].to_list()) == {"proportion"}
     for row in rivers.iter_rows(named=True):
-        classes = designed[int(row["river"][1:]) * 5:][:5] + 1
+        classes = designed[int(row["river"][1:]) * 5 :][:5] + 1
         p13 = 100 * np.mean(classes <= 3)
         p6 = 100 * np.mean(classes == 6)
-        expected = ("优" if p13 >= 90 else "良好" if p13 >= 75 else "轻度污染" if p6 < 20
-                    else "中度污染" if p6 < 40 else "重度污染")
+        expected = (
+            "优"
+            if p13 >= 90
+            else "良好"
+            if p13 >= 75
+            else "轻度污染"
+            if p6 < 20
+            else "中度污染"
+            if p6 < 40
+            else "重度污染"
+        )
         assert row["status"] == expected
         assert float(row["share_i_iii"]) == p13
 
@@ -318,7 +337,12 @@ def test_section_trend_by_status_grade(tmp_path):
     assert result.exit_code == 0, result.output
     table = pl.read_csv(result.stdout.encode())
     assert table["trend"].to_list() == [
-        "无明显变化", "无明显变化", "无明显变化", "明显好转", "明显好转", "有所好转"
+        "无明显变化",
+        "无明显变化",
+        "无明显变化",
+        "明显好转",
+        "明显好转",
+        "有所好转",
     ]
     assert table["earlier_class"].to_list()[3:] == ["劣V", "劣V", "IV"]
 
@@ -348,10 +372,14 @@ def test_trend_of_a_period_without_data(tmp_path):
 def test_xlsx_input_with_year_and_slash_month_times(tmp_path):
     """XLSX cells are read as text; ``2024`` is 1 January, ``2024/03`` the first of March."""
     path = tmp_path / "in.xlsx"
-    pl.DataFrame({
-        "section": ["A", "A"], "time": ["2024", "2024/03"], "do": ["8", "4"],
-        "hg": ["0.00004L", "0.0002"],
-    }).write_excel(path)
+    pl.DataFrame(
+        {
+            "section": ["A", "A"],
+            "time": ["2024", "2024/03"],
+            "do": ["8", "4"],
+            "hg": ["0.00004L", "0.0002"],
+        }
+    ).write_excel(path)
     table = pl.read_csv(run(path, "--period", "month").stdout.encode())
     assert table["period"].to_list() == ["2024-01", "2024-03"]
     assert table["hg"].to_list() == [0.00002, 0.0002]
@@ -378,5 +406,6 @@ def test_the_shipped_example(tmp_path):
     assert set(lake["reference_classes"].str.contains("tn:").to_list()) == {True}
     rivers = pl.read_csv(run(example, "--by", "river").stdout.encode())
     assert rivers.select("river", "method", "sections").rows() == [
-        ("清河", "proportion", 5), ("青山湖", "mean", 1)
+        ("清河", "proportion", 5),
+        ("青山湖", "mean", 1),
     ]

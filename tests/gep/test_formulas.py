@@ -36,7 +36,8 @@ def test_avoided_erosion_equals_invest_aer_rkls_minus_usle(values: list[float]) 
     r, k, ls, c, p = (v * scale for v, scale in zip(values, (8000, 0.06, 30, 1, 1), strict=True))
     rkls = r * k * ls
     assert f.rusle_avoided_erosion_t_ha(r, k, ls, c, p) == pytest.approx(
-        rkls - rkls * c * p, abs=1e-9)
+        rkls - rkls * c * p, abs=1e-9
+    )
 
 
 def test_sand_fixation_is_avoided_wind_erosion_times_area() -> None:
@@ -67,8 +68,9 @@ def test_climate_regulation_in_kwh() -> None:
     kwh = f.transpiration_cooling_kwh(1000, 1, 1, ac_efficiency_ratio=3.0)
     assert kwh == pytest.approx(1000 / 3600 / 3)
     # Water: 1000 mm over 1 m² = 1 m³ = 1000 kg × 2450 kJ/kg = 680.56 kWh; humidifier 120 kWh.
-    cooling = f.water_surface_cooling_kwh(1000, 1, 0, 1, latent_heat_j_g=2450,
-                                          humidifier_kwh_m3=120)
+    cooling = f.water_surface_cooling_kwh(
+        1000, 1, 0, 1, latent_heat_j_g=2450, humidifier_kwh_m3=120
+    )
     assert cooling == pytest.approx(2450 * 1000 / 3600)
     both = f.water_surface_cooling_kwh(1000, 1, 1, 1, latent_heat_j_g=2450, humidifier_kwh_m3=120)
     assert both == pytest.approx(2450 * 1000 / 3600 + 120)
@@ -87,19 +89,32 @@ def test_invest_fractp_op_fixture() -> None:
         root_depth_mm=[[99, 300, 400], [5, 500, 800]],
         soil_depth_mm=[[600, 700, 700], [800, 900, 600]],
         pawc=[[0.11, 0.11, 0.12], [0.55, 0.55, 0.19]],
-        vegetated=[[1, 1, 0], [0, 1, 0]], seasonality_z=6,
+        vegetated=[[1, 1, 0], [0, 1, 0]],
+        seasonality_z=6,
     )
     expected = [[0.9345682, 0.06896508, 1.0], [1.0, 0.6487423, 0.09090909]]
     np.testing.assert_allclose(aet_p, expected, rtol=1e-6)
     assert f.budyko_water_yield_mm(aet_p, [[100, 1000, 10], [500, 800, 1100]])[1, 1] == (
-        pytest.approx((1 - 0.6487423) * 800, rel=1e-6))
+        pytest.approx((1 - 0.6487423) * 800, rel=1e-6)
+    )
 
 
-@pytest.mark.parametrize(("unit", "base", "factor"), [
-    ("万m³", "m3", 1e4), ("亿m3", "m3", 1e8), ("万t", "t", 1e4), ("万kWh", "kWh", 1e4),
-    ("亿kW·h", "kWh", 1e8), ("万元", "元", 1e4), ("万hm²", "hm2", 1e4), ("km2", "hm2", 100),
-    ("亩", "m2", 10_000 / 15), ("万人次", "人次", 1e4), ("kg", "t", 1e-3),
-])
+@pytest.mark.parametrize(
+    ("unit", "base", "factor"),
+    [
+        ("万m³", "m3", 1e4),
+        ("亿m3", "m3", 1e8),
+        ("万t", "t", 1e4),
+        ("万kWh", "kWh", 1e4),
+        ("亿kW·h", "kWh", 1e8),
+        ("万元", "元", 1e4),
+        ("万hm²", "hm2", 1e4),
+        ("km2", "hm2", 100),
+        ("亩", "m2", 10_000 / 15),
+        ("万人次", "人次", 1e4),
+        ("kg", "t", 1e-3),
+    ],
+)
 def test_unit_factors(unit: str, base: str, factor: float) -> None:
     assert units.factor_between(unit, base) == pytest.approx(factor)
 

@@ -47,8 +47,12 @@ TABLE_3 = [
     ("pest_control", "grassland", 711.13, "万hm2", 2, 8.0003),
 ]
 # Material output values (亿元, Table 3) and the printed totals and shares (§3.1–3.4).
-OUTPUT_VALUES = {"agriculture": 12.2875, "forestry": 2.3777, "livestock": 22.0760,
-                 "fishery": 0.0356}
+OUTPUT_VALUES = {
+    "agriculture": 12.2875,
+    "forestry": 2.3777,
+    "livestock": 22.0760,
+    "fishery": 0.0356,
+}
 CATEGORY_TOTALS = {"material": 632.64, "regulating": 6842.28, "cultural": 70.67}
 CATEGORY_SHARES = {"material": 8.38, "regulating": 90.68, "cultural": 0.94}
 
@@ -60,12 +64,13 @@ def _item(indicator: str, item: str):
 def _lines(quantities: list[tuple[str, str, float]]) -> pl.DataFrame:
     frame = pl.DataFrame(
         [("甘孜州", UNASSIGNED, ind, item, q) for ind, item, q in quantities],
-        schema=["township", "ecosystem", "indicator", "item", "quantity"], orient="row")
+        schema=["township", "ecosystem", "indicator", "item", "quantity"],
+        orient="row",
+    )
     return accounts.value_lines(frame, accounts.item_table(SPEC, PRICING))
 
 
-@pytest.mark.parametrize(("indicator", "item", "quantity", "unit", "decimals", "printed"),
-                         TABLE_3)
+@pytest.mark.parametrize(("indicator", "item", "quantity", "unit", "decimals", "printed"), TABLE_3)
 def test_table_3_value_from_quantity_and_price(
     indicator: str, item: str, quantity: float, unit: str, decimals: int, printed: float
 ) -> None:
@@ -105,8 +110,13 @@ def test_category_totals_and_shares_of_section_3() -> None:
     for indicator, item, *_, printed in TABLE_3:
         spec_item = _item(indicator, item)
         quantities.append((indicator, item, printed * YI / unit_value(spec_item, PRICES)))
-    quantities.append(("soil_retention", "soil", 399.5980 * YI
-                       / unit_value(_item("soil_retention", "soil"), PRICES)))
+    quantities.append(
+        (
+            "soil_retention",
+            "soil",
+            399.5980 * YI / unit_value(_item("soil_retention", "soil"), PRICES),
+        )
+    )
     quantities.append(("recreation", "visits", 358.68e4))
     categories = accounts.by_category(_lines(quantities))
     totals = dict(zip(categories["category"], categories["value_wan"] / 1e4, strict=True))

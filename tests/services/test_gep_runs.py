@@ -20,8 +20,10 @@ def kept(tmp_path_factory: pytest.TempPathFactory) -> gep_runs.KeptRun:
     data_dir = tmp_path_factory.mktemp("data")
     inputs = gep_runs.inputs_folder(data_dir)
     shutil.copytree(EXAMPLE, inputs / "example")
-    pending = gep_runs.start(gep_runs.runs_folder(data_dir),
-                             gep_runs.new_run_id(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)))
+    pending = gep_runs.start(
+        gep_runs.runs_folder(data_dir),
+        gep_runs.new_run_id(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
+    )
     pending.compute(inputs / "example" / "config-table.toml", inputs, {"created_by": "test"})
     return pending.publish()
 
@@ -29,8 +31,11 @@ def kept(tmp_path_factory: pytest.TempPathFactory) -> gep_runs.KeptRun:
 def test_run_ids_are_time_and_random(kept: gep_runs.KeptRun) -> None:
     assert kept.run_id.startswith("20260102T030405Z-")
     assert gep_runs.RUN_ID.fullmatch(kept.run_id)
-    assert kept.manifest["run"] == {"run_id": kept.run_id, "created_by": "test",
-                                    "config": "example/config-table.toml"}
+    assert kept.manifest["run"] == {
+        "run_id": kept.run_id,
+        "created_by": "test",
+        "config": "example/config-table.toml",
+    }
 
 
 @pytest.mark.parametrize("run_id", ["..", "../runs", "20260102T030405Z-0000000/..", ""])

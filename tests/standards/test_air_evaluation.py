@@ -59,7 +59,12 @@ def year_days(year: int, without: set[date] = frozenset()) -> list[date]:
 def clean_day(**overrides: float) -> dict[str, float]:
     """All six hourly columns at low concentrations (every IAQI ≤ 50), with overrides."""
     values = {
-        "so2_1h": 10, "no2_1h": 20, "co_1h": 0.5, "o3_1h": 60, "pm10_1h": 40, "pm25_1h": 20,
+        "so2_1h": 10,
+        "no2_1h": 20,
+        "co_1h": 0.5,
+        "o3_1h": 60,
+        "pm10_1h": 40,
+        "pm25_1h": 20,
     }
     values.update(overrides)
     return values
@@ -110,8 +115,15 @@ def test_limits_from_gb3095_tables(key, limit_set, area_class, expected):
         (
             "2012",
             "2012",
-            {"so2_24h": "so2_24h", "no2_24h": "no2_24h", "co_24h": "co_24h",
-             "pm10_24h": "pm10_24h", "pm25_24h": "pm25_24h", "o3_8h": "o3_8h", "o3_1h": "o3_1h"},
+            {
+                "so2_24h": "so2_24h",
+                "no2_24h": "no2_24h",
+                "co_24h": "co_24h",
+                "pm10_24h": "pm10_24h",
+                "pm25_24h": "pm25_24h",
+                "o3_8h": "o3_8h",
+                "o3_1h": "o3_1h",
+            },
         ),
         ("2026-transitional", "2026", {"pm10_24h": "pm10_24h", "pm25_24h": "pm25_24h"}),
     ],
@@ -145,7 +157,12 @@ def test_limit_set_switches_on_2026_03_01_and_2031_01_01():
     )
     chosen = [ev.LIMIT_SETS[i] for i in ev.limit_set_for(dates)]
     assert chosen == [
-        "2012", "2012", "2026-transitional", "2026-transitional", "2026-final", "2026-final",
+        "2012",
+        "2012",
+        "2026-transitional",
+        "2026-transitional",
+        "2026-final",
+        "2026-final",
     ]
 
 
@@ -164,7 +181,8 @@ def test_daily_limits_and_aqi_switch_editions_at_2026_03_01():
     daily = ev.evaluate(frame).daily
     assert daily["limit_set"].to_list() == ["2012", "2026-transitional"]
     assert daily["limits"].to_list() == [
-        "GB 3095—2012, Class II", "GB 3095—2026 transitional, Class II",
+        "GB 3095—2012, Class II",
+        "GB 3095—2026 transitional, Class II",
     ]
     assert daily["pm25_24h_limit"].to_list() == [75, 60]
     assert daily["pm25_24h_exceeds"].to_list() == [False, True]
@@ -284,8 +302,12 @@ def test_mda8_windows_do_not_cross_days():
 
 def test_o3_daily_max_1h_needs_20_hourly_values():
     maximum, count = ev.daily_max_1h(
-        np.vstack([day_hours({h: float(h) for h in range(19)}),
-                   day_hours({h: float(h) for h in range(20)})])
+        np.vstack(
+            [
+                day_hours({h: float(h) for h in range(19)}),
+                day_hours({h: float(h) for h in range(20)}),
+            ]
+        )
     )
     assert count.tolist() == [19, 20]
     assert np.isnan(maximum[0]) and maximum[1] == 19.0
@@ -437,8 +459,9 @@ def test_annual_validity_through_evaluate():
     assert short_feb["pm25_annual_mean_exceeds"].item() is None
     assert short_feb["pm25_compliant"].item() is None
 
-    enough_feb = ev.evaluate(hourly(year_days(2025, feb_missing - {date(2025, 2, 4)}),
-                                    pm25_1h=20)).annual
+    enough_feb = ev.evaluate(
+        hourly(year_days(2025, feb_missing - {date(2025, 2, 4)}), pm25_1h=20)
+    ).annual
     assert enough_feb["pm25_24h_annual_valid"].item() is True
     assert enough_feb["pm25_compliant"].item() is True
 
@@ -447,8 +470,9 @@ def test_annual_validity_through_evaluate():
     removed = set()
     for month in range(1, 13):
         first = date(2025, month, 1)
-        length = ((first.replace(month=month % 12 + 1) if month < 12 else date(2026, 1, 1))
-                  - first).days
+        length = (
+            (first.replace(month=month % 12 + 1) if month < 12 else date(2026, 1, 1)) - first
+        ).days
         removed |= {first + timedelta(days=i) for i in range(4 if length == 31 else 3)}
     assert len(removed) == 43
     give_back = sorted(removed)[:1]

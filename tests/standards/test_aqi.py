@@ -45,8 +45,13 @@ TABLE_2026 = {
 def _breakpoint_cases(edition: str, table: dict[str, list[int]]):
     for indicator, concentrations in table.items():
         for concentration, expected in zip(concentrations, IAQI_ROW, strict=False):
-            yield pytest.param(indicator, concentration, expected, edition,
-                               id=f"{edition}-{indicator}-{concentration}")
+            yield pytest.param(
+                indicator,
+                concentration,
+                expected,
+                edition,
+                id=f"{edition}-{indicator}-{concentration}",
+            )
 
 
 @pytest.mark.parametrize(
@@ -160,8 +165,20 @@ def test_auto_switches_edition_at_2026_03_01():
 
 @pytest.mark.parametrize(
     ("aqi_value", "expected"),
-    [(0, 1), (50, 1), (51, 2), (100, 2), (101, 3), (150, 3), (151, 4), (200, 4), (201, 5),
-     (300, 5), (301, 6), (500, 6)],
+    [
+        (0, 1),
+        (50, 1),
+        (51, 2),
+        (100, 2),
+        (101, 3),
+        (150, 3),
+        (151, 4),
+        (200, 4),
+        (201, 5),
+        (300, 5),
+        (301, 6),
+        (500, 6),
+    ],
 )
 def test_levels(aqi_value, expected):
     """HJ 633—2012 Table 2 / HJ 633—2026 Table 1: 0–50, 51–100, …, >300."""
@@ -172,10 +189,21 @@ def test_categories_and_colours():
     """HJ 633 Table A.1: RGB colours, identical in both editions; 2026 rewrote the advice."""
     old, new = categories("2012"), categories("2026")
     assert [c.rgb for c in old] == [
-        (0, 228, 0), (255, 255, 0), (255, 126, 0), (255, 0, 0), (153, 0, 76), (126, 0, 35)
+        (0, 228, 0),
+        (255, 255, 0),
+        (255, 126, 0),
+        (255, 0, 0),
+        (153, 0, 76),
+        (126, 0, 35),
     ]
-    assert [c.color for c in new] == ["#00E400", "#FFFF00", "#FF7E00", "#FF0000", "#99004C",
-                                      "#7E0023"]
+    assert [c.color for c in new] == [
+        "#00E400",
+        "#FFFF00",
+        "#FF7E00",
+        "#FF0000",
+        "#99004C",
+        "#7E0023",
+    ]
     assert [c.name for c in new] == ["优", "良", "轻度污染", "中度污染", "重度污染", "严重污染"]
     assert old[2].advice.startswith("儿童、老年人及心脏病")
     assert new[2].advice.startswith("青少年儿童、老年人及心血管系统疾病")
@@ -190,8 +218,9 @@ DAILY_2026 = ["so2_24h", "no2_24h", "co_24h", "o3_8h_max", "pm10_24h", "pm25_24h
 
 
 def _frame(columns: list[str], rows: list[list[float | None]], **extra) -> pl.DataFrame:
-    data = {c: [float(r[i]) if r[i] is not None else None for r in rows]
-            for i, c in enumerate(columns)}
+    data = {
+        c: [float(r[i]) if r[i] is not None else None for r in rows] for i, c in enumerate(columns)
+    }
     return pl.DataFrame({**extra, **data}, schema_overrides={c: pl.Float64 for c in columns})
 
 

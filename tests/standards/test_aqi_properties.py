@@ -37,8 +37,9 @@ def reference_iaqi(indicator: str, text: str, edition: str) -> float:
     c = Fraction(concentration)
     if c > table[-1]:
         return 500.0 if len(table) == 8 else math.nan  # truncated columns: see test_aqi.py
-    for low, high, i_low, i_high in zip(table, table[1:], SPEC[edition]["iaqi"],
-                                        SPEC[edition]["iaqi"][1:], strict=False):
+    for low, high, i_low, i_high in zip(
+        table, table[1:], SPEC[edition]["iaqi"], SPEC[edition]["iaqi"][1:], strict=False
+    ):
         if low <= c <= high:
             return float(math.ceil(Fraction(i_high - i_low, high - low) * (c - low) + i_low))
     raise AssertionError("unreachable")
@@ -72,20 +73,40 @@ def test_iaqi_is_monotone_in_the_concentration(edition_indicator, data):
     assert np.all(np.diff(result) >= 0)
 
 
-POLLUTANT_OF = {"so2_1h": "SO2", "no2_1h": "NO2", "co_1h": "CO", "o3_1h": "O3",
-                "pm10_1h": "PM10", "pm25_1h": "PM2.5"}
+POLLUTANT_OF = {
+    "so2_1h": "SO2",
+    "no2_1h": "NO2",
+    "co_1h": "CO",
+    "o3_1h": "O3",
+    "pm10_1h": "PM10",
+    "pm25_1h": "PM2.5",
+}
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(decimals(900, 1), decimals(900, 1), decimals(40, 1), decimals(900, 0),
-                          decimals(700, 0), decimals(600, 0)), min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(
+            decimals(900, 1),
+            decimals(900, 1),
+            decimals(40, 1),
+            decimals(900, 0),
+            decimals(700, 0),
+            decimals(600, 0),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_aqi_is_the_largest_iaqi_and_primaries_reach_it(rows):
-    frame = pl.DataFrame([[float(v) for v in row] for row in rows], schema=list(POLLUTANT_OF),
-                         orient="row")
+    frame = pl.DataFrame(
+        [[float(v) for v in row] for row in rows], schema=list(POLLUTANT_OF), orient="row"
+    )
     result = aqi_table(frame, "hourly", "2026")
     iaqis = result.select([f"iaqi_{c}" for c in POLLUTANT_OF]).to_numpy()
     np.testing.assert_array_equal(result["aqi"].to_numpy(), iaqis.max(axis=1))
-    for row, primaries in zip(result.iter_rows(named=True),
-                              result["primary_pollutants"].cast(pl.String), strict=True):
+    for row, primaries in zip(
+        result.iter_rows(named=True), result["primary_pollutants"].cast(pl.String), strict=True
+    ):
         at_max = {POLLUTANT_OF[c] for c in POLLUTANT_OF if row[f"iaqi_{c}"] == row["aqi"]}
         assert set((primaries or "").split(";")) - {""} == (at_max if row["aqi"] > 50 else set())

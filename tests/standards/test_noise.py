@@ -18,8 +18,14 @@ from qingshan.standards import noise
 LEVELS = st.floats(min_value=20.0, max_value=130.0, allow_nan=False)
 
 # GB 3096—2008 Table 1: zone → (day, night) L_Aeq limits, dB(A).
-TABLE_1 = {"0": (50, 40), "1": (55, 45), "2": (60, 50), "3": (65, 55), "4a": (70, 55),
-           "4b": (70, 60)}
+TABLE_1 = {
+    "0": (50, 40),
+    "1": (55, 45),
+    "2": (60, 50),
+    "3": (65, 55),
+    "4a": (70, 55),
+    "4b": (70, 60),
+}
 
 
 def hours(start: str, count: int) -> np.ndarray:
@@ -120,8 +126,9 @@ def test_a_missing_level_is_not_evaluated():
     assert math.isnan(result.exceed_db[0])
 
 
-@pytest.mark.parametrize(("zone", "ceiling"), [("0", 55), ("1", 60), ("2", 65), ("3", 70),
-                                               ("4a", 70), ("4b", 75)])
+@pytest.mark.parametrize(
+    ("zone", "ceiling"), [("0", 55), ("1", 60), ("2", 65), ("3", 70), ("4a", 70), ("4b", 75)]
+)
 def test_night_lmax_may_reach_the_limit_plus_15_but_not_exceed_it(zone, ceiling):
     """GB 3096—2008 §5.4: night Lmax ≤ night limit + 15 dB(A); exactly +15 complies."""
     _, night = noise.zone_limits([zone, zone])
@@ -138,16 +145,16 @@ def test_night_lmax_may_reach_the_limit_plus_15_but_not_exceed_it(zone, ceiling)
 @pytest.mark.parametrize(
     ("time", "date", "night"),
     [
-        ("2025-06-10T05", "2025-06-09", True),   # last night hour belongs to the previous date
+        ("2025-06-10T05", "2025-06-09", True),  # last night hour belongs to the previous date
         ("2025-06-10T06", "2025-06-10", False),  # day starts at 06:00
         ("2025-06-10T21", "2025-06-10", False),  # last day hour
-        ("2025-06-10T22", "2025-06-10", True),   # night starts at 22:00 on its own date
-        ("2025-06-11T00", "2025-06-10", True),   # after midnight: still the night of the 10th
-        ("2025-01-31T23", "2025-01-31", True),   # month end
+        ("2025-06-10T22", "2025-06-10", True),  # night starts at 22:00 on its own date
+        ("2025-06-11T00", "2025-06-10", True),  # after midnight: still the night of the 10th
+        ("2025-01-31T23", "2025-01-31", True),  # month end
         ("2025-02-01T03", "2025-01-31", True),
-        ("2025-12-31T22", "2025-12-31", True),   # year end
+        ("2025-12-31T22", "2025-12-31", True),  # year end
         ("2026-01-01T05", "2025-12-31", True),
-        ("2024-02-29T23", "2024-02-29", True),   # leap day
+        ("2024-02-29T23", "2024-02-29", True),  # leap day
         ("2024-03-01T02", "2024-02-29", True),
     ],
 )
@@ -271,8 +278,9 @@ def test_inconsistent_hours_are_rejected(times, zones, message):
 
 def test_every_hour_needs_a_point():
     with pytest.raises(ValueError, match="needs a point"):
-        noise.daily_noise(np.array(["P", None], dtype=object), ["1", "1"],
-                          hours("2025-03-01T06", 2), [50, 50])
+        noise.daily_noise(
+            np.array(["P", None], dtype=object), ["1", "1"], hours("2025-03-01T06", 2), [50, 50]
+        )
 
 
 def test_compliance_rate_counts_point_times_that_were_evaluated():
@@ -295,8 +303,12 @@ def test_compliance_rate_counts_point_times_that_were_evaluated():
     ("kind", "period", "means", "expected"),
     [
         # Regional day S̄d: ≤50.0 | 50.1–55.0 | 55.1–60.0 | 60.1–65.0 | >65.0
-        ("regional", "day", [50.0, 50.1, 55.0, 55.1, 60.0, 60.1, 65.0, 65.1],
-         [1, 2, 2, 3, 3, 4, 4, 5]),
+        (
+            "regional",
+            "day",
+            [50.0, 50.1, 55.0, 55.1, 60.0, 60.1, 65.0, 65.1],
+            [1, 2, 2, 3, 3, 4, 4, 5],
+        ),
         # Regional night S̄n: ≤40.0 | –45.0 | –50.0 | –55.0 | >55.0
         ("regional", "night", [40.0, 40.1, 45.0, 50.0, 55.0, 55.1], [1, 2, 2, 3, 4, 5]),
         # Road traffic day L̄d: ≤68.0 | 68.1–70.0 | 70.1–72.0 | 72.1–74.0 | >74.0

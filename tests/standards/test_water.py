@@ -43,9 +43,28 @@ DO_LOWER = [7.5, 6, 5, 3, 2]
 
 # Decimal places of the evaluation value (2020 statistics rules, via the reference notes §2.3).
 DECIMALS = {
-    "codmn": 1, "cod": 1, "bod5": 1, "nh3n": 2, "tp": 3, "tn": 2, "cu": 3, "zn": 3,
-    "fluoride": 3, "se": 4, "as": 4, "hg": 5, "cd": 5, "cr6": 3, "pb": 3, "cyanide": 3,
-    "phenol": 4, "petroleum": 2, "las": 2, "sulfide": 3, "fecal_coliform": 0, "do": 1,
+    "codmn": 1,
+    "cod": 1,
+    "bod5": 1,
+    "nh3n": 2,
+    "tp": 3,
+    "tn": 2,
+    "cu": 3,
+    "zn": 3,
+    "fluoride": 3,
+    "se": 4,
+    "as": 4,
+    "hg": 5,
+    "cd": 5,
+    "cr6": 3,
+    "pb": 3,
+    "cyanide": 3,
+    "phenol": 4,
+    "petroleum": 2,
+    "las": 2,
+    "sulfide": 3,
+    "fecal_coliform": 0,
+    "do": 1,
 }
 
 
@@ -84,8 +103,7 @@ def test_one_step_above_a_limit_is_the_next_worse_class(key):
     limits = TABLE_1_UPPER[key]
     step = 10.0 ** -DECIMALS[key]
     above = [limit + step for limit in limits]
-    expected = [next((j + 1 for j, lim in enumerate(limits) if v <= lim + 1e-12), 6)
-                for v in above]
+    expected = [next((j + 1 for j, lim in enumerate(limits) if v <= lim + 1e-12), 6) for v in above]
     assert classes(key, above) == expected
     assert classes(key, [limits[-1] + step]) == [6]
 
@@ -133,8 +151,7 @@ def test_values_are_rounded_half_even_before_comparison():
     1.015 → 1.02 (Ⅳ); CODMn 6.05 → 6.0 (Ⅲ), 6.15 → 6.2 (Ⅳ)."""
     assert classes("nh3n", [1.004, 1.005, 1.015, 1.006]) == [3, 3, 4, 4]
     assert classes("codmn", [6.05, 6.15, 6.04]) == [3, 4, 3]
-    assert water.evaluation_value("tp", [0.0035, 0.0045, 0.0034]).tolist() == [
-        0.004, 0.004, 0.003]
+    assert water.evaluation_value("tp", [0.0035, 0.0045, 0.0034]).tolist() == [0.004, 0.004, 0.003]
 
 
 def test_a_tiny_positive_value_keeps_its_first_significant_digit():
@@ -240,9 +257,7 @@ def test_cyanide_and_heavy_metals_are_listed_first():
     """2011 method: "氰化物或铅、铬等重金属超标时，优先作为主要污染指标". Pb 0.06 (Ⅴ) comes
     before the worse NH3-N and TP (劣Ⅴ). Cyanide 0.21 (劣Ⅴ, the Ⅳ and Ⅴ limits are 0.2) and
     Cd 0.006 (Ⅴ) rank by class among themselves and leave one place."""
-    assert evaluate(nh3n=3.0, tp=0.5, codmn=12, pb=0.06).main_pollutants.tolist() == [
-        "pb;nh3n;tp"
-    ]
+    assert evaluate(nh3n=3.0, tp=0.5, codmn=12, pb=0.06).main_pollutants.tolist() == ["pb;nh3n;tp"]
     assert evaluate(nh3n=3.0, tp=0.5, cyanide=0.21, cd=0.006).main_pollutants.tolist() == [
         "cyanide;cd;nh3n"
     ]
@@ -319,10 +334,15 @@ def test_tli_of_parameters_each_at_50_is_50_and_mesotrophic():
 def test_tli_of_typical_lake_values():
     """chla 10 mg/m³, TP 0.05, TN 1.0, SD 1.0 m, CODMn 4 mg/L, by the formulas by hand."""
     w = np.array([1, 0.84**2, 0.82**2, 0.83**2, 0.83**2]) / 3.7558
-    parts = 10 * np.array([
-        2.5 + 1.086 * math.log(10), 9.436 + 1.624 * math.log(0.05), 5.453 + 1.694 * math.log(1.0),
-        5.118 - 1.94 * math.log(1.0), 0.109 + 2.661 * math.log(4),
-    ])
+    parts = 10 * np.array(
+        [
+            2.5 + 1.086 * math.log(10),
+            9.436 + 1.624 * math.log(0.05),
+            5.453 + 1.694 * math.log(1.0),
+            5.118 - 1.94 * math.log(1.0),
+            0.109 + 2.661 * math.log(4),
+        ]
+    )
     assert water.tli(10, 0.05, 1.0, 1.0, 4) == pytest.approx(float(w @ parts))
     assert np.isnan(water.tli(0, 0.05, 1.0, 1.0, 4))
 
@@ -331,13 +351,28 @@ def test_trophic_state_boundaries():
     """2011 method Table 3: < 30 贫营养; 30–50 中营养; (50, 60] 轻度; (60, 70] 中度; > 70 重度."""
     values = [29.9, 30, 50, 50.1, 60, 60.1, 70, 70.1, np.nan]
     names = water.trophic_field(water.trophic_state(values), "name").tolist()
-    assert names == ["贫营养", "中营养", "中营养", "轻度富营养", "轻度富营养", "中度富营养",
-                     "中度富营养", "重度富营养", None]
+    assert names == [
+        "贫营养",
+        "中营养",
+        "中营养",
+        "轻度富营养",
+        "轻度富营养",
+        "中度富营养",
+        "中度富营养",
+        "重度富营养",
+        None,
+    ]
 
 
 def test_lakes_get_a_rounded_tli_and_rivers_none():
-    result = evaluate(lake=[True, False], chla=[10, 10], tp=[0.05, 0.05], tn=[1.0, 1.0],
-                      sd=[1.0, 1.0], codmn=[4, 4])
+    result = evaluate(
+        lake=[True, False],
+        chla=[10, 10],
+        tp=[0.05, 0.05],
+        tn=[1.0, 1.0],
+        sd=[1.0, 1.0],
+        codmn=[4, 4],
+    )
     assert result.tli[0] == round(float(water.tli(10, 0.05, 1.0, 1.0, 4)), 1)
     assert np.isnan(result.tli[1])
     assert water.trophic_field(result.trophic_state, "name").tolist() == ["中营养", None]
@@ -352,7 +387,11 @@ def test_proportion_method_from_five_sections():
     """2011 method: fewer than 5 sections → mean; 5 or more (含5个) → proportion; lakes →
     mean over points."""
     assert water.uses_proportion_method([4, 5, 12, 8], [False, False, False, True]).tolist() == [
-        False, True, True, False]
+        False,
+        True,
+        True,
+        False,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -408,11 +447,13 @@ def test_quarter_is_the_mean_of_monthly_values():
     samples counts once (January 2 and 4 → 3; with February 6 → 4.5, not 4)."""
     from datetime import datetime
 
-    frame = pl.DataFrame({
-        "s": ["a"] * 3,
-        "time": [datetime(2024, 1, 5), datetime(2024, 1, 20), datetime(2024, 2, 5)],
-        "codmn": [2.0, 4.0, 6.0],
-    })
+    frame = pl.DataFrame(
+        {
+            "s": ["a"] * 3,
+            "time": [datetime(2024, 1, 5), datetime(2024, 1, 20), datetime(2024, 2, 5)],
+            "codmn": [2.0, 4.0, 6.0],
+        }
+    )
     quarter = water.period_means(frame, ["s"], ["codmn"], "quarter")
     assert quarter["codmn"].to_list() == [4.5]
     assert quarter["period"].to_list() == ["2024-Q1"]
@@ -430,8 +471,9 @@ def test_grade_trend():
 def test_proportion_trend_delta_g_minus_delta_d():
     """2011 method: ΔG − ΔD > 0 better; |ΔG − ΔD| ≤ 10 no clear change, ≤ 20 some, > 20 clear.
     G 60 → 75, D 20 → 10: ΔG − ΔD = 15 + 10 = 25 → 明显好转."""
-    delta, labels = water.proportion_trend(([60, 60, 80, 50], [75, 65, 70, 50]),
-                                           ([20, 20, 0, 10], [10, 20, 5, 30]))
+    delta, labels = water.proportion_trend(
+        ([60, 60, 80, 50], [75, 65, 70, 50]), ([20, 20, 0, 10], [10, 20, 5, 30])
+    )
     assert delta.tolist() == [25.0, 5.0, -15.0, -20.0]
     assert labels.tolist() == ["明显好转", "无明显变化", "有所变差", "有所变差"]
 
@@ -469,16 +511,26 @@ def test_class_is_consistent_with_its_limits(key, value):
         assert shown > limits[cls - 2]
 
 
-section_values = st.fixed_dictionaries({
-    "do": st.floats(0, 15), "codmn": st.floats(0, 30), "nh3n": st.floats(0, 5),
-    "tp": st.floats(0, 1), "pb": st.floats(0, 0.3), "cyanide": st.floats(0, 0.5),
-    "cd": st.floats(0, 0.02), "hg": st.floats(0, 0.002),
-})
+section_values = st.fixed_dictionaries(
+    {
+        "do": st.floats(0, 15),
+        "codmn": st.floats(0, 30),
+        "nh3n": st.floats(0, 5),
+        "tp": st.floats(0, 1),
+        "pb": st.floats(0, 0.3),
+        "cyanide": st.floats(0, 0.5),
+        "cd": st.floats(0, 0.02),
+        "hg": st.floats(0, 0.002),
+    }
+)
 
 
 @settings(max_examples=200)
-@given(section_values, st.sampled_from(["codmn", "nh3n", "tp", "pb", "cyanide", "cd", "hg"]),
-       st.floats(0, 10))
+@given(
+    section_values,
+    st.sampled_from(["codmn", "nh3n", "tp", "pb", "cyanide", "cd", "hg"]),
+    st.floats(0, 10),
+)
 def test_worsening_one_item_never_improves_the_section(values, key, extra):
     before = evaluate(**values)
     after = evaluate(**{**values, key: values[key] + extra})

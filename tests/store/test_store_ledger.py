@@ -407,17 +407,30 @@ def test_individual_reductions_become_credits_once(
     with writing(engine, "test") as session:
         session.add(
             Methodology(
-                code="TEST-PV", name="测试 光伏", version="1", scheme="TEST", kind="action",
-                document="test", source="test", unit="kWh", grams_per_unit=500.0,
-                points_per_unit=0.0, parameters={}, active=True,
+                code="TEST-PV",
+                name="测试 光伏",
+                version="1",
+                scheme="TEST",
+                kind="action",
+                document="test",
+                source="test",
+                unit="kWh",
+                grams_per_unit=500.0,
+                points_per_unit=0.0,
+                parameters={},
+                active=True,
             )
         )
     resident = accounts["RES1"]
     act(engine, resident, "TEST-PV", 1500, "pv1")  # 0.75 t
     act(engine, resident, "TEST-PV", 1000, "pv2", datetime(2024, 3, 2, 1, tzinfo=UTC))  # 0.5 t
     act(engine, resident, "TEST-PV", 9000, "pv3", datetime(2024, 4, 1, 1, tzinfo=UTC))  # later
-    period = {"methodology_code": "TEST-PV", "first_day": date(2024, 3, 1),
-              "last_day": date(2024, 3, 31), "project_code": "AGG2403"}
+    period = {
+        "methodology_code": "TEST-PV",
+        "first_day": date(2024, 3, 1),
+        "last_day": date(2024, 3, 31),
+        "project_code": "AGG2403",
+    }
     with writing(engine, "test") as session:
         platform = ledger.system_account(session, "SYS-PLATFORM").id
         operation = ledger.issue_from_actions(session, "agg1", **period, to_account_id=platform)
@@ -433,9 +446,15 @@ def test_database_refuses_to_change_retired_credits_or_delete_blocks(
     """Irreversibility does not rest on the ledger code alone: triggers of migration 0003."""
     origin = issue(engine, accounts["OWNER"], 10, "i1")
     with writing(engine, "test") as session:
-        retired = ledger.retire(session, "r1", block_id=origin, quantity=4,
-                                from_account_id=accounts["OWNER"], purpose="自愿注销",
-                                beneficiary="b").new_block_id
+        retired = ledger.retire(
+            session,
+            "r1",
+            block_id=origin,
+            quantity=4,
+            from_account_id=accounts["OWNER"],
+            purpose="自愿注销",
+            beneficiary="b",
+        ).new_block_id
     for statement, message in (
         (f"UPDATE registry_blocks SET status = 'held' WHERE id = {retired}", "never change"),
         (f"DELETE FROM registry_blocks WHERE id = {origin}", "never deleted"),

@@ -48,8 +48,19 @@ def create_app(engine: Engine) -> FastAPI:
     app.state.engine = engine
     app.mount(SWAGGER_STATIC, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     for module in (
-        health, auth, sites, readings, rules, alarms, cases, carbon, gep, registry, reports,
-        public, market,
+        health,
+        auth,
+        sites,
+        readings,
+        rules,
+        alarms,
+        cases,
+        carbon,
+        gep,
+        registry,
+        reports,
+        public,
+        market,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
 

@@ -50,12 +50,17 @@ def safe_relative_path(name: str) -> PurePosixPath:
     climbs out (``..``), or has an empty or hidden part."""
     path = PurePosixPath(name.replace("\\", "/"))
     parts = path.parts
-    if not parts or path.is_absolute() or any(p in ("", ".", "..") or p.startswith(".")
-                                              for p in parts):
+    if (
+        not parts
+        or path.is_absolute()
+        or any(p in ("", ".", "..") or p.startswith(".") for p in parts)
+    ):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            {"message": f"file name {name!r} must be a relative path inside the upload "
-                        "(no '..', no leading '/' or '.')"},
+            {
+                "message": f"file name {name!r} must be a relative path inside the upload "
+                "(no '..', no leading '/' or '.')"
+            },
         )
     return path
 
@@ -76,8 +81,10 @@ class UploadArea:
             for chunk in iter(lambda: stream.read(CHUNK_BYTES), b""):
                 size += len(chunk)
                 if size > MAX_UPLOAD_BYTES:
-                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                                        f"{name}: larger than {MAX_UPLOAD_BYTES} bytes")
+                    raise HTTPException(
+                        status.HTTP_413_CONTENT_TOO_LARGE,
+                        f"{name}: larger than {MAX_UPLOAD_BYTES} bytes",
+                    )
                 digest.update(chunk)
                 handle.write(chunk)
         upload = Upload(target, name, digest.hexdigest(), size)
@@ -105,12 +112,16 @@ class UploadArea:
 
 def problems_response(error: InputError, name_of: Callable[[str], str] = str) -> HTTPException:
     """``422`` listing every problem as ``{file, row, column, message}``."""
-    problems = [Problem(name_of(p.file), p.row, p.column, p.message).as_dict()
-                for p in error.problems]
+    problems = [
+        Problem(name_of(p.file), p.row, p.column, p.message).as_dict() for p in error.problems
+    ]
     return HTTPException(
         status.HTTP_422_UNPROCESSABLE_CONTENT,
-        {"message": "the input cannot be used; nothing was written", "problems": problems,
-         "more_problems": error.more},
+        {
+            "message": "the input cannot be used; nothing was written",
+            "problems": problems,
+            "more_problems": error.more,
+        },
     )
 
 
@@ -131,7 +142,11 @@ def temporary_area() -> Iterator[UploadArea]:
 
 
 def audit_run(
-    engine: Engine, caller: Caller, action: str, entity: str, entity_id: str | None,
+    engine: Engine,
+    caller: Caller,
+    action: str,
+    entity: str,
+    entity_id: str | None,
     details: dict[str, Any],
 ) -> None:
     """One audit row saying who ran ``action`` with which inputs (names and SHA-256)."""

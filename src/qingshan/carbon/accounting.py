@@ -54,10 +54,19 @@ KEY_COLUMNS = ("category", "item", "unit", "series", "year", "region")
 
 RESULT_COLUMNS = ("co2_t", "ch4_t", "n2o_t", "co2e_t", "energy_tce")
 TRACE_COLUMNS = (
-    "factor_id", "factor_value", "factor_unit", "factor_source", "method", "gwp_set", "trace",
+    "factor_id",
+    "factor_value",
+    "factor_unit",
+    "factor_source",
+    "method",
+    "gwp_set",
+    "trace",
 )
 ENERGY_CATEGORIES = (
-    "combustion", "purchased_electricity", "purchased_heat", "exported_electricity",
+    "combustion",
+    "purchased_electricity",
+    "purchased_heat",
+    "exported_electricity",
     "exported_heat",
 )
 """Categories whose CO2 is energy-related CO2 (the numerator of CO2-per-GDP targets)."""
@@ -204,8 +213,9 @@ def _co2_per_gj(library: FactorLibrary, key: dict[str, Any]) -> tuple[float, str
         oxidation = library.find(series, item, "oxidation_factor", key["year"], key["region"])
     except MissingFactor as error:
         raise KeyProblem(
-            "item", f"missing factor: {series} has neither co2_ef nor carbon_content and "
-            f"oxidation_factor for {item!r} ({error})"
+            "item",
+            f"missing factor: {series} has neither co2_ef nor carbon_content and "
+            f"oxidation_factor for {item!r} ({error})",
         ) from error
     cc = units.coefficient(content.value, content.unit, "GJ", "t")
     of = units.conversion(oxidation.unit, "dimensionless") * oxidation.value
@@ -292,7 +302,12 @@ def _reported(key: dict[str, Any]) -> Coefficients:
         raise KeyProblem("unit", f"{error}: a reported gas is a mass") from error
     masses = {"co2": 0.0, "ch4": 0.0, "n2o": 0.0} | {key["item"]: tonnes}
     return _assemble(
-        masses["co2"], masses["ch4"], masses["n2o"], 0.0, None, "reported mass",
+        masses["co2"],
+        masses["ch4"],
+        masses["n2o"],
+        0.0,
+        None,
+        "reported mass",
         ["reported gas mass from statistics"],
     )
 
@@ -302,11 +317,21 @@ def _factors_of(steps: list[Any]) -> list[tuple[str, Factor]]:
 
 
 def _assemble(
-    co2: float, ch4: float, n2o: float, tce: float, main: Factor | None, method: str,
+    co2: float,
+    ch4: float,
+    n2o: float,
+    tce: float,
+    main: Factor | None,
+    method: str,
     steps: list[Any],
 ) -> Coefficients:
     return Coefficients(
-        co2=co2, ch4=ch4, n2o=n2o, tce=tce, main=main, method=method,
+        co2=co2,
+        ch4=ch4,
+        n2o=n2o,
+        tce=tce,
+        main=main,
+        method=method,
         used=tuple(_factors_of(steps)),
         steps=tuple(step for step in steps if isinstance(step, str)),
     )
@@ -331,8 +356,12 @@ def _with_gwp(
         used += (("gwp_ch4", gwps["ch4"]), ("gwp_n2o", gwps["n2o"]))
     return replace(
         coefficients,
-        co2=sign * coefficients.co2, ch4=sign * coefficients.ch4, n2o=sign * coefficients.n2o,
-        co2e=sign * co2e, tce=sign * coefficients.tce + 0.0, used=used,
+        co2=sign * coefficients.co2,
+        ch4=sign * coefficients.ch4,
+        n2o=sign * coefficients.n2o,
+        co2e=sign * co2e,
+        tce=sign * coefficients.tce + 0.0,
+        used=used,
     )
 
 
@@ -352,8 +381,9 @@ def resolve_key(key: dict[str, Any], library: FactorLibrary, options: Options) -
     kind = names()["items"][key["item"]]["kind"]
     if kind not in category["kinds"]:
         raise KeyProblem(
-            "item", f"{key['item']!r} is a {kind}; category {key['category']!r} takes "
-            + " or ".join(category["kinds"])
+            "item",
+            f"{key['item']!r} is a {kind}; category {key['category']!r} takes "
+            + " or ".join(category["kinds"]),
         )
     try:
         units.parse_unit(key["unit"])
@@ -365,8 +395,11 @@ def resolve_key(key: dict[str, Any], library: FactorLibrary, options: Options) -
 
 def _trace(key: dict[str, Any], coefficients: Coefficients, options: Options) -> str:
     per_unit = {
-        "co2_t": coefficients.co2, "ch4_t": coefficients.ch4, "n2o_t": coefficients.n2o,
-        "co2e_t": coefficients.co2e, "energy_tce": coefficients.tce,
+        "co2_t": coefficients.co2,
+        "ch4_t": coefficients.ch4,
+        "n2o_t": coefficients.n2o,
+        "co2e_t": coefficients.co2e,
+        "energy_tce": coefficients.tce,
     }
     return json.dumps(
         {
@@ -446,7 +479,11 @@ def _columns_of(
 ) -> dict[str, Any]:
     main = coefficients.main
     per_unit = (
-        coefficients.co2, coefficients.ch4, coefficients.n2o, coefficients.co2e, coefficients.tce
+        coefficients.co2,
+        coefficients.ch4,
+        coefficients.n2o,
+        coefficients.co2e,
+        coefficients.tce,
     )
     return {
         **{f"{c}_per_unit": value for c, value in zip(RESULT_COLUMNS, per_unit, strict=True)},
@@ -463,7 +500,10 @@ def _columns_of(
 def apply(frame: pl.DataFrame, resolution: Resolution) -> pl.DataFrame:
     """Multiply every row's quantity by its key's coefficients (rows keep their order)."""
     joined = frame.join(
-        resolution.coefficients, on=list(KEY_COLUMNS), how="left", nulls_equal=True,
+        resolution.coefficients,
+        on=list(KEY_COLUMNS),
+        how="left",
+        nulls_equal=True,
         maintain_order="left",
     )
     quantity = pl.col("quantity")
@@ -517,8 +557,13 @@ def energy_by_type(result: pl.DataFrame, by: list[str]) -> pl.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 INVENTORY_COLUMNS = (
-    "direct_co2e_t", "indirect_location_co2e_t", "indirect_market_co2e_t",
-    "total_location_co2e_t", "total_market_co2e_t", "energy_co2_t", "energy_tce",
+    "direct_co2e_t",
+    "indirect_location_co2e_t",
+    "indirect_market_co2e_t",
+    "total_location_co2e_t",
+    "total_market_co2e_t",
+    "energy_co2_t",
+    "energy_tce",
 )
 
 
@@ -593,7 +638,8 @@ def _enterprise_rows(enterprises: pl.DataFrame, total: pl.DataFrame) -> pl.DataF
         pl.col("co2e_t").sum().alias("total_location_co2e_t"), pl.col("energy_tce").sum()
     )
     return sums.join(
-        total.select("year", pl.col("total_location_co2e_t").alias("district")), on="year",
+        total.select("year", pl.col("total_location_co2e_t").alias("district")),
+        on="year",
         how="left",
     ).select(
         "year",
@@ -607,6 +653,6 @@ def _enterprise_rows(enterprises: pl.DataFrame, total: pl.DataFrame) -> pl.DataF
 def annual_for_targets(inventory_table: pl.DataFrame) -> pl.DataFrame:
     """``year, co2_t, energy_tce`` from an inventory's total rows (the targets' EMISSIONS)."""
     totals_only = inventory_table.filter(pl.col("sector") == "total")
-    return totals_only.select(
-        "year", pl.col("energy_co2_t").alias("co2_t"), "energy_tce"
-    ).sort("year")
+    return totals_only.select("year", pl.col("energy_co2_t").alias("co2_t"), "energy_tce").sort(
+        "year"
+    )

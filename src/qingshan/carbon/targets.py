@@ -75,18 +75,22 @@ def indicator_values(annual: pl.DataFrame) -> pl.DataFrame:
     columns = annual.columns
     gdp = pl.col("gdp_comparable") * YUAN_10K_PER_100M
     exprs = {
-        "co2_per_gdp": pl.col("co2_t") / gdp if {"co2_t", "gdp_comparable"} <= set(columns)
+        "co2_per_gdp": pl.col("co2_t") / gdp
+        if {"co2_t", "gdp_comparable"} <= set(columns)
         else None,
         "energy_per_gdp": pl.col("energy_tce") / gdp
-        if {"energy_tce", "gdp_comparable"} <= set(columns) else None,
+        if {"energy_tce", "gdp_comparable"} <= set(columns)
+        else None,
         "total_co2": pl.col("co2_t") if "co2_t" in columns else None,
         "total_energy": pl.col("energy_tce") if "energy_tce" in columns else None,
         "non_fossil_share": pl.col("non_fossil_share_pct")
-        if "non_fossil_share_pct" in columns else None,
+        if "non_fossil_share_pct" in columns
+        else None,
     }
     parts = [
         annual.select(
-            pl.lit(name).alias("indicator"), pl.col("year").cast(pl.Int32),
+            pl.lit(name).alias("indicator"),
+            pl.col("year").cast(pl.Int32),
             expr.cast(pl.Float64).alias("value"),
         )
         for name, expr in exprs.items()
@@ -133,8 +137,14 @@ def linear_path(base: float, goal: float, fraction: float) -> float:
     return base + (goal - base) * fraction
 
 
-def _status(target: Target, latest_year: int, latest: float, on_path: float, goal: float,
-            lower_is_better: bool) -> str:
+def _status(
+    target: Target,
+    latest_year: int,
+    latest: float,
+    on_path: float,
+    goal: float,
+    lower_is_better: bool,
+) -> str:
     slack = RELATIVE_TOLERANCE * abs(on_path)
     if latest_year >= target.target_year:
         reached = latest <= goal + slack if lower_is_better else latest >= goal - slack
@@ -206,7 +216,8 @@ def assess(target: Target, values: pl.DataFrame) -> tuple[dict[str, object], pl.
         "time_elapsed_pct": fraction * 100.0,
         "required_annual_rate_pct": ((goal / base) ** (1.0 / span) - 1.0) * 100.0,
         "remaining_annual_rate_pct": ((goal / latest) ** (1.0 / remaining) - 1.0) * 100.0
-        if remaining > 0 else None,
+        if remaining > 0
+        else None,
         "status": status,
         "warning": status in ("off_pace", "missed"),
     }
@@ -215,8 +226,12 @@ def assess(target: Target, values: pl.DataFrame) -> tuple[dict[str, object], pl.
 
 
 def _message(progress: dict[str, object]) -> str:
-    zh = {"on_pace": "进度符合要求", "off_pace": "进度滞后，预警", "achieved": "目标完成",
-          "missed": "目标未完成，预警"}[str(progress["status"])]
+    zh = {
+        "on_pace": "进度符合要求",
+        "off_pace": "进度滞后，预警",
+        "achieved": "目标完成",
+        "missed": "目标未完成，预警",
+    }[str(progress["status"])]
     achieved = f"{progress['achieved_change_pct']:+.2f}%"
     required = f"{progress['required_change_pct_latest']:+.2f}%"
     latest, base = progress["latest_year"], progress["base_year"]
@@ -240,8 +255,13 @@ def _trajectory(target: Target, series: dict[int, float], base: float, goal: flo
             "linear_path": [linear_path(base, goal, f) for f in fractions],
             "required_path": [required_path(base, goal, f) for f in fractions],
         },
-        schema={"indicator": pl.String, "year": pl.Int32, "actual": pl.Float64,
-                "linear_path": pl.Float64, "required_path": pl.Float64},
+        schema={
+            "indicator": pl.String,
+            "year": pl.Int32,
+            "actual": pl.Float64,
+            "linear_path": pl.Float64,
+            "required_path": pl.Float64,
+        },
     )
 
 

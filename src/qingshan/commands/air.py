@@ -34,7 +34,6 @@ class RulesChoice(StrEnum):
     auto = "auto"
 
 
-
 @app.command("aqi")
 def aqi_command(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV, XLSX or Parquet.")],
@@ -57,8 +56,7 @@ def aqi_command(
             )
         if output is not None:
             write_table(result, output)
-    finish(result, output, as_json, rows=result.height,
-           by_category=air.count_by_category(result))
+    finish(result, output, as_json, rows=result.height, by_category=air.count_by_category(result))
 
 
 class LimitsChoice(StrEnum):

@@ -53,7 +53,8 @@ class TceChoice(StrEnum):
 FactorsOption = Annotated[
     list[Path] | None,
     typer.Option(
-        "--factors", metavar="DIR",
+        "--factors",
+        metavar="DIR",
         help="A directory of the bureau's own factor files (*.toml); repeatable. "
         "Also QINGSHAN_CARBON_FACTOR_DIR.",
     ),
@@ -101,9 +102,13 @@ def account_command(
     with reporting_input_errors(as_json):
         library = carbon.library_for(_factor_dirs(factors))
         options = accounting.Options(
-            fuel_series=fuel_series, electricity_series=electricity_series,
-            heat_series=heat_series, region=carbon.canonical_region(region), gwp=gwp.value,
-            gases=gases.value, electricity_basis=electricity_basis.value,
+            fuel_series=fuel_series,
+            electricity_series=electricity_series,
+            heat_series=heat_series,
+            region=carbon.canonical_region(region),
+            gwp=gwp.value,
+            gases=gases.value,
+            electricity_basis=electricity_basis.value,
             tce_basis=tce_basis.value,
         )
         original, frame = carbon.load_activity(activity, library)
@@ -115,7 +120,9 @@ def account_command(
         if output is not None:
             carbon.write_report(result, output)
     finish(
-        result, output, as_json,
+        result,
+        output,
+        as_json,
         rows=result.height,
         totals=result.select(accounting.RESULT_COLUMNS).sum().row(0, named=True),
         by_entity_year=carbon.summary(result).to_dicts(),
@@ -153,21 +160,28 @@ def inventory_command(
     with reporting_input_errors(as_json):
         library = carbon.library_for(_factor_dirs(factors))
         options = accounting.Options(
-            region=carbon.canonical_region(region), gwp=gwp.value, gases=gases.value,
+            region=carbon.canonical_region(region),
+            gwp=gwp.value,
+            gases=gases.value,
             tce_basis=tce_basis.value,
         )
         original, frame = carbon.load_statistics(statistics, library)
         accounted = None
         if enterprises is not None:
             raw, parsed = carbon.load_activity(enterprises, library)
-            accounted = carbon.account(enterprises, raw, parsed, library, options,
-                                       settings.chunk_rows)
-        table = carbon.district_inventory(statistics, original, frame, library, options,
-                                          accounted)
+            accounted = carbon.account(
+                enterprises, raw, parsed, library, options, settings.chunk_rows
+            )
+        table = carbon.district_inventory(statistics, original, frame, library, options, accounted)
         outputs = {output: table, annual: accounting.annual_for_targets(table)}
         write_tables({path: frame for path, frame in outputs.items() if path is not None})
-    finish(table, output, as_json, rows=table.height,
-           annual=accounting.annual_for_targets(table).to_dicts())
+    finish(
+        table,
+        output,
+        as_json,
+        rows=table.height,
+        annual=accounting.annual_for_targets(table).to_dicts(),
+    )
 
 
 @app.command("meters")
@@ -187,16 +201,30 @@ def meters_command(
     with reporting_input_errors(as_json):
         library = carbon.library_for(_factor_dirs(factors))
         options = accounting.Options(
-            fuel_series=fuel_series, region=carbon.canonical_region(region), gases=gases.value,
+            fuel_series=fuel_series,
+            region=carbon.canonical_region(region),
+            gases=gases.value,
             tce_basis=tce_basis.value,
         )
         activity, left_out = energy.meter_activity(store_engine(), year)
-        result = carbon.account("energy meters in the store", activity, activity, library,
-                                options, get_settings().chunk_rows)
+        result = carbon.account(
+            "energy meters in the store",
+            activity,
+            activity,
+            library,
+            options,
+            get_settings().chunk_rows,
+        )
         if output is not None:
             carbon.write_report(result, output)
-    finish(result, output, as_json, rows=result.height, not_accounted=left_out,
-           energy_by_type=accounting.energy_by_type(result, ["entity", "year"]).to_dicts())
+    finish(
+        result,
+        output,
+        as_json,
+        rows=result.height,
+        not_accounted=left_out,
+        energy_by_type=accounting.energy_by_type(result, ["entity", "year"]).to_dicts(),
+    )
 
 
 @app.command("targets")

@@ -24,9 +24,7 @@ OutputOption = Annotated[
     Path | None,
     typer.Option("-o", "--output", help="Output .csv, .xlsx or .parquet; default: CSV on stdout."),
 ]
-InputArgument = Annotated[
-    Path, typer.Argument(metavar="INPUT", help="CSV, XLSX or Parquet file.")
-]
+InputArgument = Annotated[Path, typer.Argument(metavar="INPUT", help="CSV, XLSX or Parquet file.")]
 
 
 def emit_json(payload: dict[str, Any]) -> None:

@@ -22,17 +22,21 @@ from qingshan.services import gep
 from qingshan.services.gep_outputs import run_to_directory
 
 app = typer.Typer(
-    help="GEP (生态产品总值) accounting: indicator sets, prices, tables, report, maps.")
+    help="GEP (生态产品总值) accounting: indicator sets, prices, tables, report, maps."
+)
 
 
 def _summary(result: gep.GepResult) -> dict[str, Any]:
     totals = result.totals
     return {
-        "year": result.inputs.year, "spec": result.inputs.spec.id,
-        "gep_wan": totals.gep / WAN, "gep_constant_wan": totals.gep_constant / WAN,
+        "year": result.inputs.year,
+        "spec": result.inputs.spec.id,
+        "gep_wan": totals.gep / WAN,
+        "gep_constant_wan": totals.gep_constant / WAN,
         "gep_gdp_ratio": totals.gep_gdp_ratio,
-        "categories": result.tables["categories"].select(
-            "category", "value_wan", "share_pct").to_dicts(),
+        "categories": result.tables["categories"]
+        .select("category", "value_wan", "share_pct")
+        .to_dicts(),
         "townships": result.tables["townships"].select("township", "gep_wan", "rank").to_dicts(),
         "warnings": result.warnings,
     }
@@ -44,8 +48,12 @@ def _print_summary(result: gep.GepResult, written: list[Path]) -> None:
     for header in ("类别 Category", "价值量 (万元)", "可比价 (万元)", "占比 %"):
         table.add_column(header, justify="right")
     for row in result.tables["categories"].iter_rows(named=True):
-        table.add_row(f"{row['category_zh']} {row['category_en']}", f"{row['value_wan']:,.2f}",
-                      f"{row['value_constant_wan']:,.2f}", f"{row['share_pct']:.2f}")
+        table.add_row(
+            f"{row['category_zh']} {row['category_en']}",
+            f"{row['value_wan']:,.2f}",
+            f"{row['value_constant_wan']:,.2f}",
+            f"{row['share_pct']:.2f}",
+        )
     console.print(table)
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -57,8 +65,13 @@ def _print_summary(result: gep.GepResult, written: list[Path]) -> None:
 def run_command(
     config: Annotated[Path, typer.Argument(metavar="CONFIG", help="Run configuration (TOML).")],
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Output directory (tables, XLSX, "
-                                  "Word report, map layers, run.json).")] = None,
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Output directory (tables, XLSX, Word report, map layers, run.json).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Account GEP for the district and year CONFIG names; paths in CONFIG are relative to it."""
@@ -82,8 +95,9 @@ def run_command(
 
 @app.command("specs")
 def specs_command(
-    spec_id: Annotated[str | None, typer.Argument(help="Show this specification's indicators.")]
-    = None,
+    spec_id: Annotated[
+        str | None, typer.Argument(help="Show this specification's indicators.")
+    ] = None,
     inputs: Annotated[bool, typer.Option("--inputs", help="List statistics and drivers.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -106,18 +120,21 @@ def specs_command(
             raise typer.Exit(2) from None
         rows = gep.spec_indicators(spec)
         if as_json:
-            emit_json({"id": spec.id, "status": spec.status, "note": spec.note,
-                       "indicators": rows})
+            emit_json({"id": spec.id, "status": spec.status, "note": spec.note, "indicators": rows})
             return
         typer.echo(f"{spec.id}: {spec.title_zh} ({spec.document}) — {spec.status}")
         for row in rows:
-            typer.echo(f"  {row['category']:10} {row['indicator']:22} {row['zh']:8} "
-                       f"{', '.join(row['items'])}  [{row['status']}]")
+            typer.echo(
+                f"  {row['category']:10} {row['indicator']:22} {row['zh']:8} "
+                f"{', '.join(row['items'])}  [{row['status']}]"
+            )
         return
     listing = gep.spec_listing()
     if as_json:
         emit_json({"specs": listing})
         return
     for entry in listing:
-        typer.echo(f"{entry['id']:20} {entry['status']:18} {entry['indicators']:>2} indicators  "
-                   f"{entry['title']} ({entry['document']})")
+        typer.echo(
+            f"{entry['id']:20} {entry['status']:18} {entry['indicators']:>2} indicators  "
+            f"{entry['title']} ({entry['document']})"
+        )

@@ -19,9 +19,8 @@ from qingshan.config import get_settings
 from qingshan.services import noise
 from qingshan.services.tables import write_table
 
-app = typer.Typer(
-    help="Environmental noise: GB 3096—2008 zone compliance and HJ 640—2012 grades."
-)
+app = typer.Typer(help="Environmental noise: GB 3096—2008 zone compliance and HJ 640—2012 grades.")
+
 
 class KindChoice(StrEnum):
     regional = "regional"
@@ -57,8 +56,14 @@ def evaluate_command(
             )
         if output is not None:
             write_table(daily, output)
-    finish(daily, output, as_json, rows=daily.height, points=daily["point"].n_unique(),
-           compliance=noise.compliance_summary(daily))
+    finish(
+        daily,
+        output,
+        as_json,
+        rows=daily.height,
+        points=daily["point"].n_unique(),
+        compliance=noise.compliance_summary(daily),
+    )
 
 
 @app.command("grade")

@@ -17,8 +17,6 @@ from qingshan.store.models import ROLES, User
 app = typer.Typer(help="Users with roles (admin, analyst, grid_officer, enterprise, device).")
 
 
-
-
 @app.command("add")
 def add_command(
     username: Annotated[str, typer.Argument()],

@@ -75,8 +75,17 @@ def evaluate_command(
         if output is not None:
             write_table(result, output)
     by_class = {"by_class": water.count_by(result, "class")} if by is ByChoice.section else {}
-    finish(result, output, as_json, input_rows=frame.height, rows=result.height, by=by.value,
-           period=chosen, by_status=water.count_by(result, "status"), **by_class)
+    finish(
+        result,
+        output,
+        as_json,
+        input_rows=frame.height,
+        rows=result.height,
+        by=by.value,
+        period=chosen,
+        by_status=water.count_by(result, "status"),
+        **by_class,
+    )
 
 
 @app.command("trend")

@@ -46,8 +46,10 @@ def coefficients_for(
     spec: Spec, overrides: Mapping[str, Mapping[str, float]] | None = None
 ) -> dict[str, dict[str, float]]:
     """The specification's formula coefficients, with a run's overrides applied."""
-    merged = {formula: {name: c.value for name, c in values.items()}
-              for formula, values in spec.coefficients.items()}
+    merged = {
+        formula: {name: c.value for name, c in values.items()}
+        for formula, values in spec.coefficients.items()
+    }
     for formula, values in (overrides or {}).items():
         merged.setdefault(formula, {}).update({k: float(v) for k, v in values.items()})
     return merged
@@ -84,8 +86,11 @@ def missing_drivers(
 
 
 def _driver(
-    name: str, columns: Mapping[str, NDArray[np.float64]], drivers: Drivers,
-    ecosystem_index: NDArray[np.intp], ecosystems: Sequence[str],
+    name: str,
+    columns: Mapping[str, NDArray[np.float64]],
+    drivers: Drivers,
+    ecosystem_index: NDArray[np.intp],
+    ecosystems: Sequence[str],
 ) -> NDArray[np.float64] | float:
     if name in columns:
         return columns[name]
@@ -140,20 +145,32 @@ def _long_frame(
     parts = []
     for key, values in sums.items():
         indicator, item = key.split(".", 1)
-        parts.append(pl.DataFrame({
-            "township": town.tolist(), "ecosystem": eco.tolist(),
-            "indicator": [indicator] * len(values), "item": [item] * len(values),
-            "quantity": values.astype(np.float64),
-        }))
+        parts.append(
+            pl.DataFrame(
+                {
+                    "township": town.tolist(),
+                    "ecosystem": eco.tolist(),
+                    "indicator": [indicator] * len(values),
+                    "item": [item] * len(values),
+                    "quantity": values.astype(np.float64),
+                }
+            )
+        )
     if not parts:
         return empty_quantities()
     return pl.concat(parts).filter(pl.col("quantity") != 0.0)
 
 
 def empty_quantities() -> pl.DataFrame:
-    return pl.DataFrame(schema={"township": pl.String, "ecosystem": pl.String,
-                                "indicator": pl.String, "item": pl.String,
-                                "quantity": pl.Float64})
+    return pl.DataFrame(
+        schema={
+            "township": pl.String,
+            "ecosystem": pl.String,
+            "indicator": pl.String,
+            "item": pl.String,
+            "quantity": pl.Float64,
+        }
+    )
 
 
 class ZonalAccumulator:
@@ -165,8 +182,13 @@ class ZonalAccumulator:
     """
 
     def __init__(
-        self, spec: Spec, townships: Sequence[str], ecosystems: Sequence[str],
-        drivers: Drivers, coefficients: Mapping[str, Mapping[str, float]], cell_area_m2: float,
+        self,
+        spec: Spec,
+        townships: Sequence[str],
+        ecosystems: Sequence[str],
+        drivers: Drivers,
+        coefficients: Mapping[str, Mapping[str, float]],
+        cell_area_m2: float,
     ) -> None:
         self.spec = spec
         self.townships = list(townships)
@@ -182,19 +204,28 @@ class ZonalAccumulator:
         self.cells_seen = 0
 
     def add(
-        self, zone: NDArray[np.integer], ecosystem: NDArray[np.integer],
-        rasters: Mapping[str, NDArray[np.floating]], keep_layers: bool = False,
+        self,
+        zone: NDArray[np.integer],
+        ecosystem: NDArray[np.integer],
+        rasters: Mapping[str, NDArray[np.floating]],
+        keep_layers: bool = False,
     ) -> dict[str, NDArray[np.float32]]:
         """Add one block; return per-cell quantities (float32, 0 outside) if ``keep_layers``."""
         self.cells_seen += zone.size
         valid = (zone >= 0) & (ecosystem >= 0)
         index = zone[valid].astype(np.intp) * len(self.ecosystems) + ecosystem[valid]
-        columns = {name: np.asarray(block[valid], dtype=np.float64)
-                   for name, block in rasters.items()}
+        columns = {
+            name: np.asarray(block[valid], dtype=np.float64) for name, block in rasters.items()
+        }
         area = np.full(index.shape, self.cell_area_m2)
         quantities, skipped = evaluate_area_items(
-            self.spec, columns, area, ecosystem[valid].astype(np.intp), self.ecosystems,
-            self.drivers, self.coefficients,
+            self.spec,
+            columns,
+            area,
+            ecosystem[valid].astype(np.intp),
+            self.ecosystems,
+            self.drivers,
+            self.coefficients,
         )
         size = len(self.cells)
         self.cells += np.bincount(index, minlength=size)
@@ -213,23 +244,37 @@ class ZonalAccumulator:
 
     def areas(self) -> pl.DataFrame:
         """Area per township × ecosystem [m²] (cells present in both zone and land cover)."""
-        frame = _long_frame({"area.cells": self.cells.astype(np.float64) * self.cell_area_m2},
-                            self.townships, self.ecosystems)
+        frame = _long_frame(
+            {"area.cells": self.cells.astype(np.float64) * self.cell_area_m2},
+            self.townships,
+            self.ecosystems,
+        )
         return frame.select("township", "ecosystem", pl.col("quantity").alias("area_m2"))
 
 
 def table_quantities(
-    spec: Spec, rows: pl.DataFrame, ecosystems: Sequence[str], drivers: Drivers,
+    spec: Spec,
+    rows: pl.DataFrame,
+    ecosystems: Sequence[str],
+    drivers: Drivers,
     coefficients: Mapping[str, Mapping[str, float]],
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Table route: ``rows`` has township, ecosystem, area_m2 and driver columns (Float64)."""
     position = {name: i for i, name in enumerate(ecosystems)}
     ecosystem_index = np.array([position[e] for e in rows["ecosystem"]], dtype=np.intp)
-    columns = {name: rows[name].to_numpy().astype(np.float64) for name in rows.columns
-               if name not in ("township", "ecosystem", "area_m2")}
+    columns = {
+        name: rows[name].to_numpy().astype(np.float64)
+        for name in rows.columns
+        if name not in ("township", "ecosystem", "area_m2")
+    }
     quantities, skipped = evaluate_area_items(
-        spec, columns, rows["area_m2"].to_numpy().astype(np.float64), ecosystem_index,
-        ecosystems, drivers, coefficients,
+        spec,
+        columns,
+        rows["area_m2"].to_numpy().astype(np.float64),
+        ecosystem_index,
+        ecosystems,
+        drivers,
+        coefficients,
     )
     parts = [
         rows.select("township", "ecosystem").with_columns(
@@ -258,12 +303,16 @@ def statistic_quantities(
             unreported.append(item_key(indicator, item))
             continue
         kwargs = {c: coefficients[item.formula][c] for c in formula.coefficients}
-        values = np.asarray(formula.kernel(rows["value"].to_numpy().astype(np.float64),
-                                           **kwargs), dtype=np.float64)
-        parts.append(rows.select("township", "ecosystem").with_columns(
-            pl.lit(indicator.id).alias("indicator"), pl.lit(item.id).alias("item"),
-            pl.Series("quantity", values),
-        ))
+        values = np.asarray(
+            formula.kernel(rows["value"].to_numpy().astype(np.float64), **kwargs), dtype=np.float64
+        )
+        parts.append(
+            rows.select("township", "ecosystem").with_columns(
+                pl.lit(indicator.id).alias("indicator"),
+                pl.lit(item.id).alias("item"),
+                pl.Series("quantity", values),
+            )
+        )
     frame = pl.concat(parts) if parts else empty_quantities()
     grouped = frame.group_by(["township", "ecosystem", "indicator", "item"], maintain_order=True)
     return grouped.agg(pl.col("quantity").sum()), unreported

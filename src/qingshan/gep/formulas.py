@@ -67,8 +67,11 @@ def water_conservation(
 
 
 def rusle_avoided_erosion_t_ha(
-    r_factor: ArrayLike, k_factor: ArrayLike, ls_factor: ArrayLike,
-    c_factor: ArrayLike, p_factor: ArrayLike,
+    r_factor: ArrayLike,
+    k_factor: ArrayLike,
+    ls_factor: ArrayLike,
+    c_factor: ArrayLike,
+    p_factor: ArrayLike,
 ) -> FloatArray:
     """Avoided soil erosion A_c = R·K·LS·(1 − C·P) [t ha⁻¹ a⁻¹] (gep.md §9.5; [S21] §2.4.2).
 
@@ -81,8 +84,12 @@ def rusle_avoided_erosion_t_ha(
 
 
 def soil_retention(
-    r_factor: ArrayLike, k_factor: ArrayLike, ls_factor: ArrayLike,
-    c_factor: ArrayLike, p_factor: ArrayLike, area_m2: ArrayLike,
+    r_factor: ArrayLike,
+    k_factor: ArrayLike,
+    ls_factor: ArrayLike,
+    c_factor: ArrayLike,
+    p_factor: ArrayLike,
+    area_m2: ArrayLike,
 ) -> FloatArray:
     """Soil retention [t a⁻¹]: :func:`rusle_avoided_erosion_t_ha` × area [ha]."""
     rate = rusle_avoided_erosion_t_ha(r_factor, k_factor, ls_factor, c_factor, p_factor)
@@ -90,7 +97,8 @@ def soil_retention(
 
 
 def sand_fixation(
-    potential_wind_erosion_t_ha: ArrayLike, actual_wind_erosion_t_ha: ArrayLike,
+    potential_wind_erosion_t_ha: ArrayLike,
+    actual_wind_erosion_t_ha: ArrayLike,
     area_m2: ArrayLike,
 ) -> FloatArray:
     """Windbreak and sand fixation [t a⁻¹] = (potential − actual wind erosion) × area.
@@ -152,8 +160,11 @@ def oxygen_from_dry_matter(
 
 
 def transpiration_cooling_kwh(
-    transpiration_heat_kj_m2_d: ArrayLike, cooling_days: ArrayLike, area_m2: ArrayLike,
-    *, ac_efficiency_ratio: float,
+    transpiration_heat_kj_m2_d: ArrayLike,
+    cooling_days: ArrayLike,
+    area_m2: ArrayLike,
+    *,
+    ac_efficiency_ratio: float,
 ) -> FloatArray:
     """Vegetation transpiration cooling E_pt = EPP × S × d / (3600 × r) [kWh a⁻¹].
 
@@ -167,9 +178,13 @@ def transpiration_cooling_kwh(
 
 
 def water_surface_cooling_kwh(
-    water_evaporation_mm: ArrayLike, cooling_evaporation_share: ArrayLike,
-    humidifying_evaporation_share: ArrayLike, area_m2: ArrayLike,
-    *, latent_heat_j_g: float, humidifier_kwh_m3: float,
+    water_evaporation_mm: ArrayLike,
+    cooling_evaporation_share: ArrayLike,
+    humidifying_evaporation_share: ArrayLike,
+    area_m2: ArrayLike,
+    *,
+    latent_heat_j_g: float,
+    humidifier_kwh_m3: float,
 ) -> FloatArray:
     """Water-surface evaporation E_we = E_c × ρ × q / 3600 + E_h × y [kWh a⁻¹].
 
@@ -182,8 +197,11 @@ def water_surface_cooling_kwh(
     """
     evaporation_m3 = _f(water_evaporation_mm) * MM_TO_M * _f(area_m2)
     cooling_kwh = (
-        evaporation_m3 * _f(cooling_evaporation_share) * WATER_DENSITY_KG_M3
-        * latent_heat_j_g / KJ_PER_KWH
+        evaporation_m3
+        * _f(cooling_evaporation_share)
+        * WATER_DENSITY_KG_M3
+        * latent_heat_j_g
+        / KJ_PER_KWH
     )
     humidifying_kwh = evaporation_m3 * _f(humidifying_evaporation_share) * humidifier_kwh_m3
     return cooling_kwh + humidifying_kwh
@@ -195,8 +213,14 @@ def area_hm2(area_m2: ArrayLike) -> FloatArray:
 
 
 def budyko_aet_fraction(
-    kc: ArrayLike, et0_mm: ArrayLike, precip_mm: ArrayLike, root_depth_mm: ArrayLike,
-    soil_depth_mm: ArrayLike, pawc: ArrayLike, vegetated: ArrayLike, seasonality_z: float,
+    kc: ArrayLike,
+    et0_mm: ArrayLike,
+    precip_mm: ArrayLike,
+    root_depth_mm: ArrayLike,
+    soil_depth_mm: ArrayLike,
+    pawc: ArrayLike,
+    vegetated: ArrayLike,
+    seasonality_z: float,
 ) -> FloatArray:
     """AET/P of InVEST annual water yield (Budyko curve, Fu 1981 / Zhang et al. 2004) [–].
 

@@ -50,12 +50,24 @@ class PriceSet:
 
     def scaled(self, factor: float) -> PriceSet:
         """All prices (not parameters) × ``factor`` — for sensitivity runs and tests."""
-        return PriceSet(self.id, {
-            key: entry if entry.kind != "price"
-            else PriceEntry(entry.key, entry.kind, entry.value * factor, entry.unit, entry.year,
-                            entry.source, entry.status, entry.note)
-            for key, entry in self.entries.items()
-        })
+        return PriceSet(
+            self.id,
+            {
+                key: entry
+                if entry.kind != "price"
+                else PriceEntry(
+                    entry.key,
+                    entry.kind,
+                    entry.value * factor,
+                    entry.unit,
+                    entry.year,
+                    entry.source,
+                    entry.status,
+                    entry.note,
+                )
+                for key, entry in self.entries.items()
+            },
+        )
 
 
 def parse_entries(set_id: str, rows: Iterable[Mapping[str, Any]]) -> PriceSet:
@@ -63,9 +75,14 @@ def parse_entries(set_id: str, rows: Iterable[Mapping[str, Any]]) -> PriceSet:
     entries = {}
     for row in rows:
         entry = PriceEntry(
-            key=str(row["key"]), kind=str(row["kind"]), value=float(row["value"]),
-            unit=normalise(str(row["unit"])), year=int(row["year"]), source=str(row["source"]),
-            status=str(row["status"]), note=str(row.get("note") or ""),
+            key=str(row["key"]),
+            kind=str(row["kind"]),
+            value=float(row["value"]),
+            unit=normalise(str(row["unit"])),
+            year=int(row["year"]),
+            source=str(row["source"]),
+            status=str(row["status"]),
+            note=str(row.get("note") or ""),
         )
         entries[entry.key] = entry
     return PriceSet(set_id, entries)
@@ -80,8 +97,9 @@ def available_price_sets() -> list[str]:
 def load_price_set(set_id: str) -> PriceSet:
     """Load a shipped price set ``gep/price_sets/<set_id>.toml`` (values *as used by* a source)."""
     if set_id not in available_price_sets():
-        raise KeyError(f"unknown shipped price set {set_id!r}; known: "
-                       + ", ".join(available_price_sets()))
+        raise KeyError(
+            f"unknown shipped price set {set_id!r}; known: " + ", ".join(available_price_sets())
+        )
     text = resources.files("qingshan.gep.price_sets").joinpath(f"{set_id}.toml").read_text("utf-8")
     return parse_entries(set_id, tomllib.loads(text)["entries"])
 
@@ -96,11 +114,14 @@ def problems_of(spec: Spec, prices: PriceSet) -> list[str]:
             where = f"{indicator.id}.{item.id}"
             entry = prices.entries.get(component.price)
             if entry is None or entry.kind != "price":
-                found.append(f"missing price {component.price!r} ({component.price_unit}) "
-                             f"needed by {where}")
+                found.append(
+                    f"missing price {component.price!r} ({component.price_unit}) needed by {where}"
+                )
             elif entry.unit != component.price_unit:
-                found.append(f"price {component.price!r} is in {entry.unit}, {where} needs "
-                             f"{component.price_unit}")
+                found.append(
+                    f"price {component.price!r} is in {entry.unit}, {where} needs "
+                    f"{component.price_unit}"
+                )
             for key in component.factors + component.divisors:
                 parameter = prices.entries.get(key)
                 if parameter is None or parameter.kind != "parameter":

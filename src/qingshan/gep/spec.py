@@ -114,15 +114,13 @@ class Spec:
         return [(indicator, item) for indicator in self.indicators for item in indicator.items]
 
     def price_keys(self) -> set[str]:
-        return {
-            component.price
-            for _, item in self.items() for component in item.values
-        }
+        return {component.price for _, item in self.items() for component in item.values}
 
     def parameter_keys(self) -> set[str]:
         return {
             key
-            for _, item in self.items() for component in item.values
+            for _, item in self.items()
+            for component in item.values
             for key in component.factors + component.divisors
         }
 
@@ -157,9 +155,16 @@ def _item(raw: dict[str, Any], where: str) -> Item:
         raise SpecError(f"{where}: no valuation ('values') given")
     ecosystems = raw.get("ecosystems")
     return Item(
-        id=raw["id"], zh=raw["zh"], en=raw["en"], formula=formula, unit=unit,
-        display_unit=display, values=values, input=raw.get("input"),
-        ecosystems=tuple(ecosystems) if ecosystems else None, monetary=monetary,
+        id=raw["id"],
+        zh=raw["zh"],
+        en=raw["en"],
+        formula=formula,
+        unit=unit,
+        display_unit=display,
+        values=values,
+        input=raw.get("input"),
+        ecosystems=tuple(ecosystems) if ecosystems else None,
+        monetary=monetary,
     )
 
 
@@ -172,8 +177,10 @@ def library() -> dict[str, Any]:
 
 def _coefficients(raw: dict[str, Any]) -> dict[str, dict[str, Coefficient]]:
     return {
-        formula: {name: Coefficient(float(c["value"]), c["status"], c["source"])
-                  for name, c in values.items()}
+        formula: {
+            name: Coefficient(float(c["value"]), c["status"], c["source"])
+            for name, c in values.items()
+        }
         for formula, values in raw.items()
     }
 
@@ -198,8 +205,16 @@ def _indicator(entry: dict[str, Any], spec_id: str, ecosystems: dict[str, Any]) 
             raise SpecError(f"{where}: unknown ecosystems {sorted(unknown)}")
     status = f"inclusion {entry['status']}; method {raw['method_status']}"
     source = raw["source"] + (f"; {entry['note']}" if entry.get("note") else "")
-    return Indicator(entry["use"], entry.get("zh", raw["zh"]), entry.get("en", raw["en"]),
-                     raw["category"], valuation, status, source, items)
+    return Indicator(
+        entry["use"],
+        entry.get("zh", raw["zh"]),
+        entry.get("en", raw["en"]),
+        raw["category"],
+        valuation,
+        status,
+        source,
+        items,
+    )
 
 
 def parse_spec(data: dict[str, Any]) -> Spec:
@@ -213,9 +228,15 @@ def parse_spec(data: dict[str, Any]) -> Spec:
     for formula, values in _coefficients(data.get("coefficients", {})).items():
         coefficients.setdefault(formula, {}).update(values)
     spec = Spec(
-        id=head["id"], title_zh=head["title_zh"], title_en=head["title_en"],
-        document=head["document"], year=int(head["year"]), status=head["status"],
-        note=head["note"], ecosystems=ecosystems, indicators=indicators,
+        id=head["id"],
+        title_zh=head["title_zh"],
+        title_en=head["title_en"],
+        document=head["document"],
+        year=int(head["year"]),
+        status=head["status"],
+        note=head["note"],
+        ecosystems=ecosystems,
+        indicators=indicators,
         coefficients=coefficients,
         deduct_outside_region=bool(head.get("deduct_outside_region", False)),
     )
@@ -247,8 +268,9 @@ def load_spec(spec_id: str) -> Spec:
         If no such specification is shipped (the message lists the known ones).
     """
     if spec_id not in available_specs():
-        raise KeyError(f"unknown GEP specification {spec_id!r}; known: "
-                       + ", ".join(available_specs()))
+        raise KeyError(
+            f"unknown GEP specification {spec_id!r}; known: " + ", ".join(available_specs())
+        )
     text = resources.files("qingshan.gep.specs").joinpath(f"{spec_id}.toml").read_text("utf-8")
     return parse_spec(tomllib.loads(text))
 

@@ -18,9 +18,17 @@ class Unit(NamedTuple):
 
 _SCALES = {"": 1.0, "万": 1e4, "亿": 1e8}
 _BASES = {
-    "m3": Unit("m3", 1.0), "t": Unit("t", 1.0), "kWh": Unit("kWh", 1.0), "元": Unit("元", 1.0),
-    "人次": Unit("人次", 1.0), "m2": Unit("m2", 1.0), "hm2": Unit("m2", 1e4),
-    "km2": Unit("m2", 1e6), "mm": Unit("mm", 1.0), "d": Unit("d", 1.0), "1": Unit("1", 1.0),
+    "m3": Unit("m3", 1.0),
+    "t": Unit("t", 1.0),
+    "kWh": Unit("kWh", 1.0),
+    "元": Unit("元", 1.0),
+    "人次": Unit("人次", 1.0),
+    "m2": Unit("m2", 1.0),
+    "hm2": Unit("m2", 1e4),
+    "km2": Unit("m2", 1e6),
+    "mm": Unit("mm", 1.0),
+    "d": Unit("d", 1.0),
+    "1": Unit("1", 1.0),
 }
 """Every area unit has the base m²; so has a quantity in hm² (its factor says so)."""
 
@@ -31,8 +39,18 @@ UNITS: dict[str, Unit] = {
 }
 UNITS.update({"kg": Unit("t", 1e-3), "亩": Unit("m2", 10_000.0 / 15.0), "%": Unit("1", 0.01)})
 
-_ALIASES = {"³": "3", "²": "2", "kW·h": "kWh", "kw·h": "kWh", "kwh": "kWh", "ha": "hm2",
-            "yuan": "元", "CNY": "元", "person-trips": "人次", " ": ""}
+_ALIASES = {
+    "³": "3",
+    "²": "2",
+    "kW·h": "kWh",
+    "kw·h": "kWh",
+    "kwh": "kWh",
+    "ha": "hm2",
+    "yuan": "元",
+    "CNY": "元",
+    "person-trips": "人次",
+    " ": "",
+}
 
 
 def normalise(text: str) -> str:

@@ -647,8 +647,7 @@ class StreamDecoder:
             line_end -= 1
         segment = buffer[start + 6 : line_end - 4]
         return line_end - 4 > start + 6 and (
-            buffer[line_end - 4 : line_end].upper()
-            == crc_text(segment, self._variant).encode()
+            buffer[line_end - 4 : line_end].upper() == crc_text(segment, self._variant).encode()
         )
 
     def _misframed(self, buffer: bytes, start: int, detail: str) -> tuple[Packet, int]:
@@ -656,9 +655,7 @@ class StreamDecoder:
             detail += " (the CRC at the line end matches: the length field is wrong)"
         return self._fail(buffer, start, Reason.BAD_LENGTH, detail)
 
-    def _fail(
-        self, buffer: bytes, start: int, reason: Reason, detail: str
-    ) -> tuple[Packet, int]:
+    def _fail(self, buffer: bytes, start: int, reason: Reason, detail: str) -> tuple[Packet, int]:
         raw, resume = self._resync(buffer, start)
         return _rejected(raw, reason, detail), resume
 

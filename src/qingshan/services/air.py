@@ -102,8 +102,16 @@ def count_by_category(result: pl.DataFrame) -> dict[str, int]:
 EVALUATION_OUTPUTS = ("daily.csv", "annual.csv")
 """Files ``qingshan air evaluate`` writes into its output directory."""
 
-CLASS_SPELLINGS = {"I": "I", "1": "I", "一类": "I", "一类区": "I", "II": "II", "2": "II",
-                   "二类": "II", "二类区": "II"}
+CLASS_SPELLINGS = {
+    "I": "I",
+    "1": "I",
+    "一类": "I",
+    "一类区": "I",
+    "II": "II",
+    "2": "II",
+    "二类": "II",
+    "二类区": "II",
+}
 """Accepted spellings of a station's area class (GB 3095 §4.1), case-insensitive."""
 
 
@@ -170,9 +178,7 @@ def _parse_classes(frame: pl.DataFrame, problems: ProblemCollector) -> pl.DataFr
     mixed = frame.select(
         (pl.col("class").is_not_null() & (pl.col("class") != station_class)).alias("mixed")
     ).to_series()
-    problems.check(
-        frame, mixed, "class", "class {value} differs from this station's earlier rows"
-    )
+    problems.check(frame, mixed, "class", "class {value} differs from this station's earlier rows")
     return frame
 
 
@@ -180,9 +186,7 @@ def _check_hours(original: pl.DataFrame, frame: pl.DataFrame, problems: ProblemC
     """Every time is the start of an hour, and a station has at most one row per hour."""
     time = frame["time"]
     off_hour = (time.dt.minute() != 0) | (time.dt.second() != 0) | (time.dt.nanosecond() != 0)
-    problems.check(
-        original, off_hour, "time", "{value!r} is not the start of an hour (HH:00)"
-    )
+    problems.check(original, off_hour, "time", "{value!r} is not the start of an hour (HH:00)")
     repeated = ~frame.select(pl.struct("station", "time").is_first_distinct()).to_series()
     problems.check(
         original, repeated, "time", "{value!r}: this station already has a row for this hour"

@@ -32,19 +32,39 @@ from qingshan.store.engine import writing
 
 ACTIVITY_COLUMNS = ("entity", "facility", "year", "category", "item", "quantity", "unit")
 ADDED_COLUMNS = (
-    "item_key", "series", "electricity_region", *accounting.RESULT_COLUMNS,
+    "item_key",
+    "series",
+    "electricity_region",
+    *accounting.RESULT_COLUMNS,
     *accounting.TRACE_COLUMNS,
 )
 
 HEADERS_ZH = {
-    "entity": "法人单位", "facility": "设施", "year": "年份", "month": "月份",
+    "entity": "法人单位",
+    "facility": "设施",
+    "year": "年份",
+    "month": "月份",
     "category": "排放类别",
-    "item": "品种", "quantity": "活动数据", "unit": "单位", "factor_series": "因子系列",
-    "region": "区域", "item_key": "品种代码", "series": "采用因子系列", "electricity_region":
-    "电力因子区域", "co2_t": "二氧化碳 (t)", "ch4_t": "甲烷 (t)", "n2o_t": "氧化亚氮 (t)",
-    "co2e_t": "二氧化碳当量 (tCO2e)", "energy_tce": "综合能耗 (tce)", "factor_id": "排放因子编号",
-    "factor_value": "排放因子值", "factor_unit": "排放因子单位", "factor_source": "排放因子来源",
-    "method": "计算方法", "gwp_set": "GWP 版本", "trace": "计算过程",
+    "item": "品种",
+    "quantity": "活动数据",
+    "unit": "单位",
+    "factor_series": "因子系列",
+    "region": "区域",
+    "item_key": "品种代码",
+    "series": "采用因子系列",
+    "electricity_region": "电力因子区域",
+    "co2_t": "二氧化碳 (t)",
+    "ch4_t": "甲烷 (t)",
+    "n2o_t": "氧化亚氮 (t)",
+    "co2e_t": "二氧化碳当量 (tCO2e)",
+    "energy_tce": "综合能耗 (tce)",
+    "factor_id": "排放因子编号",
+    "factor_value": "排放因子值",
+    "factor_unit": "排放因子单位",
+    "factor_source": "排放因子来源",
+    "method": "计算方法",
+    "gwp_set": "GWP 版本",
+    "trace": "计算过程",
 }
 """Chinese headers of the bureau XLSX report (the English key is the second header row)."""
 
@@ -103,7 +123,9 @@ def _parse_years(frame: pl.DataFrame, problems: ProblemCollector) -> pl.DataFram
         frame = parse_numbers(frame, [column], problems, minimum=low, maximum=high, what=column)
         values = frame[column]
         problems.check(
-            frame, (values.round(0) != values).fill_null(False), column,
+            frame,
+            (values.round(0) != values).fill_null(False),
+            column,
             f"{column} {{value}} is not a whole number",
         )
         frame = frame.with_columns(values.cast(pl.Int32, strict=False))
@@ -116,9 +138,7 @@ def _check_required(frame: pl.DataFrame, problems: ProblemCollector) -> None:
         problems.check(frame, text.is_null() | (text == ""), column, f"a {column} is required")
 
 
-def load_activity(
-    path: str | Path, library: FactorLibrary
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def load_activity(path: str | Path, library: FactorLibrary) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Read and check an activity file; raise :class:`InputError` naming every bad cell.
 
     Returns the table as read and the canonical table the accounting reads.
@@ -152,13 +172,17 @@ def _checked_series(
     series = original["factor_series"].cast(pl.String).str.strip_chars().replace("", None)
     known = library.series
     problems.check(
-        original, series.is_not_null() & ~series.is_in(known), "factor_series",
+        original,
+        series.is_not_null() & ~series.is_in(known),
+        "factor_series",
         f"unknown factor series {{value!r}}; known: {', '.join(known)}",
     )
     category = accounting.canonical(original["category"], "categories")
     reported = category.is_in(["emission", "removal"]) & series.is_not_null()
     problems.check(
-        original, reported, "factor_series",
+        original,
+        reported,
+        "factor_series",
         "a reported gas mass (emission, removal) takes no factor series",
     )
     return series
@@ -183,9 +207,7 @@ def _report_key_problems(
     collector.raise_if_any()
 
 
-def load_statistics(
-    path: str | Path, library: FactorLibrary
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def load_statistics(path: str | Path, library: FactorLibrary) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Read a district's activity statistics: activity rows with a ``sector`` column
     (energy_supply, industry, buildings, transport, agriculture, waste, lulucf or their Chinese
     names); every bad cell is named."""
@@ -252,8 +274,11 @@ def account(
         on_rows(chunk.height)
     result = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
     added = result.select(
-        pl.col("item").alias("item_key"), "series", pl.col("region").alias("electricity_region"),
-        *accounting.RESULT_COLUMNS, *accounting.TRACE_COLUMNS,
+        pl.col("item").alias("item_key"),
+        "series",
+        pl.col("region").alias("electricity_region"),
+        *accounting.RESULT_COLUMNS,
+        *accounting.TRACE_COLUMNS,
     )
     numbers = [c for c in ("year", "month", "quantity") if c in frame.columns]
     return pl.concat([original.with_columns(frame.select(numbers)), added], how="horizontal")
@@ -278,8 +303,13 @@ def _bilingual_sheet(workbook: Any, frame: pl.DataFrame, sheet: str, zh: dict[st
     """Write ``frame`` under two header rows: Chinese names, then the English keys."""
     header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     frame.write_excel(
-        workbook, worksheet=sheet, position=(1, 0), header_format=header, autofit=True,
-        float_precision=4, freeze_panes=(2, 0),
+        workbook,
+        worksheet=sheet,
+        position=(1, 0),
+        header_format=header,
+        autofit=True,
+        float_precision=4,
+        freeze_panes=(2, 0),
     )
     worksheet = workbook.get_worksheet_by_name(sheet)
     for index, column in enumerate(frame.columns):
@@ -410,8 +440,9 @@ def assess_targets(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Progress table and trajectory table of every target."""
     goals = load_targets(targets_path)
-    annual = load_emissions(emissions_path).join(load_gdp(gdp_path), on="year", how="full",
-                                                 coalesce=True)
+    annual = load_emissions(emissions_path).join(
+        load_gdp(gdp_path), on="year", how="full", coalesce=True
+    )
     try:
         return targets.assess_all(goals, annual.with_columns(pl.col("year").cast(pl.Int32)))
     except targets.TargetError as error:
@@ -435,16 +466,32 @@ def write_targets(progress: pl.DataFrame, trajectory: pl.DataFrame, output: Path
 
 
 TARGET_HEADERS_ZH = {
-    "indicator": "指标", "indicator_zh": "指标名称", "unit": "单位", "name": "目标名称",
-    "base_year": "基准年", "target_year": "目标年", "base_value": "基准值",
+    "indicator": "指标",
+    "indicator_zh": "指标名称",
+    "unit": "单位",
+    "name": "目标名称",
+    "base_year": "基准年",
+    "target_year": "目标年",
+    "base_value": "基准值",
     "target_value": "目标值",
-    "target_change_pct": "目标变化 (%)", "latest_year": "最新年份", "latest_value": "最新值",
-    "achieved_change_pct": "实际变化 (%)", "required_value_latest": "进度要求值",
-    "required_change_pct_latest": "进度要求变化 (%)", "linear_value_latest": "线性进度值",
-    "completion_pct": "目标完成度 (%)", "time_elapsed_pct": "时间进度 (%)",
-    "required_annual_rate_pct": "要求年均变化率 (%)", "remaining_annual_rate_pct":
-    "剩余年份年均需变化率 (%)", "status": "状态", "warning": "预警", "message": "说明",
-    "year": "年份", "actual": "实际值", "linear_path": "线性路径", "required_path": "要求路径",
+    "target_change_pct": "目标变化 (%)",
+    "latest_year": "最新年份",
+    "latest_value": "最新值",
+    "achieved_change_pct": "实际变化 (%)",
+    "required_value_latest": "进度要求值",
+    "required_change_pct_latest": "进度要求变化 (%)",
+    "linear_value_latest": "线性进度值",
+    "completion_pct": "目标完成度 (%)",
+    "time_elapsed_pct": "时间进度 (%)",
+    "required_annual_rate_pct": "要求年均变化率 (%)",
+    "remaining_annual_rate_pct": "剩余年份年均需变化率 (%)",
+    "status": "状态",
+    "warning": "预警",
+    "message": "说明",
+    "year": "年份",
+    "actual": "实际值",
+    "linear_path": "线性路径",
+    "required_path": "要求路径",
 }
 
 
@@ -456,7 +503,11 @@ def notify_target_warnings(engine: Engine, progress: pl.DataFrame, *, actor: str
     with writing(engine, actor) as session:
         for row in warned.iter_rows(named=True):
             notifications.notify(
-                session, kind="carbon_target", title=str(row["message"])[:200],
-                body=str(row["message"]), roles=("analyst", "admin"), grid_id=None,
+                session,
+                kind="carbon_target",
+                title=str(row["message"])[:200],
+                body=str(row["message"]),
+                roles=("analyst", "admin"),
+                grid_id=None,
             )
     return warned.height

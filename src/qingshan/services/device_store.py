@@ -284,8 +284,12 @@ class BatchWriter:
                 item.future.set_exception(outcome)
         self.batches += 1
         self.committed_packets += sum(d.packets for d in deliveries)
-        stored = [row for d, o in zip(deliveries, outcomes, strict=True) if o is None
-                  for row in d.readings]
+        stored = [
+            row
+            for d, o in zip(deliveries, outcomes, strict=True)
+            if o is None
+            for row in d.readings
+        ]
         if stored:  # the devices are answered already; now the alarm rules (docs/alerting.md)
             await asyncio.to_thread(
                 evaluate_after_commit, self.engine, readings_frame(stored), actor=self.actor

@@ -30,8 +30,14 @@ METER_ITEMS = {
 """Meter parameter → (carbon category, carbon item, unit of the readings)."""
 NOT_ACCOUNTED = {"steam": "steam in tonnes needs its pressure and temperature to become heat"}
 ACTIVITY_SCHEMA = {
-    "entity": pl.String, "facility": pl.String, "year": pl.Int32, "month": pl.Int32,
-    "category": pl.String, "item": pl.String, "quantity": pl.Float64, "unit": pl.String,
+    "entity": pl.String,
+    "facility": pl.String,
+    "year": pl.Int32,
+    "month": pl.Int32,
+    "category": pl.String,
+    "item": pl.String,
+    "quantity": pl.Float64,
+    "unit": pl.String,
 }
 
 
@@ -43,18 +49,29 @@ def _year_bounds(year: int) -> tuple[datetime, datetime]:
 def _meter_readings(engine: Engine, year: int, keys: list[str]) -> pl.DataFrame:
     start, end = _year_bounds(year)
     statement = (
-        select(Site.name, Site.code, Parameter.key, Reading.period, Reading.period_start,
-               Reading.value)
+        select(
+            Site.name, Site.code, Parameter.key, Reading.period, Reading.period_start, Reading.value
+        )
         .join(Site, Site.id == Reading.site_id)
         .join(Parameter, Parameter.id == Reading.parameter_id)
-        .where(Site.kind == "energy_meter", Parameter.key.in_(keys),
-               Reading.period.in_(("hour", "day")),
-               Reading.period_start >= start, Reading.period_start < end)
+        .where(
+            Site.kind == "energy_meter",
+            Parameter.key.in_(keys),
+            Reading.period.in_(("hour", "day")),
+            Reading.period_start >= start,
+            Reading.period_start < end,
+        )
     )
     with reading(engine) as session:
         rows = session.execute(statement).all()
-    schema = {"entity": pl.String, "facility": pl.String, "parameter": pl.String,
-              "period": pl.String, "start": pl.Datetime("us", "UTC"), "value": pl.Float64}
+    schema = {
+        "entity": pl.String,
+        "facility": pl.String,
+        "parameter": pl.String,
+        "period": pl.String,
+        "start": pl.Datetime("us", "UTC"),
+        "value": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
@@ -72,10 +89,17 @@ def meter_activity(engine: Engine, year: int) -> tuple[pl.DataFrame, dict[str, s
     sums = chosen.group_by("entity", *series).agg(pl.col("value").sum().alias("quantity"))
     mapping = pl.DataFrame(
         [(key, *target) for key, target in METER_ITEMS.items()],
-        schema=["parameter", "category", "item", "unit"], orient="row",
+        schema=["parameter", "category", "item", "unit"],
+        orient="row",
     )
     activity = sums.join(mapping, on="parameter").select(
-        "entity", "facility", pl.col("year").cast(pl.Int32), "month", "category", "item",
-        "quantity", "unit",
+        "entity",
+        "facility",
+        pl.col("year").cast(pl.Int32),
+        "month",
+        "category",
+        "item",
+        "quantity",
+        "unit",
     )
     return activity.sort("facility", "item", "month"), dict(NOT_ACCOUNTED)

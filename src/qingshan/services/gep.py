@@ -57,8 +57,13 @@ BUILTIN_PREFIX = "builtin:"
 AREA_COLUMNS = {"area_km2": "km2", "area_hm2": "hm2", "area_m2": "m2"}
 _NON_NEGATIVE = set(DRIVER_UNITS) - {"nep_gc_m2"}
 """Drivers that cannot be negative (NEP can: a carbon source)."""
-FRACTIONS = {"runoff_coefficient", "c_factor", "p_factor", "cooling_evaporation_share",
-             "humidifying_evaporation_share"}
+FRACTIONS = {
+    "runoff_coefficient",
+    "c_factor",
+    "p_factor",
+    "cooling_evaporation_share",
+    "humidifying_evaporation_share",
+}
 """Drivers in [0, 1]."""
 LayerSink = Callable[[int, dict[str, NDArray[np.float32]]], None]
 """Receives (first row, per-cell quantity blocks by item) during the raster pass."""
@@ -121,15 +126,30 @@ class GepResult:
 
 def spec_listing() -> list[dict[str, Any]]:
     """The shipped specifications (indicator sets) with their verification status."""
-    return [{"id": s.id, "title": s.title_zh, "document": s.document, "status": s.status,
-             "indicators": len(s.indicators)} for s in map(load_spec, available_specs())]
+    return [
+        {
+            "id": s.id,
+            "title": s.title_zh,
+            "document": s.document,
+            "status": s.status,
+            "indicators": len(s.indicators),
+        }
+        for s in map(load_spec, available_specs())
+    ]
 
 
 def spec_indicators(spec: Spec) -> list[dict[str, Any]]:
     """One specification's indicators with their items and display units."""
-    return [{"indicator": i.id, "zh": i.zh, "category": i.category, "status": i.status,
-             "items": [f"{item.id} [{item.display_unit}]" for item in i.items]}
-            for i in spec.indicators]
+    return [
+        {
+            "indicator": i.id,
+            "zh": i.zh,
+            "category": i.category,
+            "status": i.status,
+            "items": [f"{item.id} [{item.display_unit}]" for item in i.items],
+        }
+        for i in spec.indicators
+    ]
 
 
 def input_names() -> dict[str, dict[str, str]]:
@@ -190,14 +210,23 @@ class _Config:
         for key in node:
             if key not in allowed:
                 where = f"{section}.{key}" if section else key
-                raise self.error(where, "unknown key; expected one of " + ", ".join(
-                    sorted(allowed)))
+                raise self.error(
+                    where, "unknown key; expected one of " + ", ".join(sorted(allowed))
+                )
 
 
 def _check_inside(path: Path, root: Path | None, where: Path, key: str) -> None:
     if root is not None and not path.resolve().is_relative_to(root.resolve()):
-        raise InputError([Problem(str(where), None, key,
-                                  "the path leads outside the folder inputs may be read from")])
+        raise InputError(
+            [
+                Problem(
+                    str(where),
+                    None,
+                    key,
+                    "the path leads outside the folder inputs may be read from",
+                )
+            ]
+        )
 
 
 # ------------------------------------------------------------------------------ tables
@@ -219,7 +248,7 @@ def _read_price_set(
     path_text: str, config: _Config
 ) -> tuple[price_sets.PriceSet, str, Path | None]:
     if path_text.startswith(BUILTIN_PREFIX):
-        name = path_text[len(BUILTIN_PREFIX):]
+        name = path_text[len(BUILTIN_PREFIX) :]
         try:
             return price_sets.load_price_set(name), path_text, None
         except KeyError as error:
@@ -232,12 +261,24 @@ def _read_price_set(
     frame = parse_numbers(frame, ["value", "year"], problems, minimum=None)
     problems.check(frame, frame["value"].is_null(), "value", "a value is required")
     problems.check(frame, frame["year"].is_null(), "year", "a year is required")
-    problems.check(frame, ~frame["kind"].is_in(price_sets.KINDS).fill_null(False), "kind",
-                   "kind {value!r} must be 'price' or 'parameter'")
-    problems.check(frame, (frame["value"] < 0).fill_null(False), "value",
-                   "a price or parameter cannot be negative ({value})")
-    problems.check(frame, frame["status"].is_null(), "status",
-                   "give the status (e.g. VERIFIED-PRIMARY, UNVERIFIED, LOCAL)")
+    problems.check(
+        frame,
+        ~frame["kind"].is_in(price_sets.KINDS).fill_null(False),
+        "kind",
+        "kind {value!r} must be 'price' or 'parameter'",
+    )
+    problems.check(
+        frame,
+        (frame["value"] < 0).fill_null(False),
+        "value",
+        "a price or parameter cannot be negative ({value})",
+    )
+    problems.check(
+        frame,
+        frame["status"].is_null(),
+        "status",
+        "give the status (e.g. VERIFIED-PRIMARY, UNVERIFIED, LOCAL)",
+    )
     problems.check(frame, frame["key"].is_duplicated(), "key", "key {value!r} appears twice")
     problems.raise_if_any()
     return price_sets.parse_entries(path.stem, frame.to_dicts()), str(path), path
@@ -255,15 +296,21 @@ def _read_price_index(path: Path) -> price_sets.PriceIndex:
     require_columns(frame, ("year", "index"), problems)
     problems.raise_if_any()
     frame = parse_numbers(frame, ["year", "index"], problems)
-    problems.check(frame, (frame["index"] <= 0).fill_null(True), "index",
-                   "an index must be a positive number")
+    problems.check(
+        frame, (frame["index"] <= 0).fill_null(True), "index", "an index must be a positive number"
+    )
     problems.raise_if_any()
-    keys = frame["price_key"].fill_null(price_sets.ANY_KEY) if "price_key" in frame.columns \
+    keys = (
+        frame["price_key"].fill_null(price_sets.ANY_KEY)
+        if "price_key" in frame.columns
         else pl.Series([price_sets.ANY_KEY] * frame.height)
-    return price_sets.PriceIndex({
-        (str(key), int(year)): float(index)
-        for key, year, index in zip(keys, frame["year"], frame["index"], strict=True)
-    })
+    )
+    return price_sets.PriceIndex(
+        {
+            (str(key), int(year)): float(index)
+            for key, year, index in zip(keys, frame["year"], frame["index"], strict=True)
+        }
+    )
 
 
 def _read_statistics(
@@ -278,35 +325,54 @@ def _read_statistics(
     if "ecosystem" not in frame.columns:
         frame = frame.with_columns(pl.lit(None, pl.String).alias("ecosystem"))
     frame = parse_numbers(frame, ["value"], problems, minimum=None, what="statistic")
-    problems.check(frame, (frame["value"] < 0).fill_null(False), "value",
-                   "a statistic cannot be negative ({value})")
+    problems.check(
+        frame,
+        (frame["value"] < 0).fill_null(False),
+        "value",
+        "a statistic cannot be negative ({value})",
+    )
     problems.check(frame, frame["value"].is_null(), "value", "a value is required")
     known = known_statistics()
-    problems.check(frame, ~frame["input"].is_in(list(known)).fill_null(False), "input",
-                   "unknown statistic {value!r}; see `qingshan gep specs --inputs`")
+    problems.check(
+        frame,
+        ~frame["input"].is_in(list(known)).fill_null(False),
+        "input",
+        "unknown statistic {value!r}; see `qingshan gep specs --inputs`",
+    )
     ecosystem_ok = frame["ecosystem"].is_null() | frame["ecosystem"].is_in(list(spec.ecosystems))
-    problems.check(frame, ~ecosystem_ok, "ecosystem",
-                   f"unknown ecosystem type {{value!r}} for {spec.id}; known: "
-                   + ", ".join(spec.ecosystems))
+    problems.check(
+        frame,
+        ~ecosystem_ok,
+        "ecosystem",
+        f"unknown ecosystem type {{value!r}} for {spec.id}; known: " + ", ".join(spec.ecosystems),
+    )
     if townships is not None:
         allowed = [*townships, accounts.DISTRICT_LEVEL]
-        problems.check(frame, ~frame["township"].is_in(allowed).fill_null(False), "township",
-                       "unknown township {value!r} (use 全区 for district-level lines)")
+        problems.check(
+            frame,
+            ~frame["township"].is_in(allowed).fill_null(False),
+            "township",
+            "unknown township {value!r} (use 全区 for district-level lines)",
+        )
     factors = []
     for number, (name, unit) in enumerate(zip(frame["input"], frame["unit"], strict=True)):
         try:
             factors.append(factor_between(str(unit), known[name]) if name in known else 1.0)
         except (KeyError, ValueError) as error:
-            problems.add(f"{error.args[0]} (statistic {name!r} is in {known.get(name)})",
-                         row=number + 2, column="unit")
+            problems.add(
+                f"{error.args[0]} (statistic {name!r} is in {known.get(name)})",
+                row=number + 2,
+                column="unit",
+            )
             factors.append(1.0)
     problems.raise_if_any()
     used = {item.input for _, item in spec.items() if item.input}
     used |= {name for _, item in spec.items() for name in item.inputs}
     used |= {"gdp", "outside_region_value"}
     unused = sorted(set(frame["input"]) - used)
-    warnings = [f"{path.name}: statistics not used by {spec.id}: {', '.join(unused)}"] \
-        if unused else []
+    warnings = (
+        [f"{path.name}: statistics not used by {spec.id}: {', '.join(unused)}"] if unused else []
+    )
     frame = frame.with_columns(
         (pl.col("value") * pl.Series(factors)).alias("value"),
         pl.col("ecosystem").fill_null(engine.UNASSIGNED),
@@ -320,14 +386,30 @@ def _read_ecosystem_parameters(path: Path, spec: Spec) -> dict[str, dict[str, fl
     require_columns(frame, ("ecosystem", "driver", "value"), problems)
     problems.raise_if_any()
     frame = parse_numbers(frame, ["value"], problems, minimum=None)
-    problems.check(frame, ~frame["ecosystem"].is_in(list(spec.ecosystems)).fill_null(False),
-                   "ecosystem", f"unknown ecosystem type {{value!r}} for {spec.id}")
-    problems.check(frame, ~frame["driver"].is_in(list(DRIVER_UNITS)).fill_null(False),
-                   "driver", "unknown driver {value!r}; known: " + ", ".join(DRIVER_UNITS))
-    problems.check(frame, (frame["value"] < 0).fill_null(False), "value",
-                   "a driver cannot be negative ({value})")
-    problems.check(frame, frame["driver"].is_in(list(FRACTIONS)) & (frame["value"] > 1),
-                   "value", "a fraction (coefficient, factor or share) cannot exceed 1 ({value})")
+    problems.check(
+        frame,
+        ~frame["ecosystem"].is_in(list(spec.ecosystems)).fill_null(False),
+        "ecosystem",
+        f"unknown ecosystem type {{value!r}} for {spec.id}",
+    )
+    problems.check(
+        frame,
+        ~frame["driver"].is_in(list(DRIVER_UNITS)).fill_null(False),
+        "driver",
+        "unknown driver {value!r}; known: " + ", ".join(DRIVER_UNITS),
+    )
+    problems.check(
+        frame,
+        (frame["value"] < 0).fill_null(False),
+        "value",
+        "a driver cannot be negative ({value})",
+    )
+    problems.check(
+        frame,
+        frame["driver"].is_in(list(FRACTIONS)) & (frame["value"] > 1),
+        "value",
+        "a fraction (coefficient, factor or share) cannot exceed 1 ({value})",
+    )
     problems.raise_if_any()
     parameters: dict[str, dict[str, float]] = {}
     for row in frame.iter_rows(named=True):
@@ -350,14 +432,27 @@ def _read_ecosystem_table(path: Path, spec: Spec) -> pl.DataFrame:
     drivers = [c for c in frame.columns if c in DRIVER_UNITS]
     frame = parse_numbers(frame, [areas[0]], problems, what="area")
     for driver in drivers:
-        frame = parse_numbers(frame, [driver], problems, minimum=_minimum(driver),
-                              maximum=1.0 if driver in FRACTIONS else None, what=driver)
+        frame = parse_numbers(
+            frame,
+            [driver],
+            problems,
+            minimum=_minimum(driver),
+            maximum=1.0 if driver in FRACTIONS else None,
+            what=driver,
+        )
     problems.check(frame, frame[areas[0]].is_null(), areas[0], "an area is required")
-    problems.check(frame, ~frame["ecosystem"].is_in(list(spec.ecosystems)).fill_null(False),
-                   "ecosystem", f"unknown ecosystem type {{value!r}} for {spec.id}; known: "
-                   + ", ".join(spec.ecosystems))
-    problems.check(frame, frame.select(pl.struct("township", "ecosystem").is_duplicated())
-                   .to_series(), "ecosystem", "township × ecosystem {value!r} appears twice")
+    problems.check(
+        frame,
+        ~frame["ecosystem"].is_in(list(spec.ecosystems)).fill_null(False),
+        "ecosystem",
+        f"unknown ecosystem type {{value!r}} for {spec.id}; known: " + ", ".join(spec.ecosystems),
+    )
+    problems.check(
+        frame,
+        frame.select(pl.struct("township", "ecosystem").is_duplicated()).to_series(),
+        "ecosystem",
+        "township × ecosystem {value!r} appears twice",
+    )
     problems.raise_if_any()
     factor = factor_between(AREA_COLUMNS[areas[0]], "m2")
     return frame.with_columns((pl.col(areas[0]) * factor).alias("area_m2")).drop(areas[0])
@@ -399,19 +494,25 @@ def _raster_plan(config: _Config, spec: Spec) -> tuple[RasterPlan, list[Path]]:
     ecosystems = list(spec.ecosystems)
     for code, ecosystem in classes.items():
         if ecosystem not in spec.ecosystems:
-            raise config.error(f"raster.classes.{code}", f"unknown ecosystem type {ecosystem!r} "
-                               f"for {spec.id}; known: {', '.join(ecosystems)}")
+            raise config.error(
+                f"raster.classes.{code}",
+                f"unknown ecosystem type {ecosystem!r} "
+                f"for {spec.id}; known: {', '.join(ecosystems)}",
+            )
         if not code.isdigit() or int(code) > 65535:
             raise config.error(f"raster.classes.{code}", "a class code is an integer 0–65535")
         class_lookup[int(code)] = ecosystems.index(ecosystem)
     nodata_code = config.get("raster.land_cover_nodata", int, 0)
     class_lookup[nodata_code] = -1
-    driver_paths = {name: config.file(f"raster.drivers.{name}")
-                    for name in config.get("raster.drivers", dict, {})}
+    driver_paths = {
+        name: config.file(f"raster.drivers.{name}")
+        for name in config.get("raster.drivers", dict, {})
+    }
     for name in driver_paths:
         if name not in DRIVER_UNITS:
-            raise config.error(f"raster.drivers.{name}", "unknown driver; known: "
-                               + ", ".join(DRIVER_UNITS))
+            raise config.error(
+                f"raster.drivers.{name}", "unknown driver; known: " + ", ".join(DRIVER_UNITS)
+            )
     drivers = {name: open_raster(path) for name, path in driver_paths.items()}
     others: list[RasterSource] = list(drivers.values())
     if not isinstance(zones, PolygonZones):
@@ -429,8 +530,9 @@ def _raster_plan(config: _Config, spec: Spec) -> tuple[RasterPlan, list[Path]]:
         cell_area = abs(transform[0] * transform[4])
     block_rows = max(1, DEFAULT_BLOCK_CELLS // max(land_cover.grid.columns, 1))
     block_rows = config.get("raster.block_rows", int, block_rows)
-    plan = RasterPlan(land_cover, zones, zone_lookup, class_lookup, townships, drivers,
-                      cell_area, block_rows)
+    plan = RasterPlan(
+        land_cover, zones, zone_lookup, class_lookup, townships, drivers, cell_area, block_rows
+    )
     return plan, files + list(driver_paths.values())
 
 
@@ -445,13 +547,15 @@ def _lookup(block: NDArray[Any], table: NDArray[np.int64], source: Any, what: st
         mapped[block == source.nodata] = -1
     if (mapped == -2).any():
         unknown = sorted(set(np.unique(codes[mapped == -2]).tolist()))[:10]
-        raise InputError.single(source.path, f"{what} codes {unknown} are not mapped in the "
-                                             "configuration")
+        raise InputError.single(
+            source.path, f"{what} codes {unknown} are not mapped in the configuration"
+        )
     return mapped
 
 
 def raster_quantities(
-    inputs: RunInputs, accumulator: engine.ZonalAccumulator,
+    inputs: RunInputs,
+    accumulator: engine.ZonalAccumulator,
     layer_sink: LayerSink | None = None,
     on_rows: Callable[[int], None] = lambda rows: None,
 ) -> None:
@@ -460,28 +564,35 @@ def raster_quantities(
     assert plan is not None
     for start in range(0, plan.rows, plan.block_rows):
         stop = min(start + plan.block_rows, plan.rows)
-        ecosystem = _lookup(plan.land_cover.read_rows(start, stop), plan.class_lookup,
-                            plan.land_cover, "land-cover class")
+        ecosystem = _lookup(
+            plan.land_cover.read_rows(start, stop),
+            plan.class_lookup,
+            plan.land_cover,
+            "land-cover class",
+        )
         zone_block = plan.zones.read_rows(start, stop)
-        zone = zone_block.astype(np.int64) if plan.zone_lookup is None else _lookup(
-            zone_block, plan.zone_lookup, plan.zones, "township id")
+        zone = (
+            zone_block.astype(np.int64)
+            if plan.zone_lookup is None
+            else _lookup(zone_block, plan.zone_lookup, plan.zones, "township id")
+        )
         rasters = {}
         for name, source in plan.drivers.items():
             values = as_float(source.read_rows(start, stop), source.nodata)
             inside = (zone >= 0) & (ecosystem >= 0)
             if name in _NON_NEGATIVE and (values[inside] < 0).any():
-                raise InputError.single(source.path, f"driver {name} has negative cells in "
-                                                     f"rows {start}–{stop - 1}")
+                raise InputError.single(
+                    source.path, f"driver {name} has negative cells in rows {start}–{stop - 1}"
+                )
             if name in FRACTIONS and (values[inside] > 1).any():
-                raise InputError.single(source.path, f"driver {name} (a fraction) exceeds 1 "
-                                                     f"in rows {start}–{stop - 1}")
+                raise InputError.single(
+                    source.path, f"driver {name} (a fraction) exceeds 1 in rows {start}–{stop - 1}"
+                )
             rasters[name] = values
         layers = accumulator.add(zone, ecosystem, rasters, keep_layers=layer_sink is not None)
         if layer_sink is not None:
             layer_sink(start, layers)
         on_rows(stop - start)
-
-
 
 
 # ------------------------------------------------------------------------------ loading
@@ -495,10 +606,32 @@ def relative_to_config(path: Path, config_path: Path) -> str:
         return str(path)
 
 
-TOP_KEYS = {"title", "district", "spec", "year", "prices", "statistics", "ecosystem_parameters",
-            "compare_with", "constants", "coefficients", "constant_prices", "table", "raster"}
-RASTER_KEYS = {"land_cover", "land_cover_nodata", "townships", "township_field",
-               "township_names", "cell_size_m", "block_rows", "classes", "drivers"}
+TOP_KEYS = {
+    "title",
+    "district",
+    "spec",
+    "year",
+    "prices",
+    "statistics",
+    "ecosystem_parameters",
+    "compare_with",
+    "constants",
+    "coefficients",
+    "constant_prices",
+    "table",
+    "raster",
+}
+RASTER_KEYS = {
+    "land_cover",
+    "land_cover_nodata",
+    "townships",
+    "township_field",
+    "township_names",
+    "cell_size_m",
+    "block_rows",
+    "classes",
+    "drivers",
+}
 
 
 def load_run(config_path: Path, root: Path | None = None) -> RunInputs:
@@ -544,8 +677,9 @@ def load_run(config_path: Path, root: Path | None = None) -> RunInputs:
 
     has_table, has_raster = "table" in config.data, "raster" in config.data
     if has_table == has_raster:
-        raise config.error("table/raster", "give exactly one route: a [table] or a [raster] "
-                                           "section")
+        raise config.error(
+            "table/raster", "give exactly one route: a [table] or a [raster] section"
+        )
     table_rows, raster = None, None
     if has_table:
         table_path = config.file("table.ecosystems")
@@ -571,8 +705,9 @@ def load_run(config_path: Path, root: Path | None = None) -> RunInputs:
     constants = config.get("constants", dict, {})
     for name, value in constants.items():
         if name not in DRIVER_UNITS or not isinstance(value, (int, float)) or value < 0:
-            raise config.error(f"constants.{name}", "a constant is a known driver with a "
-                                                    "non-negative number")
+            raise config.error(
+                f"constants.{name}", "a constant is a known driver with a non-negative number"
+            )
         if name in FRACTIONS and value > 1:
             raise config.error(f"constants.{name}", "a fraction cannot exceed 1")
     drivers = engine.Drivers(parameters, {k: float(v) for k, v in constants.items()})
@@ -582,9 +717,22 @@ def load_run(config_path: Path, root: Path | None = None) -> RunInputs:
     coefficients = engine.coefficients_for(spec, config.get("coefficients", dict, {}))
     compare_with = config.optional_file("compare_with")
     return RunInputs(
-        config.path, config.get("title", str, f"GEP {year}"), config.get("district", str, ""),
-        spec, year, pricing, price_source, statistics, drivers, coefficients, table_rows,
-        raster, compare_with, files, warnings, root,
+        config.path,
+        config.get("title", str, f"GEP {year}"),
+        config.get("district", str, ""),
+        spec,
+        year,
+        pricing,
+        price_source,
+        statistics,
+        drivers,
+        coefficients,
+        table_rows,
+        raster,
+        compare_with,
+        files,
+        warnings,
+        root,
     )
 
 
@@ -601,20 +749,30 @@ def compute(
     ecosystems = list(inputs.spec.ecosystems)
     if inputs.raster is not None:
         accumulator = engine.ZonalAccumulator(
-            inputs.spec, inputs.raster.townships, ecosystems, inputs.drivers,
-            inputs.coefficients, inputs.raster.cell_area_m2)
+            inputs.spec,
+            inputs.raster.townships,
+            ecosystems,
+            inputs.drivers,
+            inputs.coefficients,
+            inputs.raster.cell_area_m2,
+        )
         raster_quantities(inputs, accumulator, layer_sink, on_rows)
         area_quantities, areas = accumulator.quantities(), accumulator.areas()
         skipped = accumulator.skipped
     else:
         assert inputs.table_rows is not None
         area_quantities, skipped = engine.table_quantities(
-            inputs.spec, inputs.table_rows, ecosystems, inputs.drivers, inputs.coefficients)
+            inputs.spec, inputs.table_rows, ecosystems, inputs.drivers, inputs.coefficients
+        )
         areas = inputs.table_rows.select("township", "ecosystem", "area_m2")
     statistic_quantities, unreported = engine.statistic_quantities(
-        inputs.spec, inputs.statistics, inputs.coefficients)
-    warnings += [f"{key}: {count} cells or rows without a driver value were left out"
-                 for key, count in skipped.items() if count]
+        inputs.spec, inputs.statistics, inputs.coefficients
+    )
+    warnings += [
+        f"{key}: {count} cells or rows without a driver value were left out"
+        for key, count in skipped.items()
+        if count
+    ]
     warnings += [f"{key}: no statistic reported (counted as 0)" for key in unreported]
     quantities = pl.concat([area_quantities, statistic_quantities])
     items = accounts.item_table(inputs.spec, inputs.pricing)
@@ -642,8 +800,7 @@ def run(
     Both runs' inputs are checked before any computing starts. ``make_layer_sink`` is given
     the run's inputs and item table (unit values) and returns where raster layers go.
     """
-    previous_inputs = load_run(inputs.compare_with, inputs.root) if inputs.compare_with \
-        else None
+    previous_inputs = load_run(inputs.compare_with, inputs.root) if inputs.compare_with else None
     sink = None
     if make_layer_sink is not None and inputs.raster is not None:
         sink = make_layer_sink(inputs, accounts.item_table(inputs.spec, inputs.pricing))
@@ -659,10 +816,15 @@ def add_year_on_year(result: GepResult) -> None:
     previous = result.previous
     assert previous is not None
     if previous.inputs.pricing.base_year != result.inputs.pricing.base_year:
-        result.warnings.append("the compared run has another constant-price base year; "
-                               "year-on-year change includes price changes")
-    for name, key in (("indicators", ["indicator", "item"]), ("categories", ["category"]),
-                      ("townships", ["township"])):
+        result.warnings.append(
+            "the compared run has another constant-price base year; "
+            "year-on-year change includes price changes"
+        )
+    for name, key in (
+        ("indicators", ["indicator", "item"]),
+        ("categories", ["category"]),
+        ("townships", ["township"]),
+    ):
         current = result.tables[name]
         old = previous.tables[name]
         if name == "townships":

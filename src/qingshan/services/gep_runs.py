@@ -92,11 +92,17 @@ class KeptRun:
 
     def summary(self) -> dict[str, Any]:
         manifest = self.manifest
-        return {**manifest.get("run", {}), "title": manifest["title"],
-                "district": manifest["district"], "year": manifest["year"],
-                "spec": manifest["spec"]["id"], "route": manifest["route"],
-                "gep_wan": manifest["gep_wan"], "gep_constant_wan": manifest["gep_constant_wan"],
-                "warnings": len(manifest["warnings"])}
+        return {
+            **manifest.get("run", {}),
+            "title": manifest["title"],
+            "district": manifest["district"],
+            "year": manifest["year"],
+            "spec": manifest["spec"]["id"],
+            "route": manifest["route"],
+            "gep_wan": manifest["gep_wan"],
+            "gep_constant_wan": manifest["gep_constant_wan"],
+            "warnings": len(manifest["warnings"]),
+        }
 
 
 def table_frame(path: Path) -> pl.DataFrame:
@@ -143,8 +149,11 @@ class PendingRun:
             manifest = json.loads(manifest_path.read_text("utf-8"))
             if inputs.compare_with is not None:
                 manifest["compared_with"] = relative_to_config(inputs.compare_with, config)
-            manifest["run"] = {"run_id": self.run_id, **details,
-                               "config": str(config.resolve().relative_to(root.resolve()))}
+            manifest["run"] = {
+                "run_id": self.run_id,
+                **details,
+                "config": str(config.resolve().relative_to(root.resolve())),
+            }
             _write_json(manifest_path, manifest)
             return manifest
         except BaseException:
@@ -189,6 +198,7 @@ def server_config(data_dir: Path, relative: str) -> Path:
     root = inputs_folder(data_dir).resolve()
     path = (root / relative).resolve()
     if not path.is_relative_to(root) or Path(relative).is_absolute():
-        raise InputError.single(relative, "the configuration must be a path inside the server's "
-                                          "GEP inputs folder")
+        raise InputError.single(
+            relative, "the configuration must be a path inside the server's GEP inputs folder"
+        )
     return path

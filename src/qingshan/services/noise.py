@@ -35,13 +35,33 @@ MAX_LEVEL_DB = 140.0
 """Highest plausible environmental sound level; a larger value is a unit or typing error.
 (140 dB is the upper end of class-1 sound level meters and far above any ambient level.)"""
 
-PERIOD_NAMES = {"day": "day", "昼间": "day", "昼": "day", "night": "night", "夜间": "night",
-                "夜": "night"}
+PERIOD_NAMES = {
+    "day": "day",
+    "昼间": "day",
+    "昼": "day",
+    "night": "night",
+    "夜间": "night",
+    "夜": "night",
+}
 """Accepted spellings of the period column of the grade input."""
 
 DAILY_COLUMNS = (
-    "point", "zone", "date", "ld", "ln", "ldn", "day_limit", "night_limit", "day_exceed_db",
-    "night_exceed_db", "day_ok", "night_ok", "night_lmax", "lmax_ok", "day_hours", "night_hours",
+    "point",
+    "zone",
+    "date",
+    "ld",
+    "ln",
+    "ldn",
+    "day_limit",
+    "night_limit",
+    "day_exceed_db",
+    "night_exceed_db",
+    "day_ok",
+    "night_ok",
+    "night_lmax",
+    "lmax_ok",
+    "day_hours",
+    "night_hours",
 )
 
 
@@ -51,7 +71,9 @@ DAILY_COLUMNS = (
 
 
 def _check_shape(
-    frame: pl.DataFrame, allowed: tuple[str, ...], required: tuple[str, ...],
+    frame: pl.DataFrame,
+    allowed: tuple[str, ...],
+    required: tuple[str, ...],
     problems: ProblemCollector,
 ) -> None:
     """Every column known, every required column present, and at least one data row."""
@@ -83,7 +105,10 @@ def _levels(
 
 
 def _repeated(
-    frame: pl.DataFrame, keys: tuple[str, str], column: str, what: pl.Expr,
+    frame: pl.DataFrame,
+    keys: tuple[str, str],
+    column: str,
+    what: pl.Expr,
     problems: ProblemCollector,
 ) -> None:
     """Record every row whose ``keys`` repeat another row's, naming all the rows involved.
@@ -175,7 +200,10 @@ def _check_one_zone_per_date(parsed: pl.DataFrame, problems: ProblemCollector) -
         pl.format(
             "zone {} differs from zone {} of the same point in row {} "
             "(same evaluation date {}, 06:00 to 06:00)",
-            "zone", "_zone", "_first_row", "_date",
+            "zone",
+            "_zone",
+            "_first_row",
+            "_date",
         ).alias("zone")
     )
     problems.check(report, first["zone"] != first["_zone"], "zone", "{value}")
@@ -201,9 +229,11 @@ def _daily_frame(result: noise.DailyNoise) -> pl.DataFrame:
 
     def flags(name: str, assessment: noise.Assessment) -> pl.Series:
         series = pl.Series(name, assessment.ok, dtype=pl.Boolean)
-        return pl.select(
-            pl.when(pl.Series(assessment.evaluated)).then(series).otherwise(None)
-        ).to_series().alias(name)
+        return (
+            pl.select(pl.when(pl.Series(assessment.evaluated)).then(series).otherwise(None))
+            .to_series()
+            .alias(name)
+        )
 
     return pl.DataFrame(
         [
@@ -309,7 +339,9 @@ def load_grade_input(path: str | Path, kind: noise.GradeKind) -> pl.DataFrame:
         PERIOD_NAMES, default=None, return_dtype=pl.String
     )
     problems.check(
-        frame, period_text.is_not_null() & period.is_null(), "period",
+        frame,
+        period_text.is_not_null() & period.is_null(),
+        "period",
         "unknown period {value!r}; expected day or night (昼间/夜间)",
     )
     parsed = parsed.with_columns(_require_text(frame, "point", problems), period.alias("period"))

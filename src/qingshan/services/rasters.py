@@ -26,8 +26,10 @@ def rasterio_or_error(path: Path) -> Any:
         import rasterio
     except ImportError as error:
         raise InputError.single(
-            path, "reading GeoTIFF or polygons needs rasterio: pip install 'qingshan[raster]' "
-            "(or give the raster as .npy)") from error
+            path,
+            "reading GeoTIFF or polygons needs rasterio: pip install 'qingshan[raster]' "
+            "(or give the raster as .npy)",
+        ) from error
     return rasterio
 
 
@@ -63,8 +65,9 @@ class NpySource:
         except (OSError, ValueError) as error:
             raise InputError.single(path, f"cannot read the .npy raster: {error}") from error
         if self._array.ndim != 2:
-            raise InputError.single(path, f"a raster must be 2-D, this array is "
-                                          f"{self._array.ndim}-D")
+            raise InputError.single(
+                path, f"a raster must be 2-D, this array is {self._array.ndim}-D"
+            )
         self.grid = Grid(*self._array.shape)
         self.nodata: float | None = None
 
@@ -83,8 +86,12 @@ class TiffSource:
         except Exception as error:  # rasterio raises RasterioIOError and others
             raise InputError.single(path, f"cannot open the GeoTIFF: {error}") from error
         dataset = self._dataset
-        self.grid = Grid(dataset.height, dataset.width, tuple(dataset.transform),
-                         str(dataset.crs) if dataset.crs else None)
+        self.grid = Grid(
+            dataset.height,
+            dataset.width,
+            tuple(dataset.transform),
+            str(dataset.crs) if dataset.crs else None,
+        )
         self.nodata: float | None = dataset.nodata
         self._window = rasterio.windows.Window
 
@@ -107,14 +114,25 @@ def check_same_grid(reference: RasterSource, others: list[RasterSource]) -> None
     problems = []
     for source in others:
         same_shape = (source.grid.rows, source.grid.columns) == (
-            reference.grid.rows, reference.grid.columns)
-        same_place = (reference.grid.transform is None or source.grid.transform is None
-                      or (np.allclose(source.grid.transform, reference.grid.transform)
-                          and source.grid.crs == reference.grid.crs))
+            reference.grid.rows,
+            reference.grid.columns,
+        )
+        same_place = (
+            reference.grid.transform is None
+            or source.grid.transform is None
+            or (
+                np.allclose(source.grid.transform, reference.grid.transform)
+                and source.grid.crs == reference.grid.crs
+            )
+        )
         if not (same_shape and same_place):
-            problems.append(InputError.single(
-                source.path, f"grid {source.grid.describe()} differs from the land-cover grid "
-                f"{reference.grid.describe()} ({reference.path.name})").problems[0])
+            problems.append(
+                InputError.single(
+                    source.path,
+                    f"grid {source.grid.describe()} differs from the land-cover grid "
+                    f"{reference.grid.describe()} ({reference.path.name})",
+                ).problems[0]
+            )
     if problems:
         raise InputError(problems)
 
@@ -141,8 +159,11 @@ class PolygonZones:
         self.nodata: float | None = None
         self._rasterio = rasterio_or_error(path)
         if template.grid.transform is None:
-            raise InputError.single(path, "township polygons need a georeferenced land cover "
-                                          "(GeoTIFF); with .npy rasters give a township-id raster")
+            raise InputError.single(
+                path,
+                "township polygons need a georeferenced land cover "
+                "(GeoTIFF); with .npy rasters give a township-id raster",
+            )
         self.grid = template.grid
         try:
             features = json.loads(path.read_text("utf-8"))["features"]
@@ -152,8 +173,11 @@ class PolygonZones:
         for number, feature in enumerate(features, start=1):
             name = str((feature.get("properties") or {}).get(field))
             if name not in names:
-                raise InputError.single(path, f"feature {number}: township {name!r} (property "
-                                              f"{field!r}) is not in the township list")
+                raise InputError.single(
+                    path,
+                    f"feature {number}: township {name!r} (property "
+                    f"{field!r}) is not in the township list",
+                )
             self._shapes.append((feature["geometry"], names.index(name)))
 
     def read_rows(self, start: int, stop: int) -> NDArray[Any]:
@@ -162,13 +186,20 @@ class PolygonZones:
         assert self.grid.transform is not None  # checked in __init__
         a, b, c, d, e, f = self.grid.transform[:6]
         transform = Affine(a, b, c + b * start, d, e, f + e * start)  # the strip's origin
-        return np.asarray(self._rasterio.features.rasterize(
-            self._shapes, out_shape=(stop - start, self.grid.columns), transform=transform,
-            fill=-1, dtype="int32"))
+        return np.asarray(
+            self._rasterio.features.rasterize(
+                self._shapes,
+                out_shape=(stop - start, self.grid.columns),
+                transform=transform,
+                fill=-1,
+                dtype="int32",
+            )
+        )
 
 
-def npy_to_geotiff(source: Path, target: Path, grid: Grid, crs: str | None,
-                   strip_rows: int = 1024) -> Path:
+def npy_to_geotiff(
+    source: Path, target: Path, grid: Grid, crs: str | None, strip_rows: int = 1024
+) -> Path:
     """Copy a float32 ``.npy`` layer into a georeferenced, compressed GeoTIFF, strip by strip
     (so a county-sized layer never sits in memory)."""
     rasterio = rasterio_or_error(target)
@@ -176,9 +207,17 @@ def npy_to_geotiff(source: Path, target: Path, grid: Grid, crs: str | None,
 
     assert grid.transform is not None
     array = np.load(source, mmap_mode="r")
-    profile = {"driver": "GTiff", "height": grid.rows, "width": grid.columns, "count": 1,
-               "dtype": "float32", "crs": crs, "transform": Affine(*grid.transform[:6]),
-               "compress": "deflate", "tiled": True}
+    profile = {
+        "driver": "GTiff",
+        "height": grid.rows,
+        "width": grid.columns,
+        "count": 1,
+        "dtype": "float32",
+        "crs": crs,
+        "transform": Affine(*grid.transform[:6]),
+        "compress": "deflate",
+        "tiled": True,
+    }
     with rasterio.open(target, "w", **profile) as dataset:
         for start in range(0, grid.rows, strip_rows):
             stop = min(start + strip_rows, grid.rows)

@@ -38,8 +38,12 @@ ID_COLUMNS = ("section", "river", "time", "waterbody", "target_class")
 REQUIRED_COLUMNS = ("section", "time")
 
 WATERBODIES = {
-    "river": "river", "lake": "lake", "reservoir": "reservoir",
-    "河流": "river", "湖泊": "lake", "水库": "reservoir",
+    "river": "river",
+    "lake": "lake",
+    "reservoir": "reservoir",
+    "河流": "river",
+    "湖泊": "lake",
+    "水库": "reservoir",
 }
 """Accepted spellings of ``waterbody`` (an empty cell is a river). A river-type reservoir
 (河流型水库) is evaluated as a river (2011 method): write ``river``."""
@@ -187,11 +191,19 @@ def load_water_input(path: str | Path, by: By = "section") -> pl.DataFrame:
     frame = parse_times(frame, "time", problems)
 
     waterbody = _parse_codes(
-        frame, "waterbody", dict(WATERBODIES), problems, "river",
+        frame,
+        "waterbody",
+        dict(WATERBODIES),
+        problems,
+        "river",
         "unknown waterbody {value!r}; use river, lake or reservoir",
     )
     target = _parse_codes(
-        frame, "target_class", dict(TARGET_CLASSES), problems, 0,
+        frame,
+        "target_class",
+        dict(TARGET_CLASSES),
+        problems,
+        0,
         "unknown target class {value!r}; use I, II, III, IV or V",
     )
 
@@ -293,10 +305,15 @@ def evaluate_sections(frame: pl.DataFrame, period: PeriodChoice = "month") -> pl
     targets = periods["target"].to_numpy()
     added = _evaluate(periods, items, targets)
     head = periods.select(
-        "section", "river", "waterbody", "period", "samples",
-        pl.col("target").replace_strict(
-            dict(enumerate(water.CLASS_LABELS)), return_dtype=pl.String
-        ).replace("", None).alias("target_class"),
+        "section",
+        "river",
+        "waterbody",
+        "period",
+        "samples",
+        pl.col("target")
+        .replace_strict(dict(enumerate(water.CLASS_LABELS)), return_dtype=pl.String)
+        .replace("", None)
+        .alias("target_class"),
     )
     return head.with_columns(
         *_item_values(periods, items),
@@ -371,7 +388,8 @@ def _proportion_results(
     lakes = coded["lake"].to_numpy()
     classes = {
         c: water.item_class(c, coded[c].to_numpy().astype(np.float64), lakes)
-        for c in items if c in water.EVALUATION_ITEMS
+        for c in items
+        if c in water.EVALUATION_ITEMS
     }
     main, rates = water.basin_main_pollutants(classes, coded["_group"].to_numpy(), groups.height)
     grade = water.basin_grade(groups["_n13"], groups["_n6"], groups["sections"])
@@ -428,7 +446,11 @@ def trend(
         return rows.rename({c: f"{prefix}_{c}" for c in compared})
 
     joined = side(earlier, "earlier").join(
-        side(later, "later"), on=keys, how="full", coalesce=True, nulls_equal=True,
+        side(later, "later"),
+        on=keys,
+        how="full",
+        coalesce=True,
+        nulls_equal=True,
         maintain_order="left_right",
     )
     grades = {s.name: s.grade for s in water.statuses()}

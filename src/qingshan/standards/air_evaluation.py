@@ -159,9 +159,8 @@ def limit_set_for(dates: ArrayLike, choice: LimitChoice = "auto") -> NDArray[np.
     """
     days = np.asarray(dates).astype("datetime64[D]")
     if choice == "auto":
-        return (
-            (days >= GB3095_2026_FROM).astype(np.int8)
-            + (days >= GB3095_2026_FINAL_FROM).astype(np.int8)
+        return (days >= GB3095_2026_FROM).astype(np.int8) + (days >= GB3095_2026_FINAL_FROM).astype(
+            np.int8
         )
     if choice not in LIMIT_SETS:
         raise ValueError(f"limits must be 'auto' or one of {', '.join(LIMIT_SETS)}, got {choice!r}")
@@ -563,9 +562,7 @@ def _check_hourly(hourly: pl.DataFrame) -> None:
     if hourly["station"].null_count() or hourly["time"].null_count():
         raise ValueError("every row needs a station and a time")
     time = hourly["time"]
-    if not (
-        (time.dt.minute() == 0) & (time.dt.second() == 0) & (time.dt.nanosecond() == 0)
-    ).all():
+    if not ((time.dt.minute() == 0) & (time.dt.second() == 0) & (time.dt.nanosecond() == 0)).all():
         raise ValueError("times must be the start of an hour (HH:00:00)")
     for column in HOURLY_COLUMNS:
         if column in hourly.columns and (hourly[column] < 0).any():
@@ -585,9 +582,7 @@ def _nullable(values: NDArray[np.float64], name: str, integer: bool = False) -> 
 
 def _nullable_bool(values: NDArray[np.bool_], known: NDArray[np.bool_], name: str) -> pl.Series:
     """Booleans with null where the underlying value is unknown (NA)."""
-    return pl.select(
-        pl.when(pl.Series(known)).then(pl.Series(values)).alias(name)
-    ).to_series()
+    return pl.select(pl.when(pl.Series(known)).then(pl.Series(values)).alias(name)).to_series()
 
 
 def _published_series(indicator: str, values: NDArray[np.float64], name: str) -> pl.Series:
@@ -681,9 +676,7 @@ def _with_daily_aqi(daily: pl.DataFrame, rules: aqi.Rules) -> pl.DataFrame:
         pl.col("date").cast(pl.Datetime("us")).alias("time"), *DAILY_INDICATORS
     )
     report = aqi.aqi_table(report_input, report="daily", rules=rules, time_column="time")
-    added = report.drop(report_input.columns).rename(
-        {"rules": "aqi_rules", "notes": "aqi_notes"}
-    )
+    added = report.drop(report_input.columns).rename({"rules": "aqi_rules", "notes": "aqi_notes"})
     aqi_value = added["aqi"]
     valid = aqi_value.is_not_null() & (added["missing_pollutants"].is_null() | (aqi_value > 100))
     good = valid & (aqi_value <= 100)

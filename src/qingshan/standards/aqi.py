@@ -51,7 +51,12 @@ POLLUTANTS: tuple[str, ...] = ("SO2", "NO2", "CO", "O3", "PM10", "PM2.5")
 """Pollutant names as reported, in the order used when several are joined with ``;``."""
 
 _POLLUTANT_OF_PREFIX = {
-    "so2": "SO2", "no2": "NO2", "co": "CO", "o3": "O3", "pm10": "PM10", "pm25": "PM2.5",
+    "so2": "SO2",
+    "no2": "NO2",
+    "co": "CO",
+    "o3": "O3",
+    "pm10": "PM10",
+    "pm25": "PM2.5",
 }
 _LEVEL_UPPER = np.array([50.0, 100.0, 150.0, 200.0, 300.0])
 """Upper AQI of levels 1–5 (HJ 633—2012 Table 2; HJ 633—2026 Table 1)."""
@@ -393,8 +398,17 @@ BLOCK_ROWS = 65_536
 makes the kernel about twice as fast on large tables as whole-column numpy operations."""
 
 ADDED_COLUMNS = (
-    "aqi", "level", "category", "category_en", "color", "primary_pollutants",
-    "exceedance_pollutants", "rules", "missing_pollutants", "above_scale_pollutants", "notes",
+    "aqi",
+    "level",
+    "category",
+    "category_en",
+    "color",
+    "primary_pollutants",
+    "exceedance_pollutants",
+    "rules",
+    "missing_pollutants",
+    "above_scale_pollutants",
+    "notes",
 )
 """Columns :func:`aqi_table` adds after the ``iaqi_<indicator>`` columns."""
 
@@ -567,7 +581,10 @@ def _output_schema(report: Report, editions: Sequence[Edition]) -> list[str]:
 
 
 def _report_rows(
-    arrow: pa.Table, rows: NDArray[np.intp] | None, report: Report, edition: Edition,
+    arrow: pa.Table,
+    rows: NDArray[np.intp] | None,
+    report: Report,
+    edition: Edition,
     schema: list[str],
 ) -> pa.Table:
     """The report of ``edition`` for the given rows (all rows when None), in ``schema``."""

@@ -92,8 +92,10 @@ def leq(
     equal-interval samples (Qingshan reference notes water_noise.md §3.2).
     """
     values = np.asarray(levels, dtype=np.float64)
-    weights = np.ones_like(values) if durations is None else np.broadcast_to(
-        np.asarray(durations, dtype=np.float64), values.shape
+    weights = (
+        np.ones_like(values)
+        if durations is None
+        else np.broadcast_to(np.asarray(durations, dtype=np.float64), values.shape)
     )
     present = ~np.isnan(values)
     top = np.fmax.reduce(values, axis=axis, initial=-np.inf, keepdims=True)
@@ -105,9 +107,7 @@ def leq(
     return _decibels(np.squeeze(top, axis=axis), np.asarray(ratio))
 
 
-def grouped_leq(
-    levels: ArrayLike, groups: NDArray[np.intp], n_groups: int
-) -> NDArray[np.float64]:
+def grouped_leq(levels: ArrayLike, groups: NDArray[np.intp], n_groups: int) -> NDArray[np.float64]:
     """Energy mean (:func:`leq`) of ``levels`` within each group; NaN levels are left out.
 
     Parameters
@@ -531,14 +531,10 @@ def compliance_rate(assessment: Assessment, mask: ArrayLike | None = None) -> Ra
     separately; reference notes water_noise.md §4).
     """
     selected = (
-        np.ones(assessment.ok.shape, dtype=bool)
-        if mask is None
-        else np.asarray(mask, dtype=bool)
+        np.ones(assessment.ok.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     )
     counted = selected & assessment.evaluated
-    return Rate(
-        compliant=int((counted & assessment.ok).sum()), evaluated=int(counted.sum())
-    )
+    return Rate(compliant=int((counted & assessment.ok).sum()), evaluated=int(counted.sum()))
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 MICRO = 1_000_000.0
 """Grid of the exact representation: 1 micro-unit = 10⁻⁶ of the value's unit."""
 
+
 def to_micro(values: ArrayLike) -> NDArray[np.float64]:
     """Return ``values`` as integer counts of micro-units (float64 holding integers).
 

@@ -615,8 +615,12 @@ def _reference_classes(classes: Mapping[str, NDArray[np.int64]], n: int) -> NDAr
         return np.full(n, None, dtype=object)
     cls = _stack(classes, keys, n, 0)
     labels = np.stack(
-        [np.array([None, *(f"{k}:{label}" for label in CLASS_LABELS[1:])], dtype=object)[cls[:, j]]
-         for j, k in enumerate(keys)],
+        [
+            np.array([None, *(f"{k}:{label}" for label in CLASS_LABELS[1:])], dtype=object)[
+                cls[:, j]
+            ]
+            for j, k in enumerate(keys)
+        ],
         axis=1,
     )
     order = np.argsort(cls == 0, axis=1, kind="stable")
@@ -711,8 +715,10 @@ def basin_main_pollutants(
     classed = cls.max(axis=1) > 0
     counted = np.bincount(codes[classed], minlength=groups).astype(np.float64)
     over = np.stack(
-        [np.bincount(codes, weights=cls[:, j] > REFERENCE_CLASS, minlength=groups)
-         for j in range(len(keys))],
+        [
+            np.bincount(codes, weights=cls[:, j] > REFERENCE_CLASS, minlength=groups)
+            for j in range(len(keys))
+        ],
         axis=1,
     )
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -771,7 +777,10 @@ def period_label(starts: pl.Expr, period: Period) -> pl.Expr:
 
 
 def period_means(
-    frame: pl.DataFrame, by: Sequence[str], items: Sequence[str], period: Period,
+    frame: pl.DataFrame,
+    by: Sequence[str],
+    items: Sequence[str],
+    period: Period,
     time_column: str = "time",
 ) -> pl.DataFrame:
     """Means per group and calendar period, in two stages as the 2011 method counts.
@@ -847,7 +856,10 @@ def proportion_trend(
     d1, d2 = (np.asarray(s, dtype=np.float64) for s in share_worse_v)
     delta = round_half_even((g2 - g1) - (d2 - d1), 1)
     trend = _spec()["method"]["trend"]
-    size = np.where(np.abs(delta) > trend["clear_change_points"], 2,
-                    np.where(np.abs(delta) > trend["some_change_points"], 1, 0))
+    size = np.where(
+        np.abs(delta) > trend["clear_change_points"],
+        2,
+        np.where(np.abs(delta) > trend["some_change_points"], 1, 0),
+    )
     labels = _trend_label(-np.sign(delta).astype(np.int64) * size)
     return delta, labels

@@ -124,7 +124,8 @@ def days_from_hours(reported: pl.DataFrame, computed: pl.DataFrame) -> pl.DataFr
     A reported hour reading takes the place of the computed aggregate of the same hour.
     """
     return (
-        prefer_reported(reported, computed).with_columns(local_day_start(pl.col("period_start")))
+        prefer_reported(reported, computed)
+        .with_columns(local_day_start(pl.col("period_start")))
         .group_by(_GROUP)
         .agg(
             _mean_of_valid(),

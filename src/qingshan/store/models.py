@@ -535,7 +535,12 @@ class AlarmComment(Base):
 # ------------------------------------------------------------------------------------------
 
 ACCOUNT_KINDS = (
-    "individual", "enterprise", "project_owner", "platform", "retirement", "cancellation",
+    "individual",
+    "enterprise",
+    "project_owner",
+    "platform",
+    "retirement",
+    "cancellation",
 )
 """Who holds points or credits; ``retirement`` and ``cancellation`` are the system sinks."""
 SYSTEM_ACCOUNT_KINDS = ("platform", "retirement", "cancellation")
@@ -549,8 +554,16 @@ RETIREMENT_PURPOSES = ("履约抵销", "碳中和", "自愿注销")
 METHODOLOGY_KINDS = ("action", "project")
 ACTION_STATUSES = ("accepted", "rejected")
 OPERATION_KINDS = (
-    "issue", "transfer", "trade", "retire", "surrender", "cancel", "freeze", "unfreeze",
-    "accrue", "redeem",
+    "issue",
+    "transfer",
+    "trade",
+    "retire",
+    "surrender",
+    "cancel",
+    "freeze",
+    "unfreeze",
+    "accrue",
+    "redeem",
 )
 
 
@@ -647,9 +660,7 @@ class ComplianceScheme(Base):
     """A compliance scheme and the share of an obligation offsets may cover (national ETS 5 %)."""
 
     __tablename__ = "registry_compliance_schemes"
-    __table_args__ = (
-        CheckConstraint("offset_cap_percent BETWEEN 0 AND 100", name="cap_percent"),
-    )
+    __table_args__ = (CheckConstraint("offset_cap_percent BETWEEN 0 AND 100", name="cap_percent"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)

@@ -42,9 +42,7 @@ from qingshan.services import carbon
 
 router = APIRouter(prefix="/carbon", tags=["carbon 碳排放"])
 
-FactorReader = Annotated[
-    Caller, Depends(require_roles("analyst", "grid_officer", "enterprise"))
-]
+FactorReader = Annotated[Caller, Depends(require_roles("analyst", "grid_officer", "enterprise"))]
 Accountant = Annotated[Caller, Depends(require_roles("analyst", "enterprise"))]
 TargetAnalyst = Annotated[Caller, Depends(require_roles("analyst"))]
 
@@ -68,8 +66,11 @@ def _xlsx(write: Any, name: str) -> Response:
         path = area.directory / name
         write(path)
         content = path.read_bytes()
-    return Response(content, media_type=XLSX_TYPE,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        content,
+        media_type=XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 # -------------------------------------------------------------------------------- factors
@@ -86,8 +87,10 @@ def factors(
     ``qingshan carbon factors``)."""
     with reporting_problems():
         table = carbon.factor_table(_library(), series, year, region)
-    return {"meta": {"count": table.height, "series": series, "year": year, "region": region},
-            "results": table.to_dicts()}
+    return {
+        "meta": {"count": table.height, "series": series, "year": year, "region": region},
+        "results": table.to_dicts(),
+    }
 
 
 # -------------------------------------------------------------------------------- account
@@ -99,18 +102,24 @@ class AccountOptions(BaseModel):
     fuel_series: str = Field(_DEFAULTS.fuel_series, description="Fuel factor series.")
     electricity_series: str = Field(
         _DEFAULTS.electricity_series,
-        description="mee_nbs (consumption accounting) or ets_grid (ETS reporting).")
+        description="mee_nbs (consumption accounting) or ets_grid (ETS reporting).",
+    )
     heat_series: str = Field(_DEFAULTS.heat_series, description="Heat factor series.")
-    region: str = Field(_DEFAULTS.region,
-                        description="Electricity region when a row gives none: CN, 西南, 重庆 …")
+    region: str = Field(
+        _DEFAULTS.region, description="Electricity region when a row gives none: CN, 西南, 重庆 …"
+    )
     gwp: Literal[tuple(GWP_SETS)] = Field(  # type: ignore[valid-type]
-        _DEFAULTS.gwp, description="IPCC GWP-100 set for CH4 and N2O.")
+        _DEFAULTS.gwp, description="IPCC GWP-100 set for CH4 and N2O."
+    )
     gases: accounting.Gases = Field(
-        _DEFAULTS.gases, description="all: CO2, CH4, N2O of combustion; co2: CO2 only.")
+        _DEFAULTS.gases, description="all: CO2, CH4, N2O of combustion; co2: CO2 only."
+    )
     electricity_basis: accounting.Basis = Field(
-        _DEFAULTS.electricity_basis, description="location (grid average) or market.")
+        _DEFAULTS.electricity_basis, description="location (grid average) or market."
+    )
     tce_basis: accounting.TceBasis = Field(
-        _DEFAULTS.tce_basis, description="gb2589 (Annex A coefficients) or ncv (NCV/29.307 GJ).")
+        _DEFAULTS.tce_basis, description="gb2589 (Annex A coefficients) or ncv (NCV/29.307 GJ)."
+    )
 
 
 @dataclass(frozen=True)
@@ -125,20 +134,32 @@ ACCOUNT_BODY: dict[str, Any] = {
         "content": {
             "multipart/form-data": {
                 "schema": {
-                    "type": "object", "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary",
-                                            "description": "Activity table: CSV, XLSX, Parquet."}},
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "Activity table: CSV, XLSX, Parquet.",
+                        }
+                    },
                 },
             },
             "application/json": {
                 "schema": {
-                    "type": "object", "required": ["rows"],
-                    "properties": {"rows": {
-                        "type": "array", "items": {"type": "object"},
-                        "description": "Activity rows: entity, facility, year, month, category, "
-                                       "item, quantity, unit [, factor_series, region]. Problems "
-                                       "count rows as a sheet does: rows[0] is row 2.",
-                    }},
+                    "type": "object",
+                    "required": ["rows"],
+                    "properties": {
+                        "rows": {
+                            "type": "array",
+                            "items": {"type": "object"},
+                            "description": (
+                                "Activity rows: entity, facility, year, month, category, "
+                                "item, quantity, unit [, factor_series, region]. Problems "
+                                "count rows as a sheet does: rows[0] is row 2."
+                            ),
+                        }
+                    },
                 },
             },
         },
@@ -154,16 +175,20 @@ def _rows_as_csv(body: bytes) -> bytes:
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
             raise TypeError("rows must be a list of objects")
     except (ValueError, KeyError, TypeError) as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            {"message": f'expected {{"rows": [{{…}}, …]}}: {error}'}) from error
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {"message": f'expected {{"rows": [{{…}}, …]}}: {error}'},
+        ) from error
     columns = list(dict.fromkeys(column for row in rows for column in row))
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=columns)
     writer.writeheader()
     for row in rows:
         if any(isinstance(value, dict | list) for value in row.values()):
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                {"message": "a cell must be a number, a text or null"})
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                {"message": "a cell must be a number, a text or null"},
+            )
         writer.writerow({k: "" if v is None else str(v) for k, v in row.items()})
     return text.getvalue().encode("utf-8")
 
@@ -176,17 +201,19 @@ async def activity_upload(request: Request) -> AsyncIterator[ActivityUpload]:
             form = await request.form()
             file = form.get("file")
             if not isinstance(file, FormFile):
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                    {"message": "send the activity table as the form field "
-                                                "'file'"})
-            upload = await run_in_threadpool(area.save_table, file.file, file.filename,
-                                             "activity")
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT,
+                    {"message": "send the activity table as the form field 'file'"},
+                )
+            upload = await run_in_threadpool(area.save_table, file.file, file.filename, "activity")
         elif content_type.startswith("application/json"):
             csv_bytes = _rows_as_csv(await request.body())
             upload = area.save(io.BytesIO(csv_bytes), PurePosixPath("rows.csv"), "rows")
         else:
-            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                                "send multipart/form-data (field 'file') or application/json")
+            raise HTTPException(
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                "send multipart/form-data (field 'file') or application/json",
+            )
         yield ActivityUpload(area, upload)
 
 
@@ -218,18 +245,34 @@ def account(
         original, frame = carbon.load_activity(upload.path, library)
         result = carbon.account(upload.path, original, frame, library, chosen, settings.chunk_rows)
     totals = result.select(accounting.RESULT_COLUMNS).sum().row(0, named=True)
-    audit_run(engine, caller, "carbon.account", "carbon", upload.sha256, {
-        "input": upload.audit(), "rows": result.height, "options": asdict(chosen),
-        "totals": totals, "format": format,
-    })
+    audit_run(
+        engine,
+        caller,
+        "carbon.account",
+        "carbon",
+        upload.sha256,
+        {
+            "input": upload.audit(),
+            "rows": result.height,
+            "options": asdict(chosen),
+            "totals": totals,
+            "format": format,
+        },
+    )
     if format == "xlsx":
         return _xlsx(lambda path: carbon.write_report(result, path), "carbon_account.xlsx")
-    return _account_json(result, {
-        "input": upload.audit(), "rows": result.height, "options": asdict(chosen),
-        "totals": totals, "by_entity_year": carbon.summary(result).to_dicts(),
-        "energy_by_type": accounting.energy_by_type(result, ["entity", "year"]).to_dicts(),
-        "factors_used": carbon.factors_used(result).to_dicts(),
-    })
+    return _account_json(
+        result,
+        {
+            "input": upload.audit(),
+            "rows": result.height,
+            "options": asdict(chosen),
+            "totals": totals,
+            "by_entity_year": carbon.summary(result).to_dicts(),
+            "energy_by_type": accounting.energy_by_type(result, ["entity", "year"]).to_dicts(),
+            "factors_used": carbon.factors_used(result).to_dicts(),
+        },
+    )
 
 
 # -------------------------------------------------------------------------------- targets
@@ -239,12 +282,19 @@ def account(
 def assess_targets(
     caller: TargetAnalyst,
     engine: EngineDep,
-    targets: Annotated[UploadFile, File(description="indicator, base_year, target_year, "
-                                        "reduction_pct or target_value [, name]")],
-    gdp: Annotated[UploadFile, File(description="year, gdp_comparable — or year, gdp, "
-                                    "gdp_index (previous year = 100)")],
-    emissions: Annotated[UploadFile, File(description="year, co2_t, energy_tce "
-                                          "[, non_fossil_share_pct]")],
+    targets: Annotated[
+        UploadFile,
+        File(
+            description="indicator, base_year, target_year, reduction_pct or target_value [, name]"
+        ),
+    ],
+    gdp: Annotated[
+        UploadFile,
+        File(description="year, gdp_comparable — or year, gdp, gdp_index (previous year = 100)"),
+    ],
+    emissions: Annotated[
+        UploadFile, File(description="year, co2_t, energy_tce [, non_fossil_share_pct]")
+    ],
     format: OutputFormat = "json",
 ) -> Any:
     """Progress of each target against the required pace, trajectories (actual, linear and
@@ -257,29 +307,48 @@ def assess_targets(
         }
         with reporting_problems(area.display_name):
             progress, trajectory = carbon.assess_targets(
-                saved["targets"].path, saved["gdp"].path, saved["emissions"].path)
+                saved["targets"].path, saved["gdp"].path, saved["emissions"].path
+            )
     warnings = progress.filter(pl.col("warning"))["message"].to_list()
     inputs = {role: upload.audit() for role, upload in saved.items()}
-    audit_run(engine, caller, "carbon.targets", "carbon", saved["targets"].sha256, {
-        "inputs": inputs, "targets": progress.height, "warnings": len(warnings),
-        "format": format,
-    })
+    audit_run(
+        engine,
+        caller,
+        "carbon.targets",
+        "carbon",
+        saved["targets"].sha256,
+        {
+            "inputs": inputs,
+            "targets": progress.height,
+            "warnings": len(warnings),
+            "format": format,
+        },
+    )
     if format == "xlsx":
-        return _xlsx(lambda path: carbon.write_targets(progress, trajectory, Path(path)),
-                     "carbon_targets.xlsx")
-    return {"meta": {"inputs": inputs, "warnings": len(warnings)},
-            "progress": progress.to_dicts(), "trajectory": trajectory.to_dicts(),
-            "warnings": warnings}
+        return _xlsx(
+            lambda path: carbon.write_targets(progress, trajectory, Path(path)),
+            "carbon_targets.xlsx",
+        )
+    return {
+        "meta": {"inputs": inputs, "warnings": len(warnings)},
+        "progress": progress.to_dicts(),
+        "trajectory": trajectory.to_dicts(),
+        "warnings": warnings,
+    }
 
 
 @router.post("/inventory")
 def district_inventory(
     caller: TargetAnalyst,
     engine: EngineDep,
-    statistics: Annotated[UploadFile, File(description="Activity rows with a sector column "
-                                           "(energy_supply … lulucf, or 工业 …).")],
-    enterprises: Annotated[UploadFile | None, File(description="Reporting enterprises' "
-                                                   "activity: adds their sum and share.")] = None,
+    statistics: Annotated[
+        UploadFile,
+        File(description="Activity rows with a sector column (energy_supply … lulucf, or 工业 …)."),
+    ],
+    enterprises: Annotated[
+        UploadFile | None,
+        File(description="Reporting enterprises' activity: adds their sum and share."),
+    ] = None,
     gwp: Annotated[str, Query(description="AR4, AR5 or AR6.")] = _DEFAULTS.gwp,
     gases: Annotated[Literal["all", "co2"], Query()] = "all",
     region: Annotated[str, Query(description="Electricity region when a row gives none.")] = "CN",
@@ -293,28 +362,42 @@ def district_inventory(
         saved = {"statistics": area.save_table(statistics.file, statistics.filename, "statistics")}
         if enterprises is not None:
             saved["enterprises"] = area.save_table(
-                enterprises.file, enterprises.filename, "enterprises")
+                enterprises.file, enterprises.filename, "enterprises"
+            )
         with reporting_problems(area.display_name):
             options = accounting.Options(
-                gwp=gwp, gases=gases, region=carbon.canonical_region(region))
+                gwp=gwp, gases=gases, region=carbon.canonical_region(region)
+            )
             path = saved["statistics"].path
             original, frame = carbon.load_statistics(path, library)
             accounted = None
             if "enterprises" in saved:
                 enterprise_path = saved["enterprises"].path
                 raw, parsed = carbon.load_activity(enterprise_path, library)
-                accounted = carbon.account(enterprise_path, raw, parsed, library, options,
-                                           get_settings().chunk_rows)
+                accounted = carbon.account(
+                    enterprise_path, raw, parsed, library, options, get_settings().chunk_rows
+                )
             table = carbon.district_inventory(path, original, frame, library, options, accounted)
     annual = accounting.annual_for_targets(table)
     inputs = {role: upload.audit() for role, upload in saved.items()}
-    audit_run(engine, caller, "carbon.inventory", "carbon", saved["statistics"].sha256,
-              {"inputs": inputs, "rows": table.height, "format": format})
+    audit_run(
+        engine,
+        caller,
+        "carbon.inventory",
+        "carbon",
+        saved["statistics"].sha256,
+        {"inputs": inputs, "rows": table.height, "format": format},
+    )
     if format == "xlsx":
-        return _xlsx(lambda target: _write_sheets(target, {"inventory": table, "annual": annual}),
-                     "carbon_inventory.xlsx")
-    return {"meta": {"inputs": inputs, "count": table.height},
-            "results": table.to_dicts(), "annual": annual.to_dicts()}
+        return _xlsx(
+            lambda target: _write_sheets(target, {"inventory": table, "annual": annual}),
+            "carbon_inventory.xlsx",
+        )
+    return {
+        "meta": {"inputs": inputs, "count": table.height},
+        "results": table.to_dicts(),
+        "annual": annual.to_dicts(),
+    }
 
 
 def _write_sheets(path: str, sheets: dict[str, pl.DataFrame]) -> None:

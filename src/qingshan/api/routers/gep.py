@@ -40,8 +40,12 @@ Runner = Annotated[Caller, Depends(require_roles("analyst"))]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 DOWNLOAD_TYPES = {"xlsx": XLSX_TYPE, "docx": DOCX_TYPE, "pdf": "application/pdf"}
-LAYER_TYPES = {".json": "application/json", ".geojson": "application/geo+json",
-               ".tif": "image/tiff", ".npy": "application/octet-stream"}
+LAYER_TYPES = {
+    ".json": "application/json",
+    ".geojson": "application/geo+json",
+    ".tif": "image/tiff",
+    ".npy": "application/octet-stream",
+}
 
 
 def _runs_dir() -> Path:
@@ -70,9 +74,14 @@ def spec(spec_id: str, caller: Reader) -> dict[str, Any]:
         found = load_spec(spec_id)
     except KeyError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error.args[0])) from None
-    return {"id": found.id, "title": found.title_zh, "document": found.document,
-            "status": found.status, "note": found.note,
-            "indicators": gep.spec_indicators(found)}
+    return {
+        "id": found.id,
+        "title": found.title_zh,
+        "document": found.document,
+        "status": found.status,
+        "note": found.note,
+        "indicators": gep.spec_indicators(found),
+    }
 
 
 # -------------------------------------------------------------------------------- runs
@@ -93,24 +102,40 @@ RUN_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "multipart/form-data": {"schema": {
-                "type": "object", "required": ["config"],
-                "properties": {
-                    "config": {"type": "string", "format": "binary",
-                               "description": "The run configuration (TOML)."},
-                    "files": {"type": "array", "items": {"type": "string", "format": "binary"},
-                              "description": "Every file the configuration names; each file "
-                                             "name is its path relative to the configuration "
-                                             "(e.g. rasters/land_cover.npy)."},
-                },
-            }},
-            "application/json": {"schema": {
-                "type": "object", "required": ["config"],
-                "properties": {"config": {
-                    "type": "string",
-                    "description": "A configuration relative to <QINGSHAN_DATA_DIR>/gep/inputs/",
-                }},
-            }},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["config"],
+                    "properties": {
+                        "config": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The run configuration (TOML).",
+                        },
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "Every file the configuration names; each file "
+                            "name is its path relative to the configuration "
+                            "(e.g. rasters/land_cover.npy).",
+                        },
+                    },
+                }
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["config"],
+                    "properties": {
+                        "config": {
+                            "type": "string",
+                            "description": (
+                                "A configuration relative to <QINGSHAN_DATA_DIR>/gep/inputs/"
+                            ),
+                        }
+                    },
+                }
+            },
         },
     }
 }
@@ -120,8 +145,10 @@ def _save_uploads(form: Any, pending: gep_runs.PendingRun) -> tuple[Path, Upload
     area = UploadArea(pending.inputs_dir.resolve())
     config = form.get("config")
     if not isinstance(config, FormFile):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            {"message": "send the configuration as the form field 'config'"})
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {"message": "send the configuration as the form field 'config'"},
+        )
     config_name = PurePosixPath(safe_relative_path(config.filename or "config.toml").name)
     saved = area.save(config.file, config_name, str(config_name))
     for upload in form.getlist("files"):
@@ -135,8 +162,9 @@ async def run_source(request: Request) -> AsyncIterator[RunSource]:
     """The inputs of a new run; the pending folder is removed unless the run is published."""
     settings = get_settings()
     content_type = request.headers.get("content-type", "")
-    pending = gep_runs.start(gep_runs.runs_folder(settings.data_dir),
-                             gep_runs.new_run_id(utc_now()))
+    pending = gep_runs.start(
+        gep_runs.runs_folder(settings.data_dir), gep_runs.new_run_id(utc_now())
+    )
     try:
         if content_type.startswith("multipart/form-data"):
             form = await request.form()
@@ -146,16 +174,19 @@ async def run_source(request: Request) -> AsyncIterator[RunSource]:
             body = await request.json()
             relative = body.get("config") if isinstance(body, dict) else None
             if not isinstance(relative, str):
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                    {"message": 'expected {"config": "<path under the inputs '
-                                                'folder>"}'})
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT,
+                    {"message": 'expected {"config": "<path under the inputs folder>"}'},
+                )
             root = gep_runs.inputs_folder(settings.data_dir).resolve()
             with reporting_problems():
                 config = gep_runs.server_config(settings.data_dir, relative)
             yield RunSource(pending, config, UploadArea(root), "server")
         else:
-            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                                "send multipart/form-data (config, files) or application/json")
+            raise HTTPException(
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                "send multipart/form-data (config, files) or application/json",
+            )
     finally:
         pending.discard()
 
@@ -167,17 +198,30 @@ def create_run(
     """Account GEP for the configuration's district and year and keep the results; answers
     the run's summary (``GET /gep/runs/{run_id}`` gives it again). Bad input → 422, nothing
     kept. The run, its caller and its inputs' SHA-256 go into the audit log."""
-    details = {"created_at": utc_now().isoformat(), "created_by": caller.username,
-               "origin": source.origin}
+    details = {
+        "created_at": utc_now().isoformat(),
+        "created_by": caller.username,
+        "origin": source.origin,
+    }
     with reporting_problems(source.area.display_name):
         manifest = source.pending.compute(source.config, source.area.directory, details)
     kept: gep_runs.KeptRun | None = None
     try:  # the run is kept only with its audit row
         with writing(engine, caller.actor) as session:
-            record(session, caller.actor, "gep.run", "gep_run", entity_id=source.pending.run_id,
-                   after={**manifest["run"], "spec": manifest["spec"]["id"],
-                          "year": manifest["year"], "inputs": manifest["inputs"],
-                          "gep_wan": manifest["gep_wan"]})
+            record(
+                session,
+                caller.actor,
+                "gep.run",
+                "gep_run",
+                entity_id=source.pending.run_id,
+                after={
+                    **manifest["run"],
+                    "spec": manifest["spec"]["id"],
+                    "year": manifest["year"],
+                    "inputs": manifest["inputs"],
+                    "gep_wan": manifest["gep_wan"],
+                },
+            )
             kept = source.pending.publish()
     except BaseException:
         if kept is not None:
@@ -201,8 +245,12 @@ def _kept(run_id: str) -> gep_runs.KeptRun:
 
 
 def _run_detail(run: gep_runs.KeptRun) -> dict[str, Any]:
-    return {**run.summary(), "manifest": run.manifest, "tables": run.tables(),
-            "layers": run.layers()}
+    return {
+        **run.summary(),
+        "manifest": run.manifest,
+        "tables": run.tables(),
+        "layers": run.layers(),
+    }
 
 
 @router.get("/runs/{run_id}")
@@ -216,8 +264,10 @@ def run_table(
     run_id: str,
     name: str,
     caller: Reader,
-    format: Annotated[Literal["json", "csv", "xlsx"], Query(
-        description="json (English keys), csv or xlsx (bilingual headers)")] = "json",
+    format: Annotated[
+        Literal["json", "csv", "xlsx"],
+        Query(description="json (English keys), csv or xlsx (bilingual headers)"),
+    ] = "json",
 ) -> dict[str, Any] | Response:
     """One table of a run: categories, indicators, townships, township_items, ecosystems,
     valuation, lines, and yoy_* when the run is compared with a previous year."""
@@ -226,11 +276,15 @@ def run_table(
     if path is None:
         raise _not_found(f"table {name!r} in run {run_id}; tables: {', '.join(run.tables())}")
     if format == "csv":
-        return FileResponse(path, media_type="text/csv; charset=utf-8",
-                            filename=f"{run_id}_{name}.csv")
+        return FileResponse(
+            path, media_type="text/csv; charset=utf-8", filename=f"{run_id}_{name}.csv"
+        )
     if format == "xlsx":
-        return Response(gep_runs.table_workbook(path, name), media_type=XLSX_TYPE, headers={
-            "Content-Disposition": f'attachment; filename="{run_id}_{name}.xlsx"'})
+        return Response(
+            gep_runs.table_workbook(path, name),
+            media_type=XLSX_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{run_id}_{name}.xlsx"'},
+        )
     rows = gep_runs.table_frame(path).to_dicts()
     return {"meta": {"run_id": run_id, "table": name, "count": len(rows)}, "results": rows}
 
@@ -273,5 +327,6 @@ def run_layer(run_id: str, name: str, caller: Reader) -> FileResponse:
     path = _kept(run_id).layer_path(name)
     if path is None:
         raise _not_found(f"layer {name!r}")
-    return FileResponse(path, media_type=LAYER_TYPES.get(path.suffix, "application/octet-stream"),
-                        filename=name)
+    return FileResponse(
+        path, media_type=LAYER_TYPES.get(path.suffix, "application/octet-stream"), filename=name
+    )
