@@ -112,7 +112,9 @@ def test_demo_points_issue_trade_neutrality_and_compliance(
     serial = neutral.json()["serial"]
     assert serial == "QS-AR-CQCM-001-2023-P001-59901-60000"
     (where,) = client.get(f"{API}/serials/{serial}", headers=company).json()
+    assert where["certificate"] == neutral.json()["certificate"]
     certificate = client.get(f"{API}/certificates/{where['certificate']}", headers=company).json()
+    assert certificate["verify_path"] == neutral.json()["verify_path"]
     assert certificate["intact"] is True
     assert certificate["content"]["beneficiary"] == "2026 青山马拉松"
     page = client.get(f"{API}/certificates/{where['certificate']}/html", headers=company)
@@ -137,18 +139,29 @@ def test_demo_points_issue_trade_neutrality_and_compliance(
     )
     assert over.status_code == 409
     assert "offset cap" in over.json()["detail"]
-    within = client.post(
-        f"{API}/surrenders",
-        json={
-            "idempotency_key": "s-2",
-            "block_id": bought,
-            "quantity": 50_000,
-            "from_account": "ENT1",
-            "obligation_id": obligation["id"],
-        },
-        headers=company,
-    )
+    request = {
+        "idempotency_key": "s-2",
+        "block_id": bought,
+        "quantity": 50_000,
+        "from_account": "ENT1",
+        "obligation_id": obligation["id"],
+    }
+    within = client.post(f"{API}/surrenders", json=request, headers=company)
     assert within.status_code == 200, within.text
+    surrendered = within.json()
+    assert surrendered["certificate"].startswith("QS-RET-")
+    assert surrendered["certificate"] != neutral.json()["certificate"]
+    compliance = client.get(f"{API}/certificates/{surrendered['certificate']}", headers=company)
+    assert compliance.json()["verify_path"] == surrendered["verify_path"]
+    assert compliance.json()["intact"] is True
+    sealed = compliance.json()["content"]
+    assert (sealed["purpose"], sealed["scheme"], sealed["compliance_year"]) == (
+        "履约抵销", "CN-ETS", 2025)  # fmt: skip
+    assert (sealed["verified_emissions_t"], sealed["offset_cap_t"]) == (1_000_000, 50_000)
+    public = client.get(f"/api/v1/public/certificates/{surrendered['verify_path'].split('/')[-1]}")
+    assert public.json()["valid"] is True
+    retried = client.post(f"{API}/surrenders", json=request, headers=company)  # applied once
+    assert retried.json()["certificate"] == surrendered["certificate"]
 
     statement = client.get(f"{API}/accounts/ENT1/statement", headers=company).json()
     assert [h["quantity_t"] for h in statement["holdings"] if h["status"] == "held"] == [4_900]

@@ -101,13 +101,29 @@ def test_issue_trade_retire_surrender_statement_verify(configured: Path) -> None
     )  # fmt: skip
     assert code == 2
     assert "offset cap" in refused["error"]
-    code, _ = run(
+    code, surrendered = run(
         "surrender", "--block", bought, "--quantity", "450", "--from", "ENT1",
         "--obligation", str(obligation["id"]),
     )  # fmt: skip
     assert code == 0
+    assert surrendered["certificate"].startswith("QS-RET-")
+    assert surrendered["certificate"] != retired["certificate"]
+    assert surrendered["verify_path"].startswith("/verify/")
+    pdf = configured / "surrender.pdf"
+    code, certificate = run("certificate", surrendered["certificate"], "-o", str(pdf))
+    assert (code, certificate["valid"]) == (0, True) and pdf.read_bytes().startswith(b"%PDF")
+    assert certificate["verify_path"] == surrendered["verify_path"]
+    sealed = certificate["content"]
+    assert (sealed["purpose"], sealed["scheme"], sealed["compliance_year"]) == (
+        "履约抵销", "CN-ETS", 2025)  # fmt: skip
+    assert (sealed["verified_emissions_t"], sealed["offset_cap_t"]) == (9000, 450)
+    human = runner.invoke(app, [
+        "registry", "retire", "--block", bought, "--quantity", "1", "--from", "ENT1",
+        "--purpose", "自愿注销", "--beneficiary", "ENT1",
+    ])  # fmt: skip
+    assert human.exit_code == 0 and " → QS-RET-" in human.stdout and "/verify/" in human.stdout
     code, statement = run("statement", "ENT1")
-    assert [h["quantity_t"] for h in statement["holdings"] if h["status"] == "held"] == [50]
+    assert [h["quantity_t"] for h in statement["holdings"] if h["status"] == "held"] == [49]
     code, found = run("serial", retired["serial"])
     assert found["blocks"][0]["certificate"].startswith("QS-RET-")
     assert run("verify") == (0, {"ok": True, "problems": []})

@@ -17,7 +17,7 @@ from qingshan.services import certificates
 from qingshan.store import ledger
 from qingshan.store.engine import reading, writing
 from qingshan.store.ledger import NotFound
-from registry_world import retire_some
+from registry_world import retire_some, surrender_some
 
 SEALED = {
     "certificate": "QS-RET-00000001",
@@ -140,3 +140,39 @@ def test_html_page_has_the_same_content_escaped(engine) -> None:
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert found.sha256 in page and f"https://qs.example/verify/{found.code}" in page
     assert "data:image/png;base64," in page  # the QR code, inline
+
+
+def test_a_surrender_s_certificate_states_the_obligation_in_both_languages(engine) -> None:
+    retirement_id = surrender_some(engine)
+    with reading(engine) as session:
+        found = certificates.certificate_for(session, retirement_id)
+        assert certificates.verify_certificate(session, found.code)["valid"] is True
+    assert found.compliance and found.fields == certificates.FIELDS + certificates.OBLIGATION_FIELDS
+    sealed = found.content
+    assert (sealed["purpose"], sealed["scheme"], sealed["compliance_year"]) == (
+        "履约抵销", "CN-ETS", 2025)  # fmt: skip
+    assert (sealed["verified_emissions_t"], sealed["offset_cap_t"]) == (9_000, 450)
+    page = certificates.certificate_html(found, "https://qs.example")
+    document = PdfReader(io.BytesIO(certificates.certificate_pdf(found, "https://qs.example")))
+    text_ = "".join(page.extract_text() for page in document.pages)
+    for rendered in (page, text_):
+        for expected in (
+            "履约抵销注销证明",
+            "履约机制 Compliance scheme",
+            "CN-ETS",
+            "履约年度 Compliance year",
+            "核查排放量 Verified emissions (tCO2e)",
+            "9000",
+            "抵销上限 Offset cap (tCO2e)",
+            "450",
+            "前 12 项",
+            found.sha256,
+        ):
+            assert expected in rendered, expected
+
+
+def test_a_neutrality_certificate_states_no_obligation(engine) -> None:
+    with reading(engine) as session:
+        found = certificates.certificate_for(session, retire_some(engine))
+    assert not found.compliance and found.fields == certificates.FIELDS
+    assert "Compliance scheme" not in certificates.certificate_html(found, "https://qs.example")

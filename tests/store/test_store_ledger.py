@@ -12,7 +12,13 @@ from sqlalchemy.exc import DatabaseError, IntegrityError
 from qingshan.store import ledger
 from qingshan.store.engine import reading, writing
 from qingshan.store.ledger import LedgerError
-from qingshan.store.models import CreditBlock, LowCarbonAction, Methodology, RegistryAccount
+from qingshan.store.models import (
+    CreditBlock,
+    LowCarbonAction,
+    Methodology,
+    RegistryAccount,
+    Retirement,
+)
 
 RIDE = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 Beijing time, 2024-03-01
 
@@ -309,6 +315,78 @@ def test_surrender_stops_at_the_five_percent_cap(engine: Engine, accounts: dict[
         )
     with reading(engine) as session:
         assert ledger.verify(session) == []
+
+
+def test_a_surrender_is_certified_with_the_obligation_it_meets(
+    engine: Engine, accounts: dict[str, int]
+) -> None:
+    """The certificate of a surrender seals the obligation (scheme, year, verified emissions,
+    offset cap) besides what every retirement states; a neutrality retirement's does not."""
+    enterprise = accounts["ENT1"]
+    origin = issue(engine, enterprise, 1_000, "i1")
+    with writing(engine, "test") as session:
+        obligation = ledger.add_obligation(session, enterprise, "CN-ETS", 2025, 9_000)
+        surrendered = ledger.surrender(
+            session,
+            "s1",
+            block_id=origin,
+            quantity=300,
+            from_account_id=enterprise,
+            obligation_id=obligation.id,
+        )
+        neutral = ledger.retire(
+            session,
+            "r1",
+            block_id=origin,
+            quantity=10,
+            from_account_id=enterprise,
+            purpose="碳中和",
+            beneficiary="ENT1",
+        )
+        ids = (surrendered.details["retirement_id"], neutral.details["retirement_id"])
+        obligation_id = obligation.id
+    with writing(engine, "test") as session:  # a later surrender changes no sealed field
+        ledger.surrender(
+            session,
+            "s2",
+            block_id=origin,
+            quantity=100,
+            from_account_id=enterprise,
+            obligation_id=obligation_id,
+        )
+    with reading(engine) as session:
+        compliance, neutrality = (session.get(Retirement, found) for found in ids)
+        assert compliance is not None and neutrality is not None
+        content = ledger.certificate_content(session, compliance)
+        assert content == {
+            "certificate": "QS-RET-00000001",
+            "serial": "QS-AR-CQCM-001-2023-P001-701-1000",
+            "quantity_t": 300,
+            "purpose": "履约抵销",
+            "beneficiary": "ENT1",
+            "note": "2025 年度履约",
+            "account": "ENT1",
+            "at": compliance.at.isoformat(),
+            "scheme": "CN-ETS",
+            "compliance_year": 2025,
+            "verified_emissions_t": 9_000,
+            "offset_cap_t": 450,  # 5 % of 9,000 t (Art. 29, carbon.md §7.6)
+        }
+        assert ledger.certificate_hash(content) == compliance.certificate_sha256
+        neutral_content = ledger.certificate_content(session, neutrality)
+        assert "scheme" not in neutral_content and "offset_cap_t" not in neutral_content
+        assert ledger.certificate_hash(neutral_content) == neutrality.certificate_sha256
+        assert ledger.verify(session) == []
+    with engine.begin() as connection:  # the obligation is sealed: restating it breaks the seal
+        connection.execute(
+            text("UPDATE registry_obligations SET verified_emissions_t = 8000 WHERE id = :id"),
+            {"id": obligation_id},
+        )
+    with reading(engine) as session:
+        compliance = session.get(Retirement, ids[0])
+        assert compliance is not None
+        altered = ledger.certificate_content(session, compliance)
+        assert ledger.certificate_hash(altered) != compliance.certificate_sha256
 
 
 def test_retried_request_applies_once(engine: Engine, accounts: dict[str, int]) -> None:

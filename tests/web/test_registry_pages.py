@@ -74,6 +74,36 @@ def test_an_owner_retires_and_the_public_verifies_the_certificate(
     assert "已注销" in lookup.text and "持有" in lookup.text
 
 
+def test_an_enterprise_s_surrender_certificate_states_the_obligation_and_verifies(
+    firm_block: dict[str, Any], site: TestClient, engine: Engine
+) -> None:
+    admin = registry.Principal("test:admin", "admin")
+    obligation = registry.add_obligation(
+        engine, admin, account_code="E-FIRM", scheme="CN-ETS", year=2025,
+        verified_emissions_t=1_200,
+    )  # fmt: skip
+    surrendered = registry.surrender(
+        engine, admin, key="s-1", block_id=firm_block["block_id"], quantity=60,
+        from_account="E-FIRM", obligation_id=obligation["id"],
+    )  # fmt: skip
+    number = surrendered["certificate"]
+    firm = client_of(site, "firm")
+    account = firm.get("/registry/accounts/E-FIRM").text
+    assert "履约义务" in account and "CN-ETS" in account
+    assert account.count(f'href="/registry/certificates/{number}"') == 2  # obligation, timeline
+    firm.post("/logout", data={"csrf": csrf_of(account)})
+    for path in (f"/registry/certificates/{number}", surrendered["verify_path"]):
+        page = site.get(path)
+        assert page.status_code == 200 and "核验通过" in page.text
+        assert "履约抵销注销证明" in page.text
+        for label, value in (("履约机制", "CN-ETS"), ("履约年度", "2025"),
+                             ("核查排放量（吨二氧化碳当量）", "1200"),
+                             ("抵销上限（吨二氧化碳当量）", "60")):  # fmt: skip
+            assert re.search(rf"<th scope=\"row\">{label}</th><td>{value}</td>", page.text), label
+    english = site.get(f"/registry/certificates/{number}?lang=en")
+    assert "Offset cap (t CO2e)" in english.text and "Compliance year" in english.text
+
+
 def test_retiring_more_than_held_is_refused_with_the_reason(
     firm_block: dict[str, Any], site: TestClient
 ) -> None:

@@ -69,7 +69,12 @@ def _report(operation: dict[str, Any], as_json: bool) -> None:
         emit_json({"ok": True, **operation})
         return
     serial = f" {operation['serial']}" if operation.get("serial") else ""
-    typer.echo(f"{operation['kind']} #{operation['id']}:{serial} ({operation['quantity_t']} t)")
+    certified = ""
+    if operation.get("certificate"):  # a retirement or surrender
+        certified = f" → {operation['certificate']} {operation['verify_path']}"
+    typer.echo(
+        f"{operation['kind']} #{operation['id']}:{serial} ({operation['quantity_t']} t){certified}"
+    )
 
 
 def _key(key: str | None) -> str:
@@ -244,7 +249,7 @@ def retire_command(
     key: KeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Retire credits irreversibly; prints the certificate's serial."""
+    """Retire credits irreversibly; prints the serial, certificate number and verify path."""
     engine = store_engine()
     operation = _run(
         as_json,
@@ -300,7 +305,8 @@ def surrender_command(
     key: KeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Use credits against a compliance obligation (履约抵销), within the offset cap."""
+    """Use credits against a compliance obligation (履约抵销), within the offset cap; prints the
+    serial, certificate number and verify path (`registry certificate` writes the PDF)."""
     engine = store_engine()
     operation = _run(
         as_json,

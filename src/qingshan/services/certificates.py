@@ -5,7 +5,9 @@ retirement: it numbers the certificate (``QS-RET-<id>``) and stores the SHA-256 
 as canonical JSON (:func:`qingshan.store.ledger.certificate_content` and
 :func:`~qingshan.store.ledger.certificate_hash`: sorted keys, no spaces, UTF-8). The content
 names the serial range, which spells out the methodology, vintage and project
-(``QS-<methodology>-<vintage>-<project>-<first>-<last>``), so the seal covers them too.
+(``QS-<methodology>-<vintage>-<project>-<first>-<last>``), so the seal covers them too. A
+surrender's content also states the obligation it meets (:data:`OBLIGATION_FIELDS`: scheme,
+compliance year, verified emissions, offset cap), so its certificate proves compliance use.
 
 This module adds
 
@@ -61,6 +63,13 @@ FIELDS = (
     ("at", "注销时间 Retired at (UTC)"),
 )
 """The sealed fields in the order a certificate prints them."""
+OBLIGATION_FIELDS = (
+    ("scheme", "履约机制 Compliance scheme"),
+    ("compliance_year", "履约年度 Compliance year"),
+    ("verified_emissions_t", "核查排放量 Verified emissions (tCO2e)"),
+    ("offset_cap_t", "抵销上限 Offset cap (tCO2e)"),
+)
+"""The sealed fields a surrender's certificate adds: the obligation it is used against."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,16 @@ class Certificate:
     @property
     def verify_path(self) -> str:
         return VERIFY_PATH.format(code=self.code)
+
+    @property
+    def compliance(self) -> bool:
+        """Whether this certifies a surrender against a compliance obligation (履约抵销)."""
+        return "compliance_year" in self.content
+
+    @property
+    def fields(self) -> tuple[tuple[str, str], ...]:
+        """The sealed fields this certificate prints, with their bilingual labels."""
+        return FIELDS + OBLIGATION_FIELDS if self.compliance else FIELDS
 
     @property
     def valid(self) -> bool:
@@ -201,9 +220,12 @@ def certificate_document(found: Certificate, verify_url: str) -> ReportDocument:
         ("年份 Vintage", display(issuance.get("vintage"))),
         ("项目 Project", f"{issuance.get('project', '—')} {issuance.get('project_name', '')}"),
     ]
-    rows = [(label, display(found.content[key])) for key, label in FIELDS] + issued
+    rows = [(label, display(found.content[key])) for key, label in found.fields] + issued
+    title = "碳减排量注销证明 Retirement certificate"
+    if found.compliance:
+        title = "碳减排量履约抵销注销证明 Compliance retirement certificate"
     document = ReportDocument(
-        "碳减排量注销证明 Retirement certificate",
+        title,
         meta=[f"{found.number} · 青山碳普惠登记簿 Qingshan carbon-inclusion registry"],
     )
     return document.add(
@@ -215,11 +237,11 @@ def certificate_document(found: Certificate, verify_url: str) -> ReportDocument:
         Image(qr_png(verify_url), width_mm=35),
         bullets(
             [
-                "哈希为证书内容（上表前八项）按键排序、无空格的 UTF-8 JSON 的 SHA-256，"
-                "注销时由登记簿封存；任何一项被改动，核验即失败。",
-                "The hash is the SHA-256 of the sealed fields (the first eight rows) as "
-                "canonical JSON (sorted keys, no spaces, UTF-8), sealed by the registry at "
-                "retirement; changing any of them makes verification fail.",
+                f"哈希为证书内容（上表前 {len(found.fields)} 项）按键排序、无空格的 UTF-8 JSON "
+                "的 SHA-256，注销时由登记簿封存；任何一项被改动，核验即失败。",
+                f"The hash is the SHA-256 of the sealed fields (the first {len(found.fields)} "
+                "rows) as canonical JSON (sorted keys, no spaces, UTF-8), sealed by the "
+                "registry at retirement; changing any of them makes verification fail.",
                 "状态 Status：" + ("有效 valid" if found.valid else "记录与封存哈希不符 NOT VALID"),
             ]
         ),

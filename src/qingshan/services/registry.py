@@ -41,6 +41,8 @@ from qingshan.store import journal, ledger, market
 from qingshan.store.engine import reading, writing
 from qingshan.store.ledger import LedgerError, NotFound
 from qingshan.store.models import (
+    ComplianceObligation,
+    ComplianceScheme,
     Methodology,
     RegistryAccount,
     RegistryOperation,
@@ -242,16 +244,20 @@ def add_obligation(
     def work(session: Session) -> dict[str, Any]:
         account = ledger.account_by_code(session, account_code)
         obligation = ledger.add_obligation(session, account.id, scheme, year, verified_emissions_t)
-        return {
-            "id": obligation.id,
-            "account": account_code,
-            "scheme": scheme,
-            "year": year,
-            "verified_emissions_t": verified_emissions_t,
-            "offset_cap_t": obligation.offset_cap_t,
-        }
+        return {**_obligation_dict(obligation, scheme), "account": account_code}
 
     return _write(engine, principal, work)
+
+
+def _obligation_dict(obligation: ComplianceObligation, scheme: str) -> dict[str, Any]:
+    return {
+        "id": obligation.id,
+        "scheme": scheme,
+        "year": obligation.year,
+        "verified_emissions_t": obligation.verified_emissions_t,
+        "offset_cap_t": obligation.offset_cap_t,
+        "offsets_surrendered_t": obligation.offsets_surrendered_t,
+    }
 
 
 # ------------------------------------------------------------------------------------------
@@ -491,12 +497,15 @@ def _spend(
     from_account: str,
     move: Callable[[Session, int], RegistryOperation],
 ) -> dict[str, Any]:
-    """Run ``move(session, owner_id)`` on credits of ``from_account``, which the principal must
-    be allowed to move (:func:`_owned`); one audited transaction."""
+    """Run ``move(session, owner_id)`` — a retirement or a surrender — on credits of
+    ``from_account``, which the principal must be allowed to move (:func:`_owned`); one audited
+    transaction. The answer names the certificate: its number and verification path."""
 
     def work(session: Session) -> dict[str, Any]:
         owner = _owned(session, principal, from_account)
-        return ledger.operation_dict(move(session, owner.id))
+        operation = ledger.operation_dict(move(session, owner.id))
+        found = certificates.certificate_for(session, operation["details"]["retirement_id"])
+        return {**operation, "certificate": found.number, "verify_path": found.verify_path}
 
     return _write(engine, principal, work)
 
@@ -542,7 +551,8 @@ def surrender(
     obligation_id: int,
     note: str = "",
 ) -> dict[str, Any]:
-    """Use credits against a compliance obligation (履约抵销), within the scheme's offset cap."""
+    """Use credits against a compliance obligation (履约抵销), within the scheme's offset cap;
+    the certificate states the obligation (scheme, year, verified emissions, offset cap)."""
     return _spend(
         engine,
         principal,
@@ -608,7 +618,9 @@ def freeze(
 
 
 def statement(engine: Engine, principal: Principal, account_code: str) -> dict[str, Any]:
-    """An account's points, holdings and event timeline (owners, platform and auditors)."""
+    """An account's points, holdings, event timeline (a retirement or surrender names its
+    certificate) and compliance obligations with the surrenders made against each (owners,
+    platform and auditors)."""
     with reading(engine) as session:
         account = ledger.account_by_code(session, account_code)
         if principal.role not in PLATFORM_ROLES:
@@ -616,8 +628,56 @@ def statement(engine: Engine, principal: Principal, account_code: str) -> dict[s
         return {
             "account": _account_dict(account),
             "holdings": ledger.holdings(session, account.id),
-            "timeline": ledger.account_timeline(session, account.id),
+            "timeline": _certified(session, ledger.account_timeline(session, account.id)),
+            "obligations": _obligations(session, account.id),
         }
+
+
+def _certified(session: Session, timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The timeline, each event with the ``certificate`` number of its retirement (or None)."""
+    ids = [event["details"].get("retirement_id") for event in timeline]
+    numbers = dict(
+        session.execute(
+            select(Retirement.id, Retirement.certificate_number).where(
+                Retirement.id.in_([found for found in ids if found is not None])
+            )
+        ).all()
+    )
+    return [
+        {**event, "certificate": numbers.get(found)}
+        for event, found in zip(timeline, ids, strict=True)
+    ]
+
+
+def _obligations(session: Session, account_id: int) -> list[dict[str, Any]]:
+    """The account's compliance obligations, oldest year first, each with its ``surrenders``
+    (serial, tonnes, time, certificate number)."""
+    rows = session.execute(
+        select(ComplianceObligation, ComplianceScheme.code)
+        .join(ComplianceScheme, ComplianceScheme.id == ComplianceObligation.scheme_id)
+        .where(ComplianceObligation.account_id == account_id)
+        .order_by(ComplianceObligation.year, ComplianceObligation.id)
+    ).all()
+    surrenders = session.scalars(
+        select(Retirement)
+        .where(Retirement.obligation_id.in_([obligation.id for obligation, _ in rows]))
+        .order_by(Retirement.id)
+    )
+    used: dict[int | None, list[dict[str, Any]]] = {}
+    for record in surrenders:
+        used.setdefault(record.obligation_id, []).append(
+            {
+                "retirement_id": record.id,
+                "serial": record.serial,
+                "quantity_t": record.quantity,
+                "at": record.at.isoformat(),
+                "certificate": record.certificate_number,
+            }
+        )
+    return [
+        {**_obligation_dict(obligation, scheme), "surrenders": used.get(obligation.id, [])}
+        for obligation, scheme in rows
+    ]
 
 
 def block_history(engine: Engine, block_id: int) -> list[dict[str, Any]]:
@@ -708,12 +768,3 @@ def certificate(engine: Engine, number: str) -> dict[str, Any]:
     with reading(engine) as session:
         found = certificates.certificate_for(session, number)
         return {**found.record(), "intact": found.valid}
-
-
-def certificate_number(engine: Engine, retirement_id: int) -> str | None:
-    """The certificate number of a retirement (None for a surrender, which has none)."""
-    with reading(engine) as session:
-        record = session.get(Retirement, retirement_id)
-        if record is None:
-            raise NotFound(f"no retirement {retirement_id}")
-        return record.certificate_number

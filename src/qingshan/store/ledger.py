@@ -612,10 +612,12 @@ def _require_holder(session: Session, account_id: int) -> None:
 
 
 def certificate_content(session: Session, retirement: Retirement) -> dict[str, Any]:
-    """What the certificate states (and what its hash seals)."""
+    """What the certificate states (and what its hash seals). A surrender's certificate also
+    states the obligation it meets (:func:`_obligation_content`); a neutrality or voluntary
+    retirement's states none, so its content is the same as before surrenders were certified."""
     account = session.get(RegistryAccount, retirement.from_account_id)
     assert account is not None
-    return {
+    content = {
         "certificate": retirement.certificate_number,
         "serial": retirement.serial,
         "quantity_t": retirement.quantity,
@@ -624,6 +626,27 @@ def certificate_content(session: Session, retirement: Retirement) -> dict[str, A
         "note": retirement.note,
         "account": account.code,
         "at": retirement.at.isoformat(),
+    }
+    if retirement.obligation_id is not None:
+        content |= _obligation_content(session, retirement.obligation_id)
+    return content
+
+
+def _obligation_content(session: Session, obligation_id: int) -> dict[str, Any]:
+    """The obligation a surrender is used against: scheme, compliance year, verified emissions
+    and offset cap — all fixed when the obligation was recorded, so sealing them is stable. The
+    tonnes surrendered so far grow with later surrenders and are not sealed."""
+    row = session.execute(
+        select(ComplianceObligation, ComplianceScheme.code)
+        .join(ComplianceScheme, ComplianceScheme.id == ComplianceObligation.scheme_id)
+        .where(ComplianceObligation.id == obligation_id)
+    ).one()
+    obligation, scheme = row
+    return {
+        "scheme": scheme,
+        "compliance_year": obligation.year,
+        "verified_emissions_t": obligation.verified_emissions_t,
+        "offset_cap_t": obligation.offset_cap_t,
     }
 
 
@@ -635,7 +658,7 @@ def certificate_hash(content: dict[str, Any]) -> str:
 
 
 def _seal(session: Session, retirement: Retirement) -> None:
-    """Number the retirement's certificate and seal its content with SHA-256."""
+    """Number the retirement's (or surrender's) certificate and seal its content with SHA-256."""
     retirement.certificate_number = f"QS-RET-{retirement.id:08d}"
     retirement.certificate_sha256 = certificate_hash(certificate_content(session, retirement))
 
@@ -728,7 +751,9 @@ def surrender(
     obligation_id: int,
     note: str = "",
 ) -> RegistryOperation:
-    """Retire credits (purpose 履约抵销) against a compliance obligation, within its offset cap."""
+    """Retire credits (purpose 履约抵销) against a compliance obligation, within its offset cap;
+    like a retirement it gets a certificate, which also states the obligation (scheme, year,
+    verified emissions, offset cap: :func:`certificate_content`)."""
     if done := replay(session, key):
         return done
     obligation: ComplianceObligation = _locked(

@@ -251,7 +251,8 @@ def transfer(body: Transfer, engine: EngineDep, caller: Holder) -> dict[str, Any
 
 @router.post("/retirements")
 def retire(body: RetirementRequest, engine: EngineDep, caller: Holder) -> dict[str, Any]:
-    """Retire credits irreversibly (碳中和 / 自愿注销); the answer names the certificate."""
+    """Retire credits irreversibly (碳中和 / 自愿注销); the answer names the certificate
+    (``certificate``: its number, ``verify_path``: its public verification page)."""
     fields = body.model_dump()
     key = fields.pop("idempotency_key")
     return _call(lambda: registry.retire(engine, principal_of(caller), key=key, **fields))
@@ -259,7 +260,8 @@ def retire(body: RetirementRequest, engine: EngineDep, caller: Holder) -> dict[s
 
 @router.post("/surrenders")
 def surrender(body: Surrender, engine: EngineDep, caller: Holder) -> dict[str, Any]:
-    """Use credits against a compliance obligation (履约抵销), within the offset cap."""
+    """Use credits against a compliance obligation (履约抵销), within the offset cap; the answer
+    names the certificate (``certificate``, ``verify_path``), which states the obligation."""
     fields = body.model_dump()
     key = fields.pop("idempotency_key")
     return _call(lambda: registry.surrender(engine, principal_of(caller), key=key, **fields))

@@ -219,9 +219,8 @@ def retire(engine: EngineDep, caller: Holder, code: str, form: CheckedForm) -> R
         return RedirectResponse(
             account_url(code, problem=str(error)), status_code=status.HTTP_303_SEE_OTHER
         )
-    number = registry.certificate_number(engine, operation["details"]["retirement_id"])
     return RedirectResponse(
-        f"/registry/certificates/{number}", status_code=status.HTTP_303_SEE_OTHER
+        f"/registry/certificates/{operation['certificate']}", status_code=status.HTTP_303_SEE_OTHER
     )
 
 
