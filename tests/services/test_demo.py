@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -16,6 +17,7 @@ from qingshan.alerting.catalogue import RULE_TYPES
 from qingshan.protocols.hj212_simulator import DeviceSimulator
 from qingshan.services import (
     carbon,
+    certificates,
     database,
     demo,
     demo_live,
@@ -37,6 +39,7 @@ from qingshan.store.models import (
     ROLES,
     Aggregate,
     Alarm,
+    CreditBlock,
     Device,
     Grid,
     Parameter,
@@ -162,6 +165,31 @@ def _check_registry(engine: Engine, summary: demo.DemoSummary) -> None:
     assert {"trade", "retire"} <= kinds
     ent02 = registry.statement(engine, platform, "ENT02")
     assert "surrender" in {event["kind"] for event in ent02["timeline"]}
+    _check_market_purchases_surrendered(engine, ent01)
+
+
+def _check_market_purchases_surrendered(engine: Engine, ent01: dict[str, Any]) -> None:
+    """The enterprise user's ENT01 bought 900 t on the market (MARKET_ORDERS bid-3) and
+    surrendered exactly those units against its obligation, each with a valid certificate that
+    its account page links (the statement's obligations and timeline)."""
+    platform = registry.Principal("test", "analyst")
+    bought = market.trades(engine, platform, account_code="ENT01")
+    assert sum(trade["quantity_t"] for trade in bought) == 900
+    (obligation,) = ent01["obligations"]
+    assert (obligation["scheme"], obligation["offsets_surrendered_t"]) == ("CN-ETS", 900)
+    assert obligation["offset_cap_t"] == demo.demo_books.COMPLIANCE_EMISSIONS_T * 5 // 100
+    surrenders = {row["retirement_id"]: row for row in obligation["surrenders"]}
+    with reading(engine) as session:
+        for trade in bought:
+            block = session.get(CreditBlock, trade["block_id"])
+            assert block is not None and block.status == "retired"
+            assert surrenders[block.retirement_id]["quantity_t"] == trade["quantity_t"]
+        for surrender in surrenders.values():
+            found = certificates.certificate_for(session, surrender["certificate"])
+            assert found.valid and found.compliance
+            assert found.content["verified_emissions_t"] == obligation["verified_emissions_t"]
+    linked = {event["certificate"] for event in ent01["timeline"] if event["kind"] == "surrender"}
+    assert linked == {surrender["certificate"] for surrender in surrenders.values()}
 
 
 def _check_carbon_and_gep_files(summary: demo.DemoSummary, data_dir: Path) -> None:

@@ -135,8 +135,9 @@ def _moved_block(operation: dict[str, object]) -> int:
 
 def seed_registry(engine: Engine, seed: int, until: date) -> int:
     """Accounts (200 residents, 3 enterprises, 2 forest project owners), actions and
-    redemptions, two issuances, trades, a transfer, neutrality retirements and a compliance
-    surrender; returns the number of accounts opened."""
+    redemptions, two issuances, trades, a transfer, neutrality retirements, a compliance
+    surrender, the market, and the enterprise user's surrender of what it bought there;
+    returns the number of accounts opened."""
     rng = random.Random(seed)
     residents = _open_accounts(engine, rng)
     registry.record_actions(engine, PLATFORM, _actions(residents, rng, until))
@@ -244,6 +245,7 @@ def seed_registry(engine: Engine, seed: int, until: date) -> int:
         note=f"{until.year - 1} 年度配额清缴抵销",
     )
     seed_market(engine, int(first["issuance_id"]), int(second["issuance_id"]))
+    surrender_market_purchases(engine, enterprise, until.year - 1)
     return len(residents) + 5
 
 
@@ -285,6 +287,38 @@ def seed_market(engine: Engine, *issuances: int) -> None:
             price_fen_per_t=market.fen_from_yuan(price),
             quantity=quantity,
         )
+
+
+COMPLIANCE_EMISSIONS_T = 480_000
+"""Verified emissions of ENT01 (青峰热电, a power plant: the sector the national ETS covers);
+the CN-ETS cap lets it offset 24,000 t."""
+
+
+def surrender_market_purchases(engine: Engine, enterprise: Principal, year: int) -> None:
+    """The enterprise user's ENT01 records its verified emissions for ``year`` and surrenders
+    every tonne it bought on the market against them (履约抵销): a compliance certificate per
+    fill, linked from its account page."""
+    obligation = registry.add_obligation(
+        engine,
+        PLATFORM,
+        account_code="ENT01",
+        scheme="CN-ETS",
+        year=year,
+        verified_emissions_t=COMPLIANCE_EMISSIONS_T,
+    )
+    bought = market.trades(engine, enterprise, account_code="ENT01")
+    for trade in sorted(bought, key=lambda trade: trade["id"]):
+        if trade["buyer"] == "ENT01":
+            registry.surrender(
+                engine,
+                enterprise,
+                key=f"demo-surrender-market-{trade['id']}",
+                block_id=trade["block_id"],
+                quantity=trade["quantity_t"],
+                from_account="ENT01",
+                obligation_id=int(obligation["id"]),
+                note=f"{year} 年度配额清缴抵销（交易市场购入）",
+            )
 
 
 # ------------------------------------------------------------------------------------------
