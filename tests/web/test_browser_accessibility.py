@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine
 
 from browser import LiveSite, open_page, sign_in, world_site
+from qingshan.services import registry
 from web.pages_world import add_alarms_and_reviewer, open_sample_case
 from web_world import PASSWORD, market_for_firms, trade_between_firms
 
@@ -22,6 +23,7 @@ PUBLIC_PAGES = [
     "/login",
     "/registry",
     "/registry/serial?serial=QS-X",
+    "/registry/certificates/QS-RET-00000001",
     "/registry/market",
     "/registry/market/1",
 ]
@@ -49,9 +51,20 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
 
 
 def prepare(engine: Engine) -> None:
-    """Credits of the firm, a trade on issuance 1, alarms, and case 1 opened from alarm 1 (as
-    the paths above name)."""
-    trade_between_firms(engine, market_for_firms(engine)["issuance_id"])
+    """Credits of the firm, a trade on issuance 1, a compliance surrender (certificate
+    QS-RET-00000001, listed on the firm's account page), alarms, and case 1 opened from alarm 1
+    (as the paths above name)."""
+    credits = market_for_firms(engine)
+    trade_between_firms(engine, credits["issuance_id"])
+    admin = registry.Principal("test:admin", "admin")
+    obligation = registry.add_obligation(
+        engine, admin, account_code="E-FIRM", scheme="CN-ETS", year=2025,
+        verified_emissions_t=2_000,
+    )  # fmt: skip
+    registry.surrender(
+        engine, admin, key="s-1", block_id=credits["block_id"], quantity=30,
+        from_account="E-FIRM", obligation_id=obligation["id"],
+    )  # fmt: skip
     open_sample_case(engine, add_alarms_and_reviewer(engine))
 
 
