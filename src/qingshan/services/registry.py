@@ -628,24 +628,28 @@ def statement(engine: Engine, principal: Principal, account_code: str) -> dict[s
         return {
             "account": _account_dict(account),
             "holdings": ledger.holdings(session, account.id),
-            "timeline": _certified(session, ledger.account_timeline(session, account.id)),
+            "timeline": _certified(
+                session, account.id, ledger.account_timeline(session, account.id)
+            ),
             "obligations": _obligations(session, account.id),
         }
 
 
-def _certified(session: Session, timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The timeline, each event with the ``certificate`` number of its retirement (or None)."""
-    ids = [event["details"].get("retirement_id") for event in timeline]
+def _certified(
+    session: Session, account_id: int, timeline: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The timeline, each event with the ``certificate`` number of the account's retirement or
+    surrender it made (None for other events)."""
     numbers = dict(
         session.execute(
             select(Retirement.id, Retirement.certificate_number).where(
-                Retirement.id.in_([found for found in ids if found is not None])
+                Retirement.from_account_id == account_id, Retirement.kind == "retired"
             )
         ).all()
     )
     return [
-        {**event, "certificate": numbers.get(found)}
-        for event, found in zip(timeline, ids, strict=True)
+        {**event, "certificate": numbers.get(event["details"].get("retirement_id"))}
+        for event in timeline
     ]
 
 
