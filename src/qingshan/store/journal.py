@@ -89,6 +89,15 @@ class UnbalancedEntry(ValueError):
     """The lines of an entry do not sum to zero per asset (a bug in the caller)."""
 
 
+@dataclass(frozen=True)
+class Posting:
+    """An entry to append: its kind, its lines, the operation it journals (if any)."""
+
+    kind: str
+    lines: Sequence[Line]
+    operation_id: int | None = None
+
+
 def post(
     session: Session, kind: str, lines: Sequence[Line], *, operation_id: int | None = None
 ) -> int:
@@ -96,14 +105,25 @@ def post(
 
     Any asset may be posted (points, cash, credits); the lines must balance per asset.
     """
-    problems = imbalance(lines)
-    if problems:
-        raise UnbalancedEntry(f"{kind}: {problems}")
-    entry_id: int = session.execute(
-        insert(JournalEntry)
-        .values(kind=kind, at=utc_now(), operation_id=operation_id)
-        .returning(JournalEntry.id)
-    ).scalar_one()
+    (entry_id,) = post_many(session, [Posting(kind, lines, operation_id)])
+    return entry_id
+
+
+def post_many(session: Session, postings: Sequence[Posting]) -> list[int]:
+    """Append unsealed entries (ids in the order given) and all their lines: two statements
+    however many entries. Every entry must balance per asset, or none is written."""
+    for posting in postings:
+        if problems := imbalance(posting.lines):
+            raise UnbalancedEntry(f"{posting.kind}: {problems}")
+    if not postings:
+        return []
+    now = utc_now()
+    entry_ids: list[int] = list(
+        session.scalars(
+            insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
+            [{"kind": p.kind, "at": now, "operation_id": p.operation_id} for p in postings],
+        )
+    )
     bulk.insert_rows(
         session,
         JournalLine.__table__,
@@ -119,10 +139,11 @@ def post(
                 "first_serial": line.first_serial,
                 "last_serial": line.last_serial,
             }
-            for number, line in enumerate(lines, start=1)
+            for entry_id, posting in zip(entry_ids, postings, strict=True)
+            for number, line in enumerate(posting.lines, start=1)
         ],
     )
-    return entry_id
+    return entry_ids
 
 
 def imbalance(lines: Iterable[Line]) -> dict[str, int]:
