@@ -168,6 +168,14 @@ def account_by_code(session: Session, code: str) -> RegistryAccount:
     return account
 
 
+def accounts_by_code(session: Session, codes: list[str]) -> dict[str, RegistryAccount]:
+    """Code → account for the codes that exist (any number of codes, one query per chunk)."""
+    found: dict[str, RegistryAccount] = {}
+    for condition in bulk.matching(session, RegistryAccount.code, codes):
+        found.update((a.code, a) for a in session.scalars(select(RegistryAccount).where(condition)))
+    return found
+
+
 def account_ids(session: Session, codes: list[str]) -> dict[str, int]:
     """Account code → id for the codes that exist (any number of codes)."""
     table = RegistryAccount.__table__
