@@ -53,6 +53,12 @@ class GroupCommit(Generic[Q, R]):
         self._pending: list[_Waiter[Q, R]] = []
         self._busy = False
 
+    @property
+    def queued(self) -> int:
+        """Requests waiting for the next batch."""
+        with self._lock:
+            return len(self._pending)
+
     def submit(self, request: Q) -> R:
         """Queue ``request``, wait until its batch is applied, return its result or raise."""
         waiter: _Waiter[Q, R] = _Waiter(request)

@@ -673,12 +673,10 @@ def _replays(session: Session, keys: list[str]) -> dict[str, Any]:
 
 
 def _receiver_kinds(session: Session, account_ids: list[int]) -> dict[int, str]:
-    """Account id → kind, for the accounts that exist."""
-    kinds: dict[int, str] = {}
-    for condition in bulk.matching(session, RegistryAccount.id, sorted(set(account_ids))):
-        query = select(RegistryAccount.id, RegistryAccount.kind).where(condition)
-        kinds.update({account_id: kind for account_id, kind in session.execute(query)})
-    return kinds
+    """Account id → kind, for the accounts that exist (no query for accounts the session has
+    loaded already, as the registry service does for a batch)."""
+    accounts = (session.get(RegistryAccount, account_id) for account_id in set(account_ids))
+    return {account.id: account.kind for account in accounts if account is not None}
 
 
 def _apply(
