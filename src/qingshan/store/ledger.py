@@ -24,9 +24,10 @@ Every function works in the caller's session, which must come from
   (:mod:`qingshan.store.journal`) built from the same values it wrote; the services seal it into
   the hash chain after committing.
 
-Lock order (to avoid deadlocks): obligation, then block; points lock only account rows, a batch
-of actions all its accounts in id order. The journal head is locked only by sealers, in a
-transaction of their own that holds no other lock.
+Lock order (to avoid deadlocks): obligation, then block (a batch of moves: all its blocks in id
+order, in one statement); points lock only account rows, a batch of actions all its accounts in
+id order. The journal head is locked only by sealers, in a transaction of their own that holds
+no other lock.
 """
 
 from __future__ import annotations
