@@ -1,11 +1,13 @@
 """Speed of the carbon-inclusion ledger, against a baseline measured in the same run.
 
 * Credit transfers/s from ``--clients`` concurrent threads, each moving 1 t at a time out of
-  its own block through the full use-case (permission check, row lock, split, operation,
-  double-entry journal lines, ORM audit, one transaction per transfer, then the journal seal);
-  issue 7 asks for ≥ 2,000/s from 16 clients on PostgreSQL. Baseline: the same threads running
-  only the SQL a split needs (shrink one block row and insert one, one transaction each),
-  without locks, journal or audit.
+  its own block through the full use-case ``services.registry.transfer`` (permission check,
+  row lock, split, operation, double-entry journal lines, ORM audit, the journal seal), each
+  client waiting until its own transfer is committed before sending the next; the transfers
+  of the clients that wait at the same time are committed together (group commit,
+  docs/registry.md). Issue 7 asks for ≥ 2,000/s from 16 clients on PostgreSQL. Baseline: the
+  same threads running only the SQL a split needs (shrink one block row and insert one, one
+  transaction each), without locks, journal or audit.
 * Low-carbon actions for ``--accounts`` accounts recorded in batches of ``--batch`` through the
   full use-case (``services.registry.record_actions``: account codes, duplicates, daily caps,
   points, accrual operations, one journal entry per batch); issue 7: 1,000,000 actions for

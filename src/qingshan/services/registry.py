@@ -15,6 +15,8 @@ The ledger rules live in :mod:`qingshan.store.ledger`; this module adds
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -29,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from qingshan.services import certificates
+from qingshan.services.group_commit import GroupCommit
 from qingshan.services.tables import (
     ProblemCollector,
     parse_numbers,
@@ -90,6 +93,13 @@ def _may_move(principal: Principal, account: RegistryAccount) -> None:
 
 
 def _write(engine: Engine, principal: Principal, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one audited transaction (:func:`_commit`), then seal the journal."""
+    result = _commit(engine, principal, work)
+    seal_journal(engine, principal.actor, wait=False)
+    return result
+
+
+def _commit(engine: Engine, principal: Principal, work: Callable[[Session], T]) -> T:
     """Run ``work`` in one audited transaction, once more if a unique index refused it.
 
     A unique violation means a concurrent transaction committed first: a twin request with
@@ -99,12 +109,10 @@ def _write(engine: Engine, principal: Principal, work: Callable[[Session], T]) -
     """
     try:
         with writing(engine, principal.actor) as session:
-            result = work(session)
+            return work(session)
     except IntegrityError:
         with writing(engine, principal.actor) as session:
-            result = work(session)
-    seal_journal(engine, principal.actor, wait=False)
-    return result
+            return work(session)
 
 
 def seal_journal(engine: Engine, actor: str, *, wait: bool = True) -> int:
@@ -438,17 +446,34 @@ def issue_from_actions(
 
 
 def _receiver(session: Session, account_code: str) -> RegistryAccount:
-    """An account credits may be issued or moved to: units reach the market escrow only with a
-    sell order (:mod:`qingshan.store.market`), never by a registry operation."""
+    """An account credits may be issued or moved to (:func:`_not_to_escrow`)."""
+    _not_to_escrow(account_code)
+    return ledger.account_by_code(session, account_code)
+
+
+def _not_to_escrow(account_code: str) -> None:
+    """Units reach the market escrow only with a sell order (:mod:`qingshan.store.market`),
+    never by a registry operation."""
     if account_code == ledger.MARKET_ESCROW:
         raise Forbidden("credits enter the market escrow only with a sell order")
-    return ledger.account_by_code(session, account_code)
 
 
 def _owned(session: Session, principal: Principal, account_code: str) -> RegistryAccount:
     account = ledger.account_by_code(session, account_code)
     _may_move(principal, account)
     return account
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """One :func:`transfer` call waiting for its batch (:mod:`qingshan.services.group_commit`)."""
+
+    key: str
+    block_id: int
+    quantity: int
+    from_account: str
+    to_account: str
+    price_fen_per_t: int | None
 
 
 def transfer(
@@ -462,33 +487,101 @@ def transfer(
     to_account: str,
     price_yuan_per_t: float | None = None,
 ) -> dict[str, Any]:
-    """Move credits to another account; with a price, record it as a bilateral trade."""
+    """Move credits to another account; with a price, record it as a bilateral trade.
 
-    def work(session: Session) -> dict[str, Any]:
-        sender = _owned(session, principal, from_account)
-        receiver = _receiver(session, to_account)
-        if price_yuan_per_t is None:
-            operation = ledger.transfer(
-                session,
-                key,
-                block_id=block_id,
-                quantity=quantity,
-                from_account_id=sender.id,
-                to_account_id=receiver.id,
-            )
-        else:
-            operation = ledger.trade(
-                session,
-                key,
-                block_id=block_id,
-                quantity=quantity,
-                seller_account_id=sender.id,
-                buyer_account_id=receiver.id,
-                price_fen_per_t=round(price_yuan_per_t * 100),
-            )
-        return ledger.operation_dict(operation)
+    Group commit: transfers that this process's threads request meanwhile are applied with
+    this one in one transaction (:func:`apply_transfers`); returns once it is committed, with
+    its own result or its own refusal, exactly as if it had been applied alone."""
+    price = None if price_yuan_per_t is None else round(price_yuan_per_t * 100)
+    request = TransferRequest(key, block_id, quantity, from_account, to_account, price)
+    return _transfer_queue(engine, principal).submit(request)
 
-    return _write(engine, principal, work)
+
+TransferOutcome = dict[str, Any] | Exception
+_QUEUES: weakref.WeakKeyDictionary[
+    Engine, dict[Principal, GroupCommit[TransferRequest, dict[str, Any]]]
+] = weakref.WeakKeyDictionary()
+_QUEUES_LOCK = threading.Lock()
+
+
+def _transfer_queue(
+    engine: Engine, principal: Principal
+) -> GroupCommit[TransferRequest, dict[str, Any]]:
+    """The queue of one engine and principal: a batch is one audited transaction, which has
+    one actor, and its permission checks are that principal's."""
+    with _QUEUES_LOCK:
+        queues = _QUEUES.setdefault(engine, {})
+        if principal not in queues:
+            queues[principal] = GroupCommit(
+                lambda requests: commit_transfers(engine, principal, requests),
+                lambda _requests: seal_journal(engine, principal.actor, wait=False),
+            )
+        return queues[principal]
+
+
+def commit_transfers(
+    engine: Engine, principal: Principal, requests: list[TransferRequest]
+) -> list[TransferOutcome]:
+    """Apply ``requests`` in one transaction (:func:`apply_transfers`); one outcome each.
+
+    A refusal (:class:`LedgerError`) is one request's outcome and leaves the others alone. An
+    error of the database (a CHECK, a deadlock, a lost connection) rolls the whole batch back;
+    then each request is applied again in a transaction of its own, so that only the one that
+    caused it fails and nothing is applied half."""
+    try:
+        return _commit(engine, principal, lambda s: apply_transfers(s, principal, requests))
+    except Exception as error:  # the batch rolled back whole
+        if len(requests) == 1:
+            return [error]
+        return [
+            outcome
+            for request in requests
+            for outcome in commit_transfers(engine, principal, [request])
+        ]
+
+
+def apply_transfers(
+    session: Session, principal: Principal, requests: list[TransferRequest]
+) -> list[TransferOutcome]:
+    """Check and apply transfers in order in the caller's transaction: their accounts read in
+    one query, each sender checked against the principal (:func:`_may_move`), then one
+    :func:`qingshan.store.ledger.move_many` for all; a result dict or a refusal each."""
+    codes = sorted({code for r in requests for code in (r.from_account, r.to_account)})
+    accounts = ledger.accounts_by_code(session, codes)
+    outcomes: list[TransferOutcome | int] = []
+    moves: list[ledger.Move] = []
+    for request in requests:
+        try:
+            sender = _known(accounts, request.from_account)
+            _may_move(principal, sender)
+            _not_to_escrow(request.to_account)
+            receiver = _known(accounts, request.to_account)
+        except LedgerError as error:
+            outcomes.append(error)
+            continue
+        outcomes.append(len(moves))
+        moves.append(
+            ledger.Move(
+                request.key,
+                request.block_id,
+                request.quantity,
+                sender.id,
+                receiver.id,
+                request.price_fen_per_t,
+            )
+        )
+    moved = ledger.move_many(session, moves)
+    return [_outcome(moved[o]) if isinstance(o, int) else o for o in outcomes]
+
+
+def _known(accounts: dict[str, RegistryAccount], code: str) -> RegistryAccount:
+    if code not in accounts:
+        raise NotFound(f"no registry account {code!r}")
+    return accounts[code]
+
+
+def _outcome(moved: RegistryOperation | LedgerError) -> TransferOutcome:
+    return moved if isinstance(moved, LedgerError) else ledger.operation_dict(moved)
 
 
 def _spend(

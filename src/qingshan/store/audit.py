@@ -21,6 +21,7 @@ from sqlalchemy import event, insert, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 
+from qingshan.store import bulk
 from qingshan.store.models import AuditEntry, Base
 from qingshan.store.types import utc_now
 
@@ -135,5 +136,4 @@ def _audit_flush(session: Session, _context: UOWTransaction) -> None:
     rows += [
         _entry(actor, "delete", obj, _values(obj), None) for obj in session.deleted if _audited(obj)
     ]
-    if rows:
-        session.connection().execute(insert(AuditEntry), rows)
+    bulk.insert_values(session, AuditEntry.__table__, rows)

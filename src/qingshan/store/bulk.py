@@ -5,7 +5,8 @@
   ``IN`` lists of :data:`CHUNK` values (under its limit on bound variables).
 * Inserts: PostgreSQL ``COPY … FROM STDIN`` of CSV written by polars (as
   :mod:`qingshan.store.readings` does) from :data:`COPY_MIN_ROWS` rows on; otherwise one
-  ``executemany``.
+  ``executemany``. A few rows of one shape written per request (journal lines, audit rows):
+  :func:`insert_values`, one ``INSERT … SELECT unnest(…)`` on PostgreSQL.
 
 Rows written here bypass the ORM, so callers write their own audit summary
 (:func:`qingshan.store.audit.record`).
@@ -20,7 +21,7 @@ from datetime import UTC
 from typing import Any
 
 import polars as pl
-from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, insert
+from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -46,6 +47,31 @@ def matching(session: Session, column: Any, values: Sequence[Any]) -> Iterator[C
         return
     for start in range(0, len(values), CHUNK):
         yield column.in_(values[start : start + CHUNK])
+
+
+def insert_values(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) in one statement: on PostgreSQL ``INSERT …
+    SELECT unnest(:column_1), unnest(:column_2), …`` with one array parameter per column (the
+    statement text does not grow with the rows, so it is compiled and parsed once, where a
+    multi-row ``VALUES`` is parsed again each time and an ``executemany`` runs one statement
+    per row); on SQLite (in-process) one ``executemany``. The values of a column must be of one
+    Python type (psycopg sends each list as an array of one type)."""
+    if not rows:
+        return
+    if not is_postgresql(session):
+        session.connection().execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    arrays = select(
+        *(
+            func.unnest(bindparam(f"column_{name}", type_=ARRAY(table.c[name].type)))
+            for name in columns
+        )
+    )
+    session.connection().execute(
+        insert(table).from_select(columns, arrays),
+        {f"column_{name}": [row[name] for row in rows] for name in columns},
+    )
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from qingshan.store import bulk
@@ -89,6 +89,15 @@ class UnbalancedEntry(ValueError):
     """The lines of an entry do not sum to zero per asset (a bug in the caller)."""
 
 
+@dataclass(frozen=True)
+class Posting:
+    """An entry to append: its kind, its lines, the operation it journals (if any)."""
+
+    kind: str
+    lines: Sequence[Line]
+    operation_id: int | None = None
+
+
 def post(
     session: Session, kind: str, lines: Sequence[Line], *, operation_id: int | None = None
 ) -> int:
@@ -96,33 +105,43 @@ def post(
 
     Any asset may be posted (points, cash, credits); the lines must balance per asset.
     """
-    problems = imbalance(lines)
-    if problems:
-        raise UnbalancedEntry(f"{kind}: {problems}")
-    entry_id: int = session.execute(
-        insert(JournalEntry)
-        .values(kind=kind, at=utc_now(), operation_id=operation_id)
-        .returning(JournalEntry.id)
-    ).scalar_one()
-    bulk.insert_rows(
-        session,
-        JournalLine.__table__,
-        [
-            {
-                "entry_id": entry_id,
-                "line": number,
-                "account_id": line.account_id,
-                "book": line.book,
-                "asset": line.asset,
-                "quantity": line.quantity,
-                "state": line.state,
-                "first_serial": line.first_serial,
-                "last_serial": line.last_serial,
-            }
-            for number, line in enumerate(lines, start=1)
-        ],
-    )
+    (entry_id,) = post_many(session, [Posting(kind, lines, operation_id)])
     return entry_id
+
+
+def post_many(session: Session, postings: Sequence[Posting]) -> list[int]:
+    """Append unsealed entries (ids in the order given) and all their lines: two statements
+    however many entries. Every entry must balance per asset, or none is written."""
+    for posting in postings:
+        if problems := imbalance(posting.lines):
+            raise UnbalancedEntry(f"{posting.kind}: {problems}")
+    if not postings:
+        return []
+    now = utc_now()
+    entry_ids: list[int] = list(
+        session.scalars(
+            insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
+            [{"kind": p.kind, "at": now, "operation_id": p.operation_id} for p in postings],
+        )
+    )
+    rows = [
+        {
+            "entry_id": entry_id,
+            "line": number,
+            "account_id": line.account_id,
+            "book": line.book,
+            "asset": line.asset,
+            "quantity": line.quantity,
+            "state": line.state,
+            "first_serial": line.first_serial,
+            "last_serial": line.last_serial,
+        }
+        for entry_id, posting in zip(entry_ids, postings, strict=True)
+        for number, line in enumerate(posting.lines, start=1)
+    ]
+    few = len(rows) < bulk.COPY_MIN_ROWS  # a request's lines; a batch of accruals is COPYed
+    (bulk.insert_values if few else bulk.insert_rows)(session, JournalLine.__table__, rows)
+    return entry_ids
 
 
 def imbalance(lines: Iterable[Line]) -> dict[str, int]:
@@ -233,6 +252,30 @@ def seal(session: Session, *, wait: bool = True) -> int:
         digest = chain_hash(prev, canonical_entry(entry, entry["lines"]))
         sealed.append({"entry_id": entry["id"], "n": seq, "prev": prev, "digest": digest})
         prev = digest
+    _write_seals(session, sealed)
+    session.execute(update(JournalHead).where(JournalHead.id == 1).values(seq=seq, hash=prev))
+    return len(sealed)
+
+
+def _write_seals(session: Session, sealed: list[dict[str, Any]]) -> None:
+    """Set ``seq``, ``prev_hash`` and ``hash`` of the sealed entries: on PostgreSQL one
+    ``UPDATE … FROM unnest(…)`` (an ``executemany`` would run one statement per entry)."""
+    if bulk.is_postgresql(session):
+        session.execute(
+            text(
+                "UPDATE registry_journal_entries AS e SET seq = v.n, prev_hash = v.prev, "
+                "hash = v.digest FROM unnest(CAST(:ids AS bigint[]), CAST(:ns AS bigint[]), "
+                "CAST(:prevs AS varchar[]), CAST(:digests AS varchar[])) "
+                "AS v(id, n, prev, digest) WHERE e.id = v.id"
+            ),
+            {
+                "ids": [row["entry_id"] for row in sealed],
+                "ns": [row["n"] for row in sealed],
+                "prevs": [row["prev"] for row in sealed],
+                "digests": [row["digest"] for row in sealed],
+            },
+        )
+        return
     table = JournalEntry.__table__
     session.connection().execute(
         update(table)
@@ -240,8 +283,6 @@ def seal(session: Session, *, wait: bool = True) -> int:
         .values(seq=bindparam("n"), prev_hash=bindparam("prev"), hash=bindparam("digest")),
         sealed,
     )
-    session.execute(update(JournalHead).where(JournalHead.id == 1).values(seq=seq, hash=prev))
-    return len(sealed)
 
 
 def chain_problems(session: Session) -> list[str]:

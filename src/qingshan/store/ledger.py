@@ -24,9 +24,10 @@ Every function works in the caller's session, which must come from
   (:mod:`qingshan.store.journal`) built from the same values it wrote; the services seal it into
   the hash chain after committing.
 
-Lock order (to avoid deadlocks): obligation, then block; points lock only account rows, a batch
-of actions all its accounts in id order. The journal head is locked only by sealers, in a
-transaction of their own that holds no other lock.
+Lock order (to avoid deadlocks): obligation, then block (a batch of moves: all its blocks in id
+order, in one statement); points lock only account rows, a batch of actions all its accounts in
+id order. The journal head is locked only by sealers, in a transaction of their own that holds
+no other lock.
 """
 
 from __future__ import annotations
@@ -168,6 +169,14 @@ def account_by_code(session: Session, code: str) -> RegistryAccount:
     return account
 
 
+def accounts_by_code(session: Session, codes: list[str]) -> dict[str, RegistryAccount]:
+    """Code → account for the codes that exist (any number of codes, one query per chunk)."""
+    found: dict[str, RegistryAccount] = {}
+    for condition in bulk.matching(session, RegistryAccount.code, codes):
+        found.update((a.code, a) for a in session.scalars(select(RegistryAccount).where(condition)))
+    return found
+
+
 def account_ids(session: Session, codes: list[str]) -> dict[str, int]:
     """Account code → id for the codes that exist (any number of codes)."""
     table = RegistryAccount.__table__
@@ -266,17 +275,61 @@ def _locked(session: Session, model: Any, row_id: int, label: str) -> Any:
 
 
 def _serial(session: Session, block: CreditBlock) -> str:
-    prefix = session.info.get(PREFIXES, {}).get(block.issuance_id)
+    return _serial_of(session, block.issuance_id, (block.first_serial, block.last_serial))
+
+
+def _serial_of(session: Session, issuance_id: int, serials: tuple[int, int]) -> str:
+    prefix = session.info.get(PREFIXES, {}).get(issuance_id)
     if prefix is None:
-        issuance = session.get(CreditIssuance, block.issuance_id)
+        issuance = session.get(CreditIssuance, issuance_id)
         assert issuance is not None  # foreign key
         prefix = issuance.serial_prefix
-    return format_serial(prefix, block.first_serial, block.last_serial)
+    return format_serial(prefix, *serials)
 
 
 PREFIXES = "registry_serial_prefixes"
 """``session.info`` key: serial prefixes of the issuances whose blocks the session locked
 (read with the lock, saving a query per movement; an issuance never changes)."""
+
+
+def _lock_blocks(session: Session, block_ids: Sequence[int]) -> dict[int, CreditBlock]:
+    """Lock the blocks (not their issuances) in id order, one statement for any number of them;
+    id → block for those that exist. Id order keeps two batches that share blocks from
+    deadlocking; the serial prefixes come with the lock (:data:`PREFIXES`)."""
+    blocks: dict[int, CreditBlock] = {}
+    prefixes = session.info.setdefault(PREFIXES, {})
+    for condition in bulk.matching(session, CreditBlock.id, sorted(set(block_ids))):
+        for block, prefix in session.execute(
+            select(CreditBlock, CreditIssuance.serial_prefix)
+            .join(CreditIssuance, CreditIssuance.id == CreditBlock.issuance_id)
+            .where(condition)
+            .order_by(CreditBlock.id)
+            .with_for_update(of=CreditBlock, key_share=True)
+            .execution_options(populate_existing=True)
+        ):
+            blocks[block.id] = block
+            prefixes[block.issuance_id] = prefix
+    return blocks
+
+
+def _check(
+    block: CreditBlock | None,
+    block_id: int,
+    quantity: int,
+    owner_id: int | None,
+    statuses: tuple[str, ...] = ("held",),
+) -> CreditBlock:
+    """The rule of every move: the block exists, is in ``owner_id``'s account (when given) and
+    in one of ``statuses``, and holds at least ``quantity`` units (more than 0)."""
+    if block is None:
+        raise NotFound(f"no block {block_id}")
+    if owner_id is not None and block.account_id != owner_id:
+        raise LedgerError(f"block {block_id} is not in account {owner_id}")
+    if block.status not in statuses:
+        raise LedgerError(f"block {block_id} is {block.status}; needs {' or '.join(statuses)}")
+    if not 0 < quantity <= block.quantity:
+        raise LedgerError(f"block {block_id} holds {block.quantity} t; cannot move {quantity}")
+    return block
 
 
 def _take(
@@ -287,25 +340,9 @@ def _take(
     owner_id: int | None,
     statuses: tuple[str, ...] = ("held",),
 ) -> CreditBlock:
-    """Lock the block (not its issuance) and check that ``quantity`` of its units may move."""
-    found = session.execute(
-        select(CreditBlock, CreditIssuance.serial_prefix)
-        .join(CreditIssuance, CreditIssuance.id == CreditBlock.issuance_id)
-        .where(CreditBlock.id == block_id)
-        .with_for_update(of=CreditBlock, key_share=True)
-        .execution_options(populate_existing=True)
-    ).first()
-    if found is None:
-        raise NotFound(f"no block {block_id}")
-    block: CreditBlock = found[0]
-    session.info.setdefault(PREFIXES, {})[block.issuance_id] = found[1]
-    if owner_id is not None and block.account_id != owner_id:
-        raise LedgerError(f"block {block_id} is not in account {owner_id}")
-    if block.status not in statuses:
-        raise LedgerError(f"block {block_id} is {block.status}; needs {' or '.join(statuses)}")
-    if not 0 < quantity <= block.quantity:
-        raise LedgerError(f"block {block_id} holds {block.quantity} t; cannot move {quantity}")
-    return block
+    """Lock the block and check that ``quantity`` of its units may move (:func:`_check`)."""
+    block = _lock_blocks(session, [block_id]).get(block_id)
+    return _check(block, block_id, quantity, owner_id, statuses)
 
 
 def _move(
@@ -317,10 +354,10 @@ def _move(
     retirement_id: int | None = None,
 ) -> CreditBlock:
     """Give ``quantity`` units of a locked block to an account: the whole block is re-owned in
-    place; a part is split off as a new block holding the upper end of the range."""
+    place; a part is split off as a new block holding the upper end of the range. Not flushed:
+    the caller's :func:`_movements` writes all moves of a batch at once."""
     if quantity == block.quantity:
         block.account_id, block.status, block.retirement_id = to_account_id, status, retirement_id
-        session.flush()
         return block
     (_, kept_last), (moved_first, moved_last) = split_upper(
         block.first_serial, block.last_serial, quantity
@@ -336,8 +373,40 @@ def _move(
         retirement_id=retirement_id,
     )
     session.add(moved)
-    session.flush()
     return moved
+
+
+@dataclass(frozen=True, eq=False)
+class Movement:
+    """One move as it was made: ``moved`` (a new block, or ``block`` itself when all of it
+    moved) took ``serials`` of ``block`` from ``source`` = (account, state) to ``target``.
+    Kept apart from the block objects, which a later move of the same batch may change again."""
+
+    key: str
+    kind: str
+    block: CreditBlock
+    moved: CreditBlock
+    serials: tuple[int, int]
+    source: tuple[int, str]
+    target: tuple[int, str]
+    details: dict[str, Any]
+
+    @staticmethod
+    def of(
+        key: str,
+        kind: str,
+        block: CreditBlock,
+        moved: CreditBlock,
+        source: tuple[int, str],
+        details: dict[str, Any],
+    ) -> Movement:
+        serials = (moved.first_serial, moved.last_serial)
+        target = (moved.account_id, moved.status)
+        return Movement(key, kind, block, moved, serials, source, target, details)
+
+    @property
+    def quantity(self) -> int:
+        return self.serials[1] - self.serials[0] + 1
 
 
 def _movement(
@@ -347,32 +416,56 @@ def _movement(
     block: CreditBlock,
     moved: CreditBlock,
     source: tuple[int, str],
-    **fields: Any,
+    *,
+    details: dict[str, Any],
 ) -> RegistryOperation:
     """Record the operation and its journal entry: ``source`` = (account, state) the units of
     ``moved`` left for its account and status."""
-    operation = _journal(
-        session,
-        key,
-        kind,
-        account_id=source[0],
-        counterparty_id=moved.account_id,
-        issuance_id=block.issuance_id,
-        block_id=block.id,
-        new_block_id=moved.id if moved.id != block.id else None,
-        quantity=moved.quantity,
-        serial=_serial(session, moved),
-        **fields,
-    )
-    lines = journal.move_credits(
-        moved.issuance_id,
-        moved.quantity,
-        (moved.first_serial, moved.last_serial),
-        source,
-        (moved.account_id, moved.status),
-    )
-    journal.post(session, kind, lines, operation_id=operation.id)
+    (operation,) = _movements(session, [Movement.of(key, kind, block, moved, source, details)])
     return operation
+
+
+def _movements(session: Session, movements: Sequence[Movement]) -> list[RegistryOperation]:
+    """Write the moved blocks, then one operation and one journal entry per movement: three
+    flushes or inserts in all, however many movements (the ORM batches rows of one table)."""
+    session.flush()
+    operations = [
+        RegistryOperation(
+            idempotency_key=movement.key,
+            kind=movement.kind,
+            actor=session.info["actor"],
+            at=utc_now(),
+            account_id=movement.source[0],
+            counterparty_id=movement.target[0],
+            issuance_id=movement.block.issuance_id,
+            block_id=movement.block.id,
+            new_block_id=movement.moved.id if movement.moved is not movement.block else None,
+            quantity=movement.quantity,
+            serial=_serial_of(session, movement.block.issuance_id, movement.serials),
+            details=movement.details,
+        )
+        for movement in movements
+    ]
+    session.add_all(operations)
+    session.flush()
+    journal.post_many(
+        session,
+        [
+            journal.Posting(
+                movement.kind,
+                journal.move_credits(
+                    movement.block.issuance_id,
+                    movement.quantity,
+                    movement.serials,
+                    movement.source,
+                    movement.target,
+                ),
+                operation.id,
+            )
+            for movement, operation in zip(movements, operations, strict=True)
+        ],
+    )
+    return operations
 
 
 # ------------------------------------------------------------------------------------------
@@ -521,6 +614,125 @@ def issue_from_actions(
     return operation
 
 
+@dataclass(frozen=True)
+class Move:
+    """A request to move ``quantity`` held tonnes of a block from its owner to another holder:
+    a ``transfer``, or a bilateral ``trade`` when ``price_fen_per_t`` is given (the price is
+    recorded in ``registry_trades``; money is settled elsewhere). ``kind`` and ``details`` let
+    the market journal its escrow, release and fill moves as transfers and trades."""
+
+    key: str
+    block_id: int
+    quantity: int
+    from_account_id: int
+    to_account_id: int
+    price_fen_per_t: int | None = None
+    kind: str = "transfer"
+    details: dict[str, Any] | None = None
+
+
+def move_many(session: Session, moves: Sequence[Move]) -> list[RegistryOperation | LedgerError]:
+    """Apply ``moves`` in order in the caller's transaction, set-based: one lookup of their
+    keys, one of the receivers, one statement locking every block (in id order), then each
+    move checked against the blocks as the moves before it left them; the new and shrunk
+    blocks, trades, operations and journal entries are written together at the end.
+
+    Each move gets its own outcome: its operation, the operation already recorded under its
+    key (a retry, also of a move earlier in ``moves``), or the :class:`LedgerError` that
+    refused it, which changes nothing and does not affect the others; of two moves of the same
+    units, the first wins. This is the only path that moves held units to another holder
+    (:func:`transfer`, :func:`trade` and :func:`move_units` are it with one move).
+    """
+    done = _replays(session, [move.key for move in moves])
+    receivers = _receiver_kinds(session, [move.to_account_id for move in moves])
+    blocks = _lock_blocks(session, [move.block_id for move in moves if move.key not in done])
+    outcomes: list[RegistryOperation | LedgerError | Movement] = []
+    made: list[tuple[Move, Movement]] = []
+    for move in moves:
+        try:
+            if not move.key:
+                raise LedgerError("every write needs an idempotency key")
+            if move.key not in done:
+                done[move.key] = _apply(session, move, receivers, blocks.get(move.block_id))
+                made.append((move, done[move.key]))
+            outcomes.append(done[move.key])
+        except LedgerError as error:
+            outcomes.append(error)
+    _record_trades(session, made)
+    movements = [movement for _, movement in made]
+    written = dict(zip(movements, _movements(session, movements), strict=True))
+    return [written[outcome] if isinstance(outcome, Movement) else outcome for outcome in outcomes]
+
+
+def _replays(session: Session, keys: list[str]) -> dict[str, Any]:
+    """Key → the operation recorded under it, for the keys already used."""
+    found: dict[str, Any] = {}
+    for condition in bulk.matching(session, RegistryOperation.idempotency_key, keys):
+        for operation in session.scalars(select(RegistryOperation).where(condition)):
+            found[operation.idempotency_key] = operation
+    return found
+
+
+def _receiver_kinds(session: Session, account_ids: list[int]) -> dict[int, str]:
+    """Account id → kind, for the accounts that exist (no query for accounts the session has
+    loaded already, as the registry service does for a batch)."""
+    accounts = (session.get(RegistryAccount, account_id) for account_id in set(account_ids))
+    return {account.id: account.kind for account in accounts if account is not None}
+
+
+def _apply(
+    session: Session, move: Move, receivers: dict[int, str], block: CreditBlock | None
+) -> Movement:
+    """Check one move against the locked ``block`` and make it in memory."""
+    if move.price_fen_per_t is not None and move.price_fen_per_t < 0:
+        raise LedgerError("the price cannot be negative")
+    kind = receivers.get(move.to_account_id)
+    if kind is None:
+        raise NotFound(f"no registry account {move.to_account_id}")
+    if kind in ("retirement", "cancellation"):
+        raise LedgerError("credits reach the system sinks only by retirement or cancellation")
+    if move.to_account_id == move.from_account_id:
+        who = "sender and receiver" if move.price_fen_per_t is None else "seller and buyer"
+        raise LedgerError(f"{who} are the same account")
+    block = _check(block, move.block_id, move.quantity, move.from_account_id)
+    moved = _move(session, block, move.quantity, move.to_account_id)
+    kind = "trade" if move.price_fen_per_t is not None else move.kind
+    source = (move.from_account_id, "held")
+    return Movement.of(move.key, kind, block, moved, source, dict(move.details or {}))
+
+
+def _record_trades(session: Session, made: list[tuple[Move, Movement]]) -> None:
+    """A ``registry_trades`` row for each priced move made; its id and price go in the
+    movement's details."""
+    priced = [(move, movement) for move, movement in made if move.price_fen_per_t is not None]
+    if not priced:
+        return
+    session.flush()
+    records = [
+        Trade(
+            seller_account_id=move.from_account_id,
+            buyer_account_id=move.to_account_id,
+            issuance_id=movement.block.issuance_id,
+            block_id=movement.moved.id,
+            quantity=move.quantity,
+            price_fen_per_t=move.price_fen_per_t,
+        )
+        for move, movement in priced
+    ]
+    session.add_all(records)
+    session.flush()
+    for (move, movement), record in zip(priced, records, strict=True):
+        movement.details.update(trade_id=record.id, price_fen_per_t=move.price_fen_per_t)
+
+
+def _one(session: Session, move: Move) -> RegistryOperation:
+    """:func:`move_many` with one move: its operation, or its refusal raised."""
+    (outcome,) = move_many(session, [move])
+    if isinstance(outcome, LedgerError):
+        raise outcome
+    return outcome
+
+
 def transfer(
     session: Session,
     key: str,
@@ -531,15 +743,7 @@ def transfer(
     to_account_id: int,
 ) -> RegistryOperation:
     """Move ``quantity`` t of a held block from its owner to another holder's account."""
-    return move_units(
-        session,
-        key,
-        "transfer",
-        block_id=block_id,
-        quantity=quantity,
-        from_account_id=from_account_id,
-        to_account_id=to_account_id,
-    )
+    return _one(session, Move(key, block_id, quantity, from_account_id, to_account_id))
 
 
 def move_units(
@@ -556,16 +760,8 @@ def move_units(
     """Move held units to another holder, journalled as ``kind`` (``transfer`` or ``trade``)
     with ``details``: plain transfers, and the market's escrow, release and settlement moves
     (:mod:`qingshan.store.market`), which name their order or trade in the details."""
-    if done := replay(session, key):
-        return done
-    _require_holder(session, to_account_id)
-    if to_account_id == from_account_id:
-        raise LedgerError("sender and receiver are the same account")
-    block = _take(session, block_id, quantity, owner_id=from_account_id)
-    moved = _move(session, block, quantity, to_account_id)
-    return _movement(
-        session, key, kind, block, moved, (from_account_id, "held"), details=details or {}
-    )
+    move = Move(key, block_id, quantity, from_account_id, to_account_id, None, kind, details)
+    return _one(session, move)
 
 
 def trade(
@@ -579,36 +775,8 @@ def trade(
     price_fen_per_t: int,
 ) -> RegistryOperation:
     """A bilateral trade: a transfer with its price recorded (money is settled elsewhere)."""
-    if done := replay(session, key):
-        return done
-    if price_fen_per_t < 0:
-        raise LedgerError("the price cannot be negative")
-    _require_holder(session, buyer_account_id)
-    if buyer_account_id == seller_account_id:
-        raise LedgerError("seller and buyer are the same account")
-    block = _take(session, block_id, quantity, owner_id=seller_account_id)
-    moved = _move(session, block, quantity, buyer_account_id)
-    record = Trade(
-        seller_account_id=seller_account_id,
-        buyer_account_id=buyer_account_id,
-        issuance_id=block.issuance_id,
-        block_id=moved.id,
-        quantity=quantity,
-        price_fen_per_t=price_fen_per_t,
-    )
-    session.add(record)
-    session.flush()
-    details = {"trade_id": record.id, "price_fen_per_t": price_fen_per_t}
-    source = (seller_account_id, "held")
-    return _movement(session, key, "trade", block, moved, source, details=details)
-
-
-def _require_holder(session: Session, account_id: int) -> None:
-    account = session.get(RegistryAccount, account_id)
-    if account is None:
-        raise NotFound(f"no registry account {account_id}")
-    if account.kind in ("retirement", "cancellation"):
-        raise LedgerError("credits reach the system sinks only by retirement or cancellation")
+    move = Move(key, block_id, quantity, seller_account_id, buyer_account_id, price_fen_per_t)
+    return _one(session, move)
 
 
 def certificate_content(session: Session, retirement: Retirement) -> dict[str, Any]:
