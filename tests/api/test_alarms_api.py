@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 from sqlalchemy import select
 
+from outlet_owners import own_outlets
 from qingshan.services import alarms as alarm_service
 from qingshan.services import alerting, rules
 from qingshan.store.engine import writing
@@ -157,12 +158,32 @@ def test_analyst_clears_and_comments_keep_the_story(client, token_for, two_grid_
     ]
 
 
-@pytest.mark.parametrize("role", ["enterprise", "device"])
-def test_other_roles_cannot_see_alarms(client, token_for, role, two_grid_alarms) -> None:
-    headers = token_for(role)
+def test_devices_cannot_see_alarms(client, token_for, two_grid_alarms) -> None:
+    headers = token_for("device")
     assert client.get("/api/v1/alarms", headers=headers).status_code == 403
     alarm_id = two_grid_alarms["G-01"]
     assert client.post(f"/api/v1/alarms/{alarm_id}/acknowledge", headers=headers).status_code == 403
+
+
+def test_an_enterprise_reads_only_its_outlets_alarms(
+    client, token_for, engine, two_grid_alarms
+) -> None:
+    """The enterprise user's company owns STACK (G-01's alarm), a rival STACK2 (G-02's): it
+    lists and reads its own, the rival's is 404, and it handles none (403)."""
+    firm = token_for("enterprise")
+    own_outlets(engine, "enterprise-user", "FIRM", "STACK")
+    own_outlets(engine, None, "RIVAL", "STACK2")
+    own, foreign = two_grid_alarms["G-01"], two_grid_alarms["G-02"]
+    assert [alarm["id"] for alarm in client.get("/api/v1/alarms", headers=firm).json()] == [own]
+    assert client.get(f"/api/v1/alarms/{own}", headers=firm).json()["site"] == "STACK"
+    assert client.get(f"/api/v1/alarms/{foreign}", headers=firm).status_code == 404
+    assert client.post(f"/api/v1/alarms/{own}/acknowledge", headers=firm).status_code == 403
+    comment = {"body": "整改中"}
+    assert (
+        client.post(f"/api/v1/alarms/{own}/comments", json=comment, headers=firm).status_code == 403
+    )
+    admin = token_for("admin")
+    assert len(client.get("/api/v1/alarms", headers=admin).json()) == 2
 
 
 def test_alarm_filters(client, token_for, two_grid_alarms) -> None:

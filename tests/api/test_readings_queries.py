@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
+from outlet_owners import own_outlets
 from qingshan.store.aggregates import aggregate
 from qingshan.store.engine import writing
 from qingshan.store.readings import upsert_readings
@@ -396,7 +397,7 @@ READ_URLS = (
 )
 
 
-READ_ROLES = {"analyst": 200, "grid_officer": 200, "admin": 200, "device": 403, "enterprise": 403}
+READ_ROLES = {"analyst": 200, "grid_officer": 200, "admin": 200, "device": 403, "enterprise": 200}
 
 
 def test_who_may_read(client, token_for, sites):
@@ -426,3 +427,43 @@ def test_found_is_a_lower_bound_past_the_count_cap(
         "/api/v1/readings", headers=headers, params={"datetime_to": "2024-03-01 10:00"}
     )
     assert (narrow.json()["meta"]["found"], narrow.json()["meta"]["found_exact"]) == (2, True)
+
+
+def test_an_enterprise_reads_only_its_own_outlets(client, token_for, engine, sites, parameters):
+    """STACK is the enterprise user's outlet, STACK2 a rival's: every listing and export of
+    the enterprise user holds STACK only, while an analyst's holds both."""
+    with writing(engine, "test:fixture") as session:
+        rival = upsert_site(
+            session, "STACK2", name="STACK2", kind="source_outlet", latitude=30.6, longitude=114.4
+        ).id
+    ids = {**sites, "STACK2": rival}
+    seed(engine, ids, parameters, hours("STACK", "flue_so2", 3) + hours("STACK2", "flue_so2", 3))
+    with writing(engine, "test:aggregate") as session:
+        aggregate(session, start=T0, end=T0 + timedelta(hours=3), actor="test:aggregate")
+    firm, analyst = token_for("enterprise"), token_for("analyst")
+    own_outlets(engine, "enterprise-user", "FIRM", "STACK")
+    own_outlets(engine, None, "RIVAL", "STACK2")
+
+    def site_codes(url, headers, **params):
+        body = client.get(url, headers=headers, params=params)
+        assert body.status_code == 200, body.text
+        if params.get("format") == "csv":
+            return {line.split(",")[0] for line in body.text.splitlines()[1:]}
+        return {row["code" if url.endswith("/sites") else "site"] for row in body.json()["results"]}
+
+    for url in ("/api/v1/sites", *READ_URLS[1:]):
+        if url.endswith("/parameters"):
+            continue
+        assert site_codes(url, firm) == {"STACK"}, url
+        assert site_codes(url, firm, format="csv") == {"STACK"}, url
+        assert {"STACK", "STACK2"} <= site_codes(url, analyst), url
+    assert site_codes("/api/v1/readings", firm, site="STACK2") == set()
+    listed = client.get("/api/v1/sites", headers=firm).json()["results"]
+    assert (listed[0]["owner"], listed[0]["owner_name"]) == ("FIRM", "FIRM 有限公司")
+
+
+def test_an_enterprise_without_a_company_reads_no_site(client, token_for, sites):
+    headers = token_for("enterprise")
+    for url in READ_URLS:
+        body = client.get(url, headers=headers).json()
+        assert body["results"] == [] or url.endswith("/parameters"), url

@@ -101,3 +101,31 @@ def test_commands_on_a_database_not_upgraded_say_what_to_do(database_url, tmp_pa
     result = runner.invoke(app, ["ingest", str(tmp_path / "r.csv")])
     assert result.exit_code == 1
     assert "no Qingshan tables" in result.stderr and "qingshan db upgrade" in result.stderr
+
+
+def test_an_outlet_owner_is_imported_and_set_from_the_command_line(
+    database_url: str, tmp_path: Path, monkeypatch
+) -> None:
+    """An enterprise (``registry accounts add --kind enterprise --user …``) owns outlets by the
+    ``owner`` column of the sites file or ``sites owner``; bad owners exit 2."""
+    monkeypatch.setenv("QINGSHAN_DATABASE_URL", database_url)
+    run("db", "upgrade")
+    assert run("users", "add", "firm", "--role", "enterprise", "--no-password")[0] == 0
+    opened = run("registry", "accounts", "add", "ENT01", "--name", "青峰热电", "--kind",
+                 "enterprise", "--user", "firm")  # fmt: skip
+    assert opened[0] == 0
+    sites = tmp_path / "sites.csv"
+    sites.write_text(
+        "code,name,kind,latitude,longitude,owner\n"
+        "SRC1,一号排口,source_outlet,30.6,114.4,ENT01\n"
+        "SRC2,二号排口,source_outlet,30.6,114.4,\n",
+        encoding="utf-8",
+    )
+    assert run("sites", "import", str(sites)) == (0, {"ok": True, "sites": 2})
+    assert run("sites", "owner", "SRC2", "ENT01") == (
+        0,
+        {"ok": True, "site": "SRC2", "owner": "ENT01"},
+    )
+    assert run("sites", "owner", "SRC2", "--clear")[0] == 0
+    code, refused = run("sites", "owner", "SRC2", "NOPE")
+    assert (code, refused["ok"]) == (2, False) and "NOPE" in refused["error"]

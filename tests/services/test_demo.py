@@ -31,6 +31,7 @@ from qingshan.services import (
 )
 from qingshan.services.case_workflow import State
 from qingshan.services.demo_series import site_series
+from qingshan.services.sites import visible_sites
 from qingshan.store import create_store_engine
 from qingshan.store.case_models import Case
 from qingshan.store.engine import reading
@@ -45,8 +46,10 @@ from qingshan.store.models import (
     Parameter,
     ParameterCode,
     Reading,
+    RegistryAccount,
     Rule,
     Site,
+    User,
 )
 
 UNTIL = date(2026, 6, 10)
@@ -72,6 +75,28 @@ def test_demo_seeds_sites_people_readings_and_aggregates(seeded) -> None:  # typ
     engine, summary, _ = seeded
     _check_sites_and_people(engine, summary)
     _check_readings_and_aggregates(engine, summary)
+    _check_outlet_owners(engine)
+
+
+def _check_outlet_owners(engine: Engine) -> None:
+    """Every outlet is owned by its operator's enterprise account; the ``enterprise`` user
+    (青峰热电, ENT01) sees exactly the outlets of its company, an analyst every site."""
+    with reading(engine) as session:
+        owners = dict(
+            session.execute(
+                select(Site.code, RegistryAccount.name)
+                .join(RegistryAccount, RegistryAccount.id == Site.owner_account_id)
+                .where(Site.kind == "source_outlet")
+            ).all()
+        )
+        expected = {s.code: s.operator for s in demo_world.sites() if s.kind == "source_outlet"}
+        assert owners == expected
+        users = dict(session.execute(select(User.username, User.id)).all())
+        own = visible_sites(session, users["enterprise"], "enterprise")
+        codes = set(session.scalars(select(Site.code).where(Site.id.in_(sorted(own or ())))))
+        assert visible_sites(session, users["analyst"], "analyst") is None
+    assert codes == {code for code, name in expected.items() if name == demo_world.ENTERPRISES[0]}
+    assert codes == {"SRC01"}
 
 
 def test_demo_seeds_alarms_cases_registry_carbon_and_gep(seeded) -> None:  # type: ignore[no-untyped-def]
@@ -158,7 +183,11 @@ def _check_registry(engine: Engine, summary: demo.DemoSummary) -> None:
         (board[i]["best_bid_fen_per_t"], board[i]["best_ask_fen_per_t"]) for i in sorted(board)
     ]
     assert quotes == [(2_680, 2_820), (2_900, 3_000)]
-    assert summary.registry_accounts == demo.demo_books.RESIDENTS + 5
+    operators = {site.operator for site in demo_world.sites() if site.operator}
+    trading = len(demo.demo_books.TRADING_ENTERPRISES)
+    assert summary.registry_accounts == demo.demo_books.RESIDENTS + 2 + trading + len(
+        operators - {name for _, name in demo.demo_books.TRADING_ENTERPRISES}
+    )
     platform = registry.Principal("test", "analyst")
     ent01 = registry.statement(engine, platform, "ENT01")
     kinds = {event["kind"] for event in ent01["timeline"]}

@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from grid_polygons import square
-from qingshan.services.sites import import_grid_boundaries, import_sites
+from qingshan.services.sites import import_grid_boundaries, import_sites, set_outlet_owner
 from qingshan.services.tables import InputError
-from qingshan.store.engine import reading
-from qingshan.store.models import Grid, Site
+from qingshan.store.engine import reading, writing
+from qingshan.store.ledger import open_account
+from qingshan.store.models import AuditEntry, Grid, RegistryAccount, Site
 
 HEADER = (
     "code,name,kind,latitude,longitude,air_class,noise_zone,reporting_interval_minutes,"
@@ -114,3 +115,87 @@ def test_bad_grid_boundaries_are_named_and_nothing_changes(engine, tmp_path):
     boundaries.write_text("[1, 2]", "utf-8")
     with pytest.raises(InputError, match="FeatureCollection"):
         import_grid_boundaries(engine, boundaries, "test:sites")
+
+
+OWNED_HEADER = "code,name,kind,latitude,longitude,permit_limits,owner\n"
+
+
+def _enterprise_account(engine, code: str = "ENT01", kind: str = "enterprise") -> None:
+    with writing(engine, "test:registry") as session:
+        open_account(session, code, f"{code} 公司", kind)
+
+
+def _owners(engine) -> dict[str, str | None]:
+    with reading(engine) as session:
+        rows = session.execute(
+            select(Site.code, RegistryAccount.code).outerjoin(
+                RegistryAccount, RegistryAccount.id == Site.owner_account_id
+            )
+        )
+        return dict(rows.all())
+
+
+def test_the_import_sets_outlet_owners_and_keeps_them_without_the_column(engine, tmp_path):
+    _enterprise_account(engine)
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        OWNED_HEADER
+        + "S1,排口,source_outlet,30.6,114.4,,ENT01\n"
+        + "S2,排口二,source_outlet,30.6,114.4,,\n",
+        encoding="utf-8",
+    )
+    import_sites(engine, path, "test:sites")
+    assert _owners(engine) == {"S1": "ENT01", "S2": None}
+    path.write_text(HEADER + "S1,一号排口,source_outlet,30.6,114.4,,,60,,,,,,,,\n", "utf-8")
+    import_sites(engine, path, "test:sites")
+    assert _owners(engine) == {"S1": "ENT01", "S2": None}
+    with reading(engine) as session:
+        audited = session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "sites", AuditEntry.actor == "test:sites")
+        ).all()
+    assert any((entry.after or {}).get("owner_account_id") for entry in audited)
+
+
+def test_unknown_owners_and_owned_non_outlets_are_refused_and_nothing_changes(engine, tmp_path):
+    _enterprise_account(engine)
+    _enterprise_account(engine, "PRJ01", "project_owner")
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        OWNED_HEADER
+        + "S1,排口,source_outlet,30.6,114.4,,ENT99\n"
+        + "S2,排口,source_outlet,30.6,114.4,,PRJ01\n"
+        + "S3,站,air_station,30.6,114.4,,ENT01\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as caught:
+        import_sites(engine, path, "test:sites")
+    assert [(p.row, p.column) for p in caught.value.problems] == [(4, "owner")]
+    path.write_text(OWNED_HEADER + "S1,排口,source_outlet,30.6,114.4,,ENT99\n"
+                    + "S2,排口,source_outlet,30.6,114.4,,PRJ01\n", "utf-8")  # fmt: skip
+    with pytest.raises(InputError) as caught:
+        import_sites(engine, path, "test:sites")
+    assert [(p.row, p.column) for p in caught.value.problems] == [(2, "owner"), (3, "owner")]
+    assert "no enterprise account 'ENT99'" in caught.value.summary()
+    assert _owners(engine) == {}
+
+
+def test_an_outlet_owner_is_set_and_cleared_by_code(engine, tmp_path):
+    _enterprise_account(engine)
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        OWNED_HEADER + "S1,排口,source_outlet,30.6,114.4,,\n" + "S2,站,air_station,30.6,114.4,,\n",
+        encoding="utf-8",
+    )
+    import_sites(engine, path, "test:sites")
+    set_outlet_owner(engine, "S1", "ENT01", "test:owner")
+    assert _owners(engine)["S1"] == "ENT01"
+    for site, owner, message in (
+        ("S2", "ENT01", "only source outlets"),
+        ("S9", "ENT01", "no site"),
+        ("S1", "ENT02", "no enterprise account"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            set_outlet_owner(engine, site, owner, "test:owner")
+    assert _owners(engine)["S1"] == "ENT01"
+    set_outlet_owner(engine, "S1", None, "test:owner")
+    assert _owners(engine)["S1"] is None

@@ -9,12 +9,13 @@ from collections.abc import Callable
 
 import openpyxl
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from alarm_world import RULE
+from outlet_owners import own_outlets
 from qingshan.services.alarms import ALARM_COLUMNS
 from qingshan.store.engine import writing
-from qingshan.store.models import Alarm
+from qingshan.store.models import Alarm, Site
 from qingshan.web.pages import alarms as alarm_pages
 from qingshan.web.rendering import significant
 from web.pages_world import PagesWorld, Visitor, build_pages_world
@@ -82,8 +83,50 @@ def test_forms_without_the_session_token_are_refused(world: PagesWorld, as_user:
     assert "未确认" in officer.get(f"/alarms/{world.alarms['AIR-01']}").text
 
 
-def test_enterprise_users_have_no_alarm_pages(world: PagesWorld, as_user: SignIn) -> None:
-    assert as_user("firm").get("/alarms").status_code == 403
+def _outlet_alarm(engine: Engine, like: int) -> int:
+    """An alarm of the world's rule at SRC-01 (copying alarm ``like``), as rule evaluation
+    writes one."""
+    with writing(engine, "test:alarms") as session:
+        air = session.get_one(Alarm, like)
+        site = session.scalars(select(Site).where(Site.code == "SRC-01")).one()
+        alarm = Alarm(
+            series_key=f"{RULE}:{site.id}",
+            rule_id=air.rule_id,
+            rule_version=air.rule_version,
+            site_id=site.id,
+            grid_id=site.grid_id,
+            severity="minor",
+            started_at=air.started_at,
+            last_triggered_at=air.started_at,
+        )
+        session.add(alarm)
+        session.flush()
+        return alarm.id
+
+
+def test_an_enterprise_reads_only_its_outlets_alarms(
+    engine: Engine, world: PagesWorld, as_user: SignIn
+) -> None:
+    """``firm`` operates SRC-01: its list and export hold that outlet's alarm only, other
+    alarms are 404, and it gets no action forms (a posted acknowledgement is 403)."""
+    own_outlets(engine, "firm", "FIRM", "SRC-01")
+    own = _outlet_alarm(engine, world.alarms["AIR-01"])
+    firm = as_user("firm")
+    page = firm.get("/alarms").text
+    assert listed(page) == [own]
+    assert 'href="/alarms"' in page  # the navigation now offers the alarms
+    assert firm.get(f"/alarms/{world.alarms['AIR-01']}").status_code == 404
+    detail = firm.get(f"/alarms/{own}").text
+    assert "SRC-01" in detail and "/acknowledge" not in detail and "/comment" not in detail
+    assert firm.post(f"/alarms/{own}/acknowledge").status_code == 403
+    exported = openpyxl.load_workbook(io.BytesIO(firm.get("/alarms/export.xlsx").content))
+    rows = list(exported.active.iter_rows(min_row=2, values_only=True))
+    assert [row[0] for row in rows] == [own]
+    assert len(listed(as_user("analyst").get("/alarms").text)) == 3
+
+
+def test_an_enterprise_without_outlets_sees_no_alarm(world: PagesWorld, as_user: SignIn) -> None:
+    assert listed(as_user("firm").get("/alarms").text) == []
 
 
 def test_severity_is_written_out_and_filters_combine(world: PagesWorld, as_user: SignIn) -> None:

@@ -58,6 +58,20 @@ def test_an_analyst_reads_the_map_drills_into_a_station_and_switches_to_english(
         assert "transitional limits" in page.locator("main").inner_text()
 
 
+def test_the_demo_enterprise_sees_only_its_company_s_outlet(
+    browser: Any, demo_site: LiveSite
+) -> None:
+    """The ``enterprise`` user is 青峰热电 (ENT01), which operates SRC01 alone."""
+    for page in open_page(browser, demo_site, viewport={"width": 1366, "height": 768}):
+        sign_in(page, "enterprise", _password("enterprise"))
+        page.goto("/sources")
+        links = page.locator("main a[href^='/sources/']")
+        assert links.evaluate_all("links => links.map(a => a.getAttribute('href'))") == [
+            "/sources/SRC01"
+        ]
+        assert "青峰热电有限公司" in page.locator("main").inner_text()
+
+
 @pytest.mark.parametrize("path", ["/?lang=en", "/sources/SRC01?lang=en"])
 def test_the_demo_s_long_names_fit_a_phone(browser: Any, demo_site: LiveSite, path: str) -> None:
     for page in open_page(browser, demo_site, viewport={"width": 390, "height": 844}):

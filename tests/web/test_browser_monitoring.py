@@ -11,6 +11,7 @@ import pytest
 
 from browser import LiveSite, open_page, serve, sign_in
 from monitoring_world import BEIJING, seed_readings
+from outlet_owners import own_outlets
 from qingshan.services import database
 from qingshan.store.engine import create_store_engine
 from web_world import PASSWORD, build_world
@@ -24,6 +25,7 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
     build_world(engine)
     last_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     seed_readings(engine, last_hour.astimezone(BEIJING))
+    own_outlets(engine, "firm", "FIRM", "SRC-01")
     yield from serve(engine)
     engine.dispose()
 

@@ -31,7 +31,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from monitoring_world import MN, NOW, seed_readings
+from outlet_owners import own_outlets
 from qingshan.standards import air_evaluation, aqi, water
+from qingshan.store.engine import writing
+from qingshan.store.registry import upsert_site
 from qingshan.web.pages.monitoring import page_now
 from web_world import build_world
 
@@ -189,8 +192,11 @@ def test_the_noise_pages_judge_ld_and_ln_against_the_zone_limits(as_role: Client
     assert [line["yAxis"] for line in chart["series"][0]["markLine"]["data"]] == [60.0, 50.0]
 
 
-def test_the_source_pages_show_permit_exceedance_devices_and_rejects(as_role: Client) -> None:
+def test_the_source_pages_show_permit_exceedance_devices_and_rejects(
+    world: Engine, as_role: Client
+) -> None:
     client = as_role("enterprise")
+    own_outlets(world, "enterprise-0", "FIRM", "SRC-01")
     assert "Over the limit" in client.get("/sources?lang=en").text
     page = client.get("/sources/SRC-01?lang=en").text
     chart = _chart(page, "source-cod")["option"]
@@ -205,3 +211,37 @@ def test_monitoring_pages_need_staff(world: Engine, site: TestClient) -> None:
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login")
     assert site.get("/?lang=en").status_code == 200
+
+
+def test_an_enterprise_sees_only_the_outlets_of_its_company(world: Engine, as_role: Client) -> None:
+    """SRC-01 is the enterprise user's, SRC-02 a rival's: its source pages and the overview
+    hold SRC-01 only (SRC-02 is 404), while an analyst sees both."""
+    with writing(world, "test:world") as session:
+        upsert_site(
+            session,
+            "SRC-02",
+            name="SRC-02 点位",
+            kind="source_outlet",
+            latitude=29.53,
+            longitude=106.53,
+            permit_limits={"cod": {"limit": 50.0}},
+        )
+    firm, analyst = as_role("enterprise"), as_role("analyst")
+    own_outlets(world, "enterprise-0", "FIRM", "SRC-01")
+    own_outlets(world, None, "RIVAL", "SRC-02")
+    sources = firm.get("/sources?lang=en").text
+    assert "/sources/SRC-01" in sources and "/sources/SRC-02" not in sources
+    assert "FIRM 有限公司" in sources and "Only the outlets your company operates" in sources
+    assert 'id="outlet-owner">FIRM 有限公司' in firm.get("/sources/SRC-01").text
+    assert firm.get("/sources/SRC-02").status_code == 404
+    overview = firm.get("/?lang=en").text
+    assert "SRC-02" not in overview and "SRC-01" in overview and "AIR-01" in overview
+    listing = analyst.get("/sources?lang=en").text
+    assert "/sources/SRC-01" in listing and "/sources/SRC-02" in listing
+    assert "SRC-02" in analyst.get("/?lang=en").text
+
+
+def test_an_enterprise_without_a_company_sees_no_outlet(as_role: Client) -> None:
+    client = as_role("enterprise")
+    assert "/sources/SRC-01" not in client.get("/sources").text
+    assert client.get("/sources/SRC-01").status_code == 404

@@ -70,7 +70,8 @@ def test_navigation_follows_the_role(signed_in: Callable[[str], TestClient]) -> 
     enterprise = nav_links(signed_in("enterprise").get("/").text)
     assert {"/carbon", "/gep", "/reports", "/alarms"} <= set(analyst)
     assert "/alarms" in officer and "/carbon" not in officer
-    assert "/alarms" not in enterprise and "/registry" in enterprise
+    assert {"/sources", "/alarms", "/registry"} <= set(enterprise)  # alarms of its outlets
+    assert "/air" not in enterprise and "/cases" not in enterprise
 
 
 def test_sign_out_needs_the_form_token_and_revokes_the_session(

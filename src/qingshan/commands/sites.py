@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from qingshan.commands.common import emit_json, reporting_input_errors
+from qingshan.commands.common import EXIT_BAD_INPUT, emit_json, reporting_input_errors, stderr
 from qingshan.commands.db import store_engine
 from qingshan.services.database import cli_actor
-from qingshan.services.sites import import_grid_boundaries, import_sites
+from qingshan.services.sites import import_grid_boundaries, import_sites, set_outlet_owner
 
 app = typer.Typer(help="Monitoring sites, their grids and standard context.")
 
@@ -46,3 +46,33 @@ def grids_command(
         emit_json({"ok": True, "grids": count})
     else:
         typer.echo(f"{count} grid boundaries set")
+
+
+@app.command("owner")
+def owner_command(
+    site: Annotated[str, typer.Argument(metavar="SITE", help="The source outlet's code.")],
+    account: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="ACCOUNT", help="The enterprise's registry account code; omit with --clear."
+        ),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Record no owner.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine output.")] = False,
+) -> None:
+    """Set the enterprise (排污单位) that operates an outlet: its users see the outlet."""
+    if (account is None) != clear:
+        stderr.print("[bold red]give an ACCOUNT or --clear[/]")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    try:
+        set_outlet_owner(store_engine(), site, account, cli_actor())
+    except ValueError as error:
+        if as_json:
+            emit_json({"ok": False, "error": str(error)})
+        else:
+            stderr.print(f"[bold red]{error}[/]")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if as_json:
+        emit_json({"ok": True, "site": site, "owner": account})
+    else:
+        typer.echo(f"{site}: owner {account or '— (none)'}")

@@ -4,7 +4,9 @@ Alarm *state* comes from rule evaluation (:mod:`qingshan.services.alerting`); pe
 acknowledge ("I have seen it"), clear by hand (a rule without data to clear it, a known cause)
 and comment. Acknowledging and clearing also write a system comment, so an alarm's own page
 tells its story (ThingsBoard keeps such system comments; ``shared/reference/platform.md``
-§1.2). Grid officers are limited to the grids linked to them in ``user_grids``.
+§1.2). Grid officers are limited to the grids linked to them in ``user_grids``; enterprise
+users read (list, open, export) the alarms of their company's outlets only
+(:func:`qingshan.services.sites.visible_sites`) and handle none.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from qingshan.store.types import utc_now
 STATES = ("active", "cleared", "acknowledged", "unacknowledged")
 HANDLER_ROLES = ("analyst", "grid_officer")
 """Who lists, reads, acknowledges and comments on alarms (grid officers in their grids)."""
+READER_ROLES = (*HANDLER_ROLES, "enterprise")
+"""Who lists and reads alarms: the handlers, and enterprise users (their outlets' alarms)."""
 MANAGER_ROLES = ("analyst",)
 """Who may also clear an alarm by hand (bureau-wide). Admins may do everything."""
 
@@ -87,8 +91,14 @@ def _base_query() -> Select[Any]:
     )
 
 
-def _visible(query: Select[Any], grids: Collection[int] | None) -> Select[Any]:
-    return query if grids is None else query.where(Alarm.grid_id.in_(list(grids)))
+def _visible(
+    query: Select[Any], grids: Collection[int] | None, sites: Collection[int] | None
+) -> Select[Any]:
+    if grids is not None:
+        query = query.where(Alarm.grid_id.in_(list(grids)))
+    if sites is not None:
+        query = query.where(Alarm.site_id.in_(sorted(sites)))
+    return query
 
 
 def visible_grids(session: Session, user_id: int, role: str) -> Collection[int] | None:
@@ -96,6 +106,11 @@ def visible_grids(session: Session, user_id: int, role: str) -> Collection[int] 
     if role == "grid_officer":
         return set(grids_of_user(session, user_id))
     return None
+
+
+def may_handle(role: str) -> bool:
+    """Acknowledging and commenting are for the bureau and grid officers, not enterprises."""
+    return role == "admin" or role in HANDLER_ROLES
 
 
 def may_clear(role: str) -> bool:
@@ -133,10 +148,14 @@ def alarm_as_dict(row: Any) -> dict[str, Any]:
 
 
 def list_alarms(
-    session: Session, chosen: AlarmFilter, grids: Collection[int] | None = None
+    session: Session,
+    chosen: AlarmFilter,
+    grids: Collection[int] | None = None,
+    sites: Collection[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Alarms newest first; ``grids`` limits them to those grids (None: all)."""
-    query = _visible(_filtered(_base_query(), chosen), grids)
+    """Alarms newest first; ``grids`` and ``sites`` limit them to those grids and site ids
+    (None: all)."""
+    query = _visible(_filtered(_base_query(), chosen), grids, sites)
     rows = session.execute(
         query.order_by(Alarm.started_at.desc(), Alarm.id.desc()).limit(chosen.limit)
     )
@@ -171,12 +190,16 @@ def _render_listed(row: Row[Any]) -> dict[str, Any]:
     return alarm_as_dict(tuple(row)[:6])
 
 
-def alarm_listing(chosen: AlarmFilter, grids: Collection[int] | None = None) -> Listing:
+def alarm_listing(
+    chosen: AlarmFilter,
+    grids: Collection[int] | None = None,
+    sites: Collection[int] | None = None,
+) -> Listing:
     """The filtered alarms as a keyset :class:`~qingshan.services.listing.Listing` for paging
     and export, newest raised first: the key is the negated id (ids grow as alarms are raised),
     so ``key > last key`` walks from the newest alarm back. ``chosen.limit`` is not used: the
     page size is the listing's."""
-    statement = _visible(_filtered(_base_query(), chosen), grids)
+    statement = _visible(_filtered(_base_query(), chosen), grids, sites)
     query = {
         field: value
         for field, value in vars(chosen).items()
@@ -184,6 +207,8 @@ def alarm_listing(chosen: AlarmFilter, grids: Collection[int] | None = None) -> 
     }
     if grids is not None:
         query["visible_grids"] = sorted(grids)
+    if sites is not None:
+        query["visible_sites"] = sorted(sites)
     return Listing(
         name="alarms",
         statement=statement,
@@ -194,19 +219,32 @@ def alarm_listing(chosen: AlarmFilter, grids: Collection[int] | None = None) -> 
     )
 
 
-def get_alarm(session: Session, alarm_id: int, grids: Collection[int] | None = None) -> Alarm:
-    """The alarm, if it exists and lies in ``grids`` (a hidden alarm is "not found")."""
+def get_alarm(
+    session: Session,
+    alarm_id: int,
+    grids: Collection[int] | None = None,
+    sites: Collection[int] | None = None,
+) -> Alarm:
+    """The alarm, if it exists and lies in ``grids`` and ``sites`` (a hidden alarm is "not
+    found")."""
     alarm = session.get(Alarm, alarm_id)
-    if alarm is None or (grids is not None and alarm.grid_id not in grids):
+    hidden = alarm is not None and (
+        (grids is not None and alarm.grid_id not in grids)
+        or (sites is not None and alarm.site_id not in sites)
+    )
+    if alarm is None or hidden:
         raise AlarmNotFound(f"no alarm {alarm_id}")
     return alarm
 
 
 def describe(
-    session: Session, alarm_id: int, grids: Collection[int] | None = None
+    session: Session,
+    alarm_id: int,
+    grids: Collection[int] | None = None,
+    sites: Collection[int] | None = None,
 ) -> dict[str, Any]:
-    """One alarm with its comments."""
-    get_alarm(session, alarm_id, grids)
+    """One alarm with its comments (not found outside ``grids`` and ``sites``)."""
+    get_alarm(session, alarm_id, grids, sites)
     row = session.execute(_base_query().where(Alarm.id == alarm_id)).one()
     data = alarm_as_dict(row)
     data["comments"] = [

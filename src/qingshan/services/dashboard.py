@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from qingshan.alerting.catalogue import WATER_ITEMS
 from qingshan.services import monitoring_views as views
 from qingshan.services.case_workflow import OPEN_STATES
+from qingshan.services.sites import OWNED_KIND
 from qingshan.services.targets import AirTargets, TargetsError, load_air_targets
 from qingshan.standards import air_evaluation
 from qingshan.store.case_models import Case
@@ -94,8 +95,15 @@ def _open_alarms_by(session: Session, column: Any) -> Counter[int]:
     return Counter({key: count for key, count in rows if key is not None})
 
 
-def district_view(session: Session) -> DistrictView:
-    """Grids and sites of the store's district, each with its open alarms (and cases)."""
+def _shown(site: Site, outlets: Collection[int] | None) -> bool:
+    """Whether the overview shows ``site``: outlets only among ``outlets`` (an enterprise
+    user's own, ``services.sites.visible_sites``; None: every outlet), other sites always."""
+    return outlets is None or site.kind != OWNED_KIND or site.id in outlets
+
+
+def district_view(session: Session, outlets: Collection[int] | None = None) -> DistrictView:
+    """Grids and sites of the store's district, each with its open alarms (and cases); of the
+    source outlets, only those in ``outlets`` (None: all)."""
     district_name = session.scalar(select(District.name).order_by(District.id)) or ""
     alarms_by_site = _open_alarms_by(session, Alarm.site_id)
     alarms_by_grid = _open_alarms_by(session, Alarm.grid_id)
@@ -137,6 +145,7 @@ def district_view(session: Session) -> DistrictView:
             open_alarms=alarms_by_site[site.id],
         )
         for site in session.scalars(select(Site).where(Site.active).order_by(Site.code))
+        if _shown(site, outlets)
     ]
     return DistrictView(name=district_name, grids=grids, sites=sites)
 
@@ -272,17 +281,22 @@ def _source_states(session: Session, sites: list[Site], now: datetime) -> dict[s
     return states
 
 
-def site_states(session: Session, now: datetime, basin: str = "") -> dict[str, SiteState]:
+def site_states(
+    session: Session, now: datetime, basin: str = "", outlets: Collection[int] | None = None
+) -> dict[str, SiteState]:
     """Site code → current state, for every active site that has a standard to be judged by:
     air stations by the HJ 633 category of their latest hour with an AQI; water sections by
     the GB 3838 class of their latest day against the target; noise points by the latest
     day's Ld and Ln against GB 3096—2008 Table 1; outlets by their latest hour against the
-    permit limits. A site silent for 3 reporting intervals is offline (grey)."""
+    permit limits (only those in ``outlets``; None: all). A site silent for 3 reporting
+    intervals is offline (grey)."""
     states: dict[str, SiteState] = {}
     states.update(_air_states(session, views.sites_of_kind(session, "air_station"), now))
     states.update(_water_states(session, views.sites_of_kind(session, "water_section"), now, basin))
     states.update(_noise_states(session, views.sites_of_kind(session, "noise_point"), now))
-    states.update(_source_states(session, views.sites_of_kind(session, "source_outlet"), now))
+    states.update(
+        _source_states(session, views.sites_of_kind(session, "source_outlet", outlets), now)
+    )
     return states
 
 

@@ -557,6 +557,7 @@ def seed_demo(
     case_counts = _seed_cases(engine)
     step("cases")
     accounts = demo_books.seed_registry(engine, seed, until)
+    accounts += demo_books.seed_outlet_owners(engine)
     step("registry")
     files = [
         *demo_books.write_carbon_files(data_dir, seed),

@@ -22,8 +22,9 @@ from sqlalchemy import Engine, select
 from qingshan.carbon import accounting
 from qingshan.services import carbon, gep_runs, market, registry
 from qingshan.services.case_workflow import beijing_midnight
-from qingshan.services.demo_world import ENTERPRISES, TOWNSHIPS
+from qingshan.services.demo_world import ENTERPRISES, TOWNSHIPS, sites
 from qingshan.services.registry import ActionRow, Principal
+from qingshan.services.sites import set_outlet_owner
 from qingshan.services.targets import TARGETS_FILE
 from qingshan.store.audit import record
 from qingshan.store.engine import reading, writing
@@ -78,6 +79,34 @@ def _copy_reference(folder: str, name: str, target: Path) -> None:
 # ------------------------------------------------------------------------------------------
 
 
+TRADING_ENTERPRISES = (
+    ("ENT01", ENTERPRISES[0]),
+    ("ENT02", ENTERPRISES[1]),
+    ("ENT03", ENTERPRISES[3]),
+)
+"""The enterprises that trade on the demo registry (ENT01, 青峰热电, is the ``enterprise``
+user's); the other outlet operators get accounts of their own in :func:`seed_outlet_owners`."""
+
+
+def seed_outlet_owners(engine: Engine) -> int:
+    """Every demo outlet owned by its operator's enterprise account: the trading enterprises'
+    accounts, and one new enterprise account (ENT04 …) per other operator — a company is one
+    record, its registry account (docs/store.md, owners). Returns the accounts opened."""
+    codes = {name: code for code, name in TRADING_ENTERPRISES}
+    opened = 0
+    for site in sites():
+        if site.operator is not None and site.operator not in codes:
+            codes[site.operator] = f"ENT{len(codes) + 1:02d}"
+            registry.open_account(
+                engine, PLATFORM, code=codes[site.operator], name=site.operator, kind="enterprise"
+            )
+            opened += 1
+    for site in sites():
+        if site.operator is not None:
+            set_outlet_owner(engine, site.code, codes[site.operator], ADMIN.actor)
+    return opened
+
+
 def _user_id(engine: Engine, username: str) -> int:
     with reading(engine) as session:
         found = session.scalar(select(User.id).where(User.username == username))
@@ -92,16 +121,11 @@ def _open_accounts(engine: Engine, rng: random.Random) -> list[str]:
         name = rng.choice(SURNAMES) + rng.choice(GIVEN)
         registry.open_account(engine, PLATFORM, code=code, name=name, kind="individual")
         residents.append(code)
-    registry.open_account(
-        engine,
-        PLATFORM,
-        code="ENT01",
-        name=ENTERPRISES[0],
-        kind="enterprise",
-        username="enterprise",
-    )
-    for code, name in (("ENT02", ENTERPRISES[1]), ("ENT03", ENTERPRISES[3])):
-        registry.open_account(engine, PLATFORM, code=code, name=name, kind="enterprise")
+    for code, name in TRADING_ENTERPRISES:
+        owner = "enterprise" if code == "ENT01" else None  # the demo enterprise user's company
+        registry.open_account(
+            engine, PLATFORM, code=code, name=name, kind="enterprise", username=owner
+        )
     for code, name in (("PRJ01", "龙溪国有林场"), ("PRJ02", "石岭镇集体林业合作社")):
         registry.open_account(engine, PLATFORM, code=code, name=name, kind="project_owner")
     return residents

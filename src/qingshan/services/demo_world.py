@@ -138,6 +138,8 @@ class DemoSite:
     fields: dict[str, Any] = field(default_factory=dict)
     system: str | None = None
     """HJ 212 system code (ST) of the site's device; None: no device."""
+    operator: str | None = None
+    """The enterprise operating the site (source outlets): the name of its owner account."""
 
 
 def _air() -> list[DemoSite]:
@@ -258,6 +260,7 @@ def _outlets() -> list[DemoSite]:
             (0.25 + 0.06 * index, 0.7),
             {"permit_limits": STACK_LIMITS},
             "31",
+            name,
         )
         for index, (name, grid) in enumerate(zip(ENTERPRISES, stack_grids, strict=True), start=1)
     ]
@@ -270,6 +273,7 @@ def _outlets() -> list[DemoSite]:
             (0.75, 0.2 + 0.05 * index),
             {"permit_limits": OUTFALL_LIMITS},
             "32",
+            name,
         )
         for index, (name, grid) in enumerate(
             zip(TREATMENT_PLANTS, outfall_grids, strict=True), start=len(stacks) + 1

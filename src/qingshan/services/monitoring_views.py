@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,6 +56,7 @@ from qingshan.store.models import (
     Parameter,
     Reading,
     ReadingRevision,
+    RegistryAccount,
     RejectedPacket,
     Site,
 )
@@ -120,11 +121,29 @@ def year_start(now: datetime) -> datetime:
     return local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
-def sites_of_kind(session: Session, kind: str) -> list[Site]:
-    """Active sites of one kind, by code."""
-    return list(
-        session.scalars(select(Site).where(Site.active, Site.kind == kind).order_by(Site.code))
+def sites_of_kind(
+    session: Session, kind: str, visible: Collection[int] | None = None
+) -> list[Site]:
+    """Active sites of one kind, by code; only those in ``visible`` (None: all), the ids a
+    caller may see (``services.sites.visible_sites``)."""
+    statement = select(Site).where(Site.active, Site.kind == kind)
+    if visible is not None:
+        statement = statement.where(Site.id.in_(sorted(visible)))
+    return list(session.scalars(statement.order_by(Site.code)))
+
+
+def owner_names(session: Session, sites: Sequence[Site]) -> dict[int, str]:
+    """Site id → the name of the enterprise that operates it (outlets with an owner)."""
+    owned = {site.owner_account_id: site.id for site in sites if site.owner_account_id}
+    if not owned:
+        return {}
+    statement = select(RegistryAccount.id, RegistryAccount.name).where(
+        RegistryAccount.id.in_(sorted(owned))
     )
+    names: dict[int, str] = dict(session.execute(statement).all())
+    return {
+        site.id: names[site.owner_account_id] for site in sites if site.owner_account_id in names
+    }
 
 
 def district_name(session: Session) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,6 +40,7 @@ from qingshan.store.models import (
     Parameter,
     ParameterCode,
     Reading,
+    RegistryAccount,
     Site,
     Township,
 )
@@ -135,23 +136,36 @@ PERIOD_COLUMNS = ("period", "period_start", "period_end", "period_start_utc", "p
 
 @dataclass(frozen=True)
 class SiteFilter:
-    """Which sites: by code, kind, grid code or township code (empty = any)."""
+    """Which sites: by code, kind, grid code or township code (empty = any), within the ids
+    the caller may see (``visible``; None: every site, see ``services.sites.visible_sites``)."""
 
     sites: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     grids: tuple[str, ...] = ()
     townships: tuple[str, ...] = ()
+    visible: frozenset[int] | None = None
+
+    def within(self, visible: frozenset[int] | None) -> SiteFilter:
+        """These filters, limited to the site ids ``visible`` (None: no limit)."""
+        return replace(self, visible=visible)
 
     def echo(self) -> dict[str, Any]:
-        return {
+        """The filters for ``meta.query``; a limit to visible sites is part of it, so that a
+        cursor of one caller's listing is refused in another's."""
+        echoed: dict[str, Any] = {
             "site": list(self.sites),
             "kind": list(self.kinds),
             "grid": list(self.grids),
             "township": list(self.townships),
         }
+        if self.visible is not None:
+            echoed["visible_sites"] = sorted(self.visible)
+        return echoed
 
     def apply(self, statement: Select[Any]) -> Select[Any]:
         """Restrict ``statement`` (which must have ``Site`` in its FROM) to these sites."""
+        if self.visible is not None:
+            statement = statement.where(Site.id.in_(sorted(self.visible)))
         if self.sites:
             statement = statement.where(Site.code.in_(self.sites))
         if self.kinds:
@@ -176,6 +190,10 @@ class SeriesFilter:
     flags: tuple[str, ...] = ()
     start_from: datetime | None = None
     start_to: datetime | None = None
+
+    def within(self, visible: frozenset[int] | None) -> SeriesFilter:
+        """These filters, limited to the site ids ``visible`` (None: no limit)."""
+        return replace(self, sites=self.sites.within(visible))
 
     def echo(self, *, with_times: bool = True, with_flags: bool = True) -> dict[str, Any]:
         """The filters for ``meta.query`` (times in +08:00); leave out those that do not apply."""
@@ -232,11 +250,22 @@ SITE_COLUMNS = (
     "noise_zone",
     "reporting_interval_minutes",
     "permit_limits",
+    "owner",
+    "owner_name",
     "active",
 )
 
 
-_PLACE_COLUMNS = ("grid", "grid_name", "township", "township_name", "district", "district_name")
+_PLACE_COLUMNS = (
+    "grid",
+    "grid_name",
+    "township",
+    "township_name",
+    "district",
+    "district_name",
+    "owner",
+    "owner_name",
+)
 
 
 def _render_site(row: Row[Any]) -> dict[str, Any]:
@@ -248,7 +277,8 @@ def _render_site(row: Row[Any]) -> dict[str, Any]:
 
 
 def sites_listing(filters: SiteFilter) -> Listing:
-    """The sites with their grid, township, district and standard context."""
+    """The sites with their grid, township, district, standard context and (outlets) owner:
+    the operating enterprise's registry account code and name."""
     statement = (
         select(
             Site,
@@ -258,10 +288,13 @@ def sites_listing(filters: SiteFilter) -> Listing:
             Township.name.label("township_name"),
             District.code.label("district"),
             District.name.label("district_name"),
+            RegistryAccount.code.label("owner"),
+            RegistryAccount.name.label("owner_name"),
         )
         .outerjoin(Grid, Grid.id == Site.grid_id)
         .outerjoin(Township, Township.id == Grid.township_id)
         .outerjoin(District, District.id == Township.district_id)
+        .outerjoin(RegistryAccount, RegistryAccount.id == Site.owner_account_id)
     )
     return Listing(
         name="sites",

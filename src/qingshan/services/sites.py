@@ -2,9 +2,14 @@
 
 Required columns: ``code, name, kind, latitude, longitude``. Optional: ``air_class``,
 ``water_target_class``, ``waterbody_type``, ``noise_zone``, ``reporting_interval_minutes``
-(default 60), ``permit_limits`` (JSON text), and the grid the site lies in — ``grid_code,
+(default 60), ``permit_limits`` (JSON text), ``owner`` (source outlets: the code of the
+operating enterprise's registry account, kind ``enterprise``; an empty cell: no owner; without
+the column, owners already recorded are kept), and the grid the site lies in — ``grid_code,
 grid_name, township_code, township_name, township_kind, district_code, district_name`` (all of
 them when ``grid_code`` is given). A site already present (same code) is updated.
+
+Who sees an outlet: :func:`visible_sites` — an enterprise user only the outlets its company
+owns (``docs/store.md``, owners); everyone else every site their role reaches.
 
 ``qingshan sites grids FILE.geojson`` sets the grids' boundaries (:func:`import_grid_boundaries`),
 which the neighbour-anomaly rule uses to find neighbouring grids (docs/alerting.md).
@@ -13,11 +18,13 @@ which the neighbour-anomaly rule uses to find neighbouring grids (docs/alerting.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from qingshan.alerting.adjacency import read_polygon
 from qingshan.services.tables import (
@@ -29,6 +36,7 @@ from qingshan.services.tables import (
     require_columns,
 )
 from qingshan.store.engine import writing
+from qingshan.store.identity import outlets_of_user
 from qingshan.store.models import (
     AIR_CLASSES,
     NOISE_ZONES,
@@ -36,6 +44,8 @@ from qingshan.store.models import (
     WATER_CLASSES,
     WATERBODY_TYPES,
     Grid,
+    RegistryAccount,
+    Site,
 )
 from qingshan.store.registry import ensure_grid, upsert_site
 
@@ -58,6 +68,51 @@ CHOICES = {
     "township_kind": ("township", "street"),
 }
 OPTIONAL_TEXT = ("air_class", "water_target_class", "waterbody_type", "noise_zone")
+OWNED_KIND = "source_outlet"
+"""The kind of site an enterprise owns (排污单位 and its outlets)."""
+OWNER_ROLE = "enterprise"
+"""The role limited to its company's outlets."""
+OWNER_ACCOUNT_KIND = "enterprise"
+"""The registry account kind that may own outlets: the company's one record in the store."""
+
+
+def visible_sites(session: Session, user_id: int, role: str) -> frozenset[int] | None:
+    """The site ids a user may see: an enterprise user only its company's outlets (possibly
+    none); None (no limit) for every other role, whose role checks decide what they reach."""
+    return outlets_of_user(session, user_id) if role == OWNER_ROLE else None
+
+
+def owner_accounts(session: Session, codes: Collection[str]) -> dict[str, int]:
+    """Registry account code → id, for the given codes that are enterprise accounts."""
+    statement = select(RegistryAccount.code, RegistryAccount.id).where(
+        RegistryAccount.code.in_(list(codes)), RegistryAccount.kind == OWNER_ACCOUNT_KIND
+    )
+    return {code: account_id for code, account_id in session.execute(statement)}
+
+
+def set_outlet_owner(engine: Engine, site_code: str, owner: str | None, actor: str) -> None:
+    """Make the enterprise account ``owner`` (None: nobody) the owner of outlet ``site_code``
+    (audited by the session).
+
+    Raises
+    ------
+    ValueError
+        If there is no such site, it is not a source outlet, or ``owner`` is not an
+        enterprise account of the registry; nothing is changed.
+    """
+    with writing(engine, actor) as session:
+        site = session.scalar(select(Site).where(Site.code == site_code))
+        if site is None:
+            raise ValueError(f"no site {site_code!r}")
+        if site.kind != OWNED_KIND:
+            raise ValueError(f"site {site_code} is a {site.kind}; only source outlets have owners")
+        owner_id = None
+        if owner is not None:
+            owner_id = owner_accounts(session, [owner]).get(owner)
+            if owner_id is None:
+                raise ValueError(f"no enterprise account {owner!r} in the registry")
+        if site.owner_account_id != owner_id:
+            site.owner_account_id = owner_id
 
 
 def _text(frame: pl.DataFrame, column: str) -> pl.Series:
@@ -124,9 +179,24 @@ def load_sites(path: str | Path) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     for column in REQUIRED:
         problems.check(frame, frame[column].is_null(), column, "a value is required")
     _check_choices(frame, problems)
+    if "owner" in frame.columns:
+        owned = _text(frame, "owner").is_not_null() & (_text(frame, "kind") != OWNED_KIND)
+        problems.check(frame, owned, "owner", "only source outlets have an owner ({value})")
     limits = _check_permit_limits(frame, problems)
     problems.raise_if_any()
     return frame, limits
+
+
+def _owner_ids(session: Session, path: str | Path, frame: pl.DataFrame) -> list[int | None]:
+    """Each row's owner account id; InputError naming the rows whose owner is not an
+    enterprise account of the registry."""
+    owners = _text(frame, "owner")
+    found = owner_accounts(session, set(owners.drop_nulls()))
+    problems = ProblemCollector(path)
+    unknown = owners.is_not_null() & ~owners.is_in(list(found))
+    problems.check(frame, unknown, "owner", "no enterprise account {value!r} in the registry")
+    problems.raise_if_any()
+    return [found.get(owner) if owner is not None else None for owner in owners]
 
 
 def import_sites(engine: Engine, path: str | Path, actor: str) -> int:
@@ -134,6 +204,7 @@ def import_sites(engine: Engine, path: str | Path, actor: str) -> int:
     frame, limits = load_sites(path)
     texts = {column: _text(frame, column) for column in (*OPTIONAL_TEXT, *GRID_COLUMNS)}
     with writing(engine, actor) as session:
+        owners = _owner_ids(session, path, frame) if "owner" in frame.columns else None
         for index, row in enumerate(frame.iter_rows(named=True)):
             grid_id = None
             if texts["grid_code"][index] is not None:
@@ -160,6 +231,7 @@ def import_sites(engine: Engine, path: str | Path, actor: str) -> int:
                 permit_limits=limits[index],
                 reporting_interval_minutes=int(interval) if interval is not None else 60,
                 **{column: texts[column][index] for column in OPTIONAL_TEXT},
+                **({"owner_account_id": owners[index]} if owners is not None else {}),
             )
     return frame.height
 

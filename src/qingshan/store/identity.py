@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qingshan.store.models import ROLES, ApiToken, Grid, User, UserGrid
+from qingshan.store.models import ROLES, ApiToken, Grid, RegistryAccount, Site, User, UserGrid
 from qingshan.store.types import utc_now
 
 TOKEN_PREFIX = "qs_"
@@ -122,6 +122,17 @@ def list_users(session: Session) -> list[User]:
 def grids_of_user(session: Session, user_id: int) -> frozenset[int]:
     """The ids of the grids a user answers for (a grid officer's "own grids")."""
     return frozenset(session.scalars(select(UserGrid.grid_id).where(UserGrid.user_id == user_id)))
+
+
+def outlets_of_user(session: Session, user_id: int) -> frozenset[int]:
+    """The ids of the source outlets an enterprise user's company operates: those owned by a
+    registry account linked to the user (``registry_accounts.user_id``, the one user ↔ company
+    link of the store)."""
+    owned = select(RegistryAccount.id).where(RegistryAccount.user_id == user_id)
+    statement = select(Site.id).where(
+        Site.kind == "source_outlet", Site.owner_account_id.in_(owned)
+    )
+    return frozenset(session.scalars(statement))
 
 
 def set_user_grids(session: Session, username: str, grid_codes: list[str]) -> list[str]:

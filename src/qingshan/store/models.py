@@ -161,6 +161,9 @@ class Site(Base):
     reporting_interval_minutes : the interval between the site's readings [min]; the
         minute → hour aggregation expects 60 / interval values per hour, and liveness calls a
         device offline after 3 intervals of silence.
+    owner_account_id : the enterprise (排污单位) that operates the outlet (source outlets
+        only): its registry account of kind ``enterprise``, so that a company is one record,
+        whose ``user_id`` is the enterprise user who sees the outlet (docs/store.md, owners).
     """
 
     __tablename__ = "sites"
@@ -196,6 +199,9 @@ class Site(Base):
     permit_limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
     reporting_interval_minutes: Mapped[int] = mapped_column(Integer, default=60)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    owner_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registry_accounts.id"), index=True
+    )
 
     grid: Mapped[Grid | None] = relationship(back_populates="sites")
     devices: Mapped[list[Device]] = relationship(back_populates="site")

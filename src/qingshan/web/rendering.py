@@ -51,7 +51,7 @@ NAVIGATION = (
     NavItem("/water", N_("Water"), STAFF),
     NavItem("/noise", N_("Noise"), STAFF),
     NavItem("/sources", N_("Sources"), _roles("analyst", "grid_officer", "enterprise")),
-    NavItem("/alarms", N_("Alarms"), STAFF),
+    NavItem("/alarms", N_("Alarms"), _roles("analyst", "grid_officer", "enterprise")),
     NavItem("/cases", N_("Cases"), STAFF),
     NavItem("/carbon", N_("Carbon"), _roles("analyst")),
     NavItem("/registry", N_("Registry"), _roles(PUBLIC, "analyst", "enterprise")),

@@ -1,8 +1,9 @@
 """Alarms: list with filters, read one with its comments, acknowledge, clear, comment.
 
 Grid officers see, acknowledge and comment only on alarms of the grids linked to them
-(``user_grids``); another grid's alarm is "not found" to them. Clearing by hand is for admins
-and analysts.
+(``user_grids``); another grid's alarm is "not found" to them. Enterprise users list and read
+the alarms of their company's outlets (another's is "not found") and handle none. Clearing by
+hand is for admins and analysts.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from qingshan.api.deps import Caller, EngineDep, ReadSession, require_roles
 from qingshan.services import alarms as alarm_service
+from qingshan.services.sites import visible_sites
 from qingshan.store.engine import writing
 
 router = APIRouter(prefix="/alarms", tags=["alarms 报警"])
 
+Readers = Annotated[Caller, Depends(require_roles(*alarm_service.READER_ROLES))]
 Handlers = Annotated[Caller, Depends(require_roles(*alarm_service.HANDLER_ROLES))]
 Managers = Annotated[Caller, Depends(require_roles(*alarm_service.MANAGER_ROLES))]
 
@@ -44,7 +47,7 @@ def _not_found(error: LookupError) -> HTTPException:
 
 @router.get("")
 def list_alarms(
-    caller: Handlers,
+    caller: Readers,
     session: ReadSession,
     state: Annotated[
         str | None, Query(description="active, cleared, acknowledged, unacknowledged")
@@ -64,17 +67,21 @@ def list_alarms(
         if moment is not None and moment.tzinfo is None:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "times need an offset")
     chosen = alarm_service.AlarmFilter(state, severity, grid, site, rule, since, until, limit)
+    grids = visible_grids(session, caller)
+    sites = visible_sites(session, caller.user_id, caller.role)
     try:
-        return alarm_service.list_alarms(session, chosen, visible_grids(session, caller))
+        return alarm_service.list_alarms(session, chosen, grids, sites)
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
 
 
 @router.get("/{alarm_id}")
-def get_alarm(alarm_id: int, caller: Handlers, session: ReadSession) -> dict[str, Any]:
+def get_alarm(alarm_id: int, caller: Readers, session: ReadSession) -> dict[str, Any]:
     """One alarm with its comments."""
+    grids = visible_grids(session, caller)
+    sites = visible_sites(session, caller.user_id, caller.role)
     try:
-        return alarm_service.describe(session, alarm_id, visible_grids(session, caller))
+        return alarm_service.describe(session, alarm_id, grids, sites)
     except alarm_service.AlarmNotFound as error:
         raise _not_found(error) from None
 

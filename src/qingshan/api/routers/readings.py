@@ -23,7 +23,7 @@ from qingshan.api.listing import (
     respond,
     split_values,
 )
-from qingshan.api.routers.sites import Reader
+from qingshan.api.routers.sites import VisibleSites
 from qingshan.services.readings_intake import MAX_BATCH, BatchRejected, ReadingIn, store_batch
 from qingshan.services.readings_query import aggregates_listing, latest_listing, readings_listing
 from qingshan.store.models import FLAGS
@@ -81,7 +81,7 @@ def post_readings(body: ReadingBatch, caller: Writer, engine: EngineDep) -> Stor
 
 @router.get("/readings", response_model=Envelope, responses=ENVELOPE_DOC)
 def list_readings(
-    _caller: Reader,
+    visible: VisibleSites,
     engine: EngineDep,
     series: TimedSeriesFilterDep,
     paging: PagingDep,
@@ -90,23 +90,25 @@ def list_readings(
     """Current readings, ordered by site, parameter, period and start.
 
     Filters: `site`, `kind`, `grid`, `township`, `parameter`, `period`, `flag` (each one or
-    more values), and `datetime_from` ≤ period start < `datetime_to`.
+    more values), and `datetime_from` ≤ period start < `datetime_to`. Enterprise users get only
+    their company's outlets.
     """
     flags = split_values(flag, "flag", FLAGS)
-    return respond(engine, readings_listing(replace(series, flags=flags)), paging)
+    return respond(engine, readings_listing(replace(series.within(visible), flags=flags)), paging)
 
 
 @router.get("/readings/latest", response_model=Envelope, responses=ENVELOPE_DOC)
 def list_latest(
-    _caller: Reader, engine: EngineDep, series: SeriesFilterDep, paging: PagingDep
+    visible: VisibleSites, engine: EngineDep, series: SeriesFilterDep, paging: PagingDep
 ) -> Any:
-    """The newest reading of each site, parameter and period."""
-    return respond(engine, latest_listing(series), paging)
+    """The newest reading of each site, parameter and period (enterprise users: of their
+    company's outlets)."""
+    return respond(engine, latest_listing(series.within(visible)), paging)
 
 
 @router.get("/aggregates", response_model=Envelope, responses=ENVELOPE_DOC)
 def list_aggregates(
-    _caller: Reader,
+    visible: VisibleSites,
     engine: EngineDep,
     series: TimedSeriesFilterDep,
     paging: PagingDep,
@@ -117,6 +119,7 @@ def list_aggregates(
     """Hour and day means with coverage: expected and valid counts, percent complete, validity.
 
     Validity follows GB 3095—2026 Table 4 (≥ 45 minutes in the hour, ≥ 20 hourly values in the
-    Beijing day). Aggregates are computed by `qingshan db aggregate` (docs/store.md).
+    Beijing day). Aggregates are computed by `qingshan db aggregate` (docs/store.md). Enterprise
+    users get only their company's outlets.
     """
-    return respond(engine, aggregates_listing(series, valid), paging)
+    return respond(engine, aggregates_listing(series.within(visible), valid), paging)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from qingshan.api.deps import Caller, EngineDep, require_roles
+from qingshan.api.deps import Caller, EngineDep, ReadSession, require_roles
 from qingshan.api.listing import (
     ENVELOPE_DOC,
     Codes,
@@ -17,20 +17,33 @@ from qingshan.api.listing import (
     split_values,
 )
 from qingshan.services.readings_query import parameters_listing, sites_listing
+from qingshan.services.sites import visible_sites
 
 router = APIRouter(tags=["registry 站点与参数"])
 
-READERS = ("analyst", "grid_officer")
-"""Who may read the registry and readings (admins always may). Enterprise contacts may not:
-nothing links a user to the sites of an enterprise yet, so they could only see everything."""
+READERS = ("analyst", "grid_officer", "enterprise")
+"""Who may read the registry and readings (admins always may). Enterprise contacts see only
+their company's outlets (:func:`~qingshan.services.sites.visible_sites`)."""
 
 Reader = Annotated[Caller, Depends(require_roles(*READERS))]
 
 
+def reader_sites(caller: Reader, session: ReadSession) -> frozenset[int] | None:
+    """The site ids the caller may read (None: every site)."""
+    return visible_sites(session, caller.user_id, caller.role)
+
+
+VisibleSites = Annotated[frozenset[int] | None, Depends(reader_sites)]
+
+
 @router.get("/sites", response_model=Envelope, responses=ENVELOPE_DOC)
-def list_sites(_caller: Reader, engine: EngineDep, sites: SiteFilterDep, paging: PagingDep) -> Any:
-    """Monitoring sites, filtered by `site` code, `kind`, `grid` code or `township` code."""
-    return respond(engine, sites_listing(sites), paging)
+def list_sites(
+    visible: VisibleSites, engine: EngineDep, sites: SiteFilterDep, paging: PagingDep
+) -> Any:
+    """Monitoring sites, filtered by `site` code, `kind`, `grid` code or `township` code;
+    outlets name their `owner` (the enterprise's registry account). Enterprise users get only
+    their company's outlets."""
+    return respond(engine, sites_listing(sites.within(visible)), paging)
 
 
 @router.get("/parameters", response_model=Envelope, responses=ENVELOPE_DOC)

@@ -2,8 +2,9 @@
 comments and the actions the caller's role allows (acknowledge, comment, clear by hand, open a
 case from it).
 
-Everything goes through :mod:`qingshan.services.alarms` with the caller's grids, like the API:
-a grid officer's list holds only their grids, and another grid's alarm is "not found".
+Everything goes through :mod:`qingshan.services.alarms` with the caller's grids and sites,
+like the API: a grid officer's list holds only their grids, an enterprise user's only its
+company's outlets (read-only), and another's alarm is "not found".
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from qingshan.services import alarms as alarm_service
 from qingshan.services import cases as case_service
 from qingshan.services.listing import CursorError, fetch_page
 from qingshan.services.rules import list_rules
+from qingshan.services.sites import visible_sites
 from qingshan.store.engine import reading, writing
 from qingshan.web.dates import beijing_time, day_end, day_start, optional_day
 from qingshan.web.i18n import N_
@@ -26,6 +28,7 @@ from qingshan.web.rendering import grid_choices, render
 from qingshan.web.session import CheckedForm, signed_in
 
 router = APIRouter(include_in_schema=False)
+Reader = Annotated[Caller, Depends(signed_in(*alarm_service.READER_ROLES))]
 Handler = Annotated[Caller, Depends(signed_in(*alarm_service.HANDLER_ROLES))]
 
 PAGE_SIZE = 50
@@ -71,11 +74,19 @@ def alarm_filter(
 Filter = Annotated[alarm_service.AlarmFilter, Depends(alarm_filter)]
 
 
+def _scope(session: Any, caller: Caller) -> tuple[Any, frozenset[int] | None]:
+    """The grids and sites the caller's alarms lie in (None: no limit)."""
+    return (
+        alarm_service.visible_grids(session, caller.user_id, caller.role),
+        visible_sites(session, caller.user_id, caller.role),
+    )
+
+
 def _listing(engine: EngineDep, caller: Caller, chosen: alarm_service.AlarmFilter) -> Any:
     with reading(engine) as session:
-        grids = alarm_service.visible_grids(session, caller.user_id, caller.role)
+        grids, sites = _scope(session, caller)
     try:
-        return alarm_service.alarm_listing(chosen, grids)
+        return alarm_service.alarm_listing(chosen, grids, sites)
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
 
@@ -86,7 +97,7 @@ def _chosen_fields(request: Request) -> dict[str, str]:
 
 @router.get("/alarms", response_class=HTMLResponse)
 def alarm_list(
-    request: Request, engine: EngineDep, caller: Handler, chosen: Filter, cursor: str = ""
+    request: Request, engine: EngineDep, caller: Reader, chosen: Filter, cursor: str = ""
 ) -> HTMLResponse:
     listing = _listing(engine, caller, chosen)
     with reading(engine) as session:
@@ -117,17 +128,17 @@ def alarm_list(
 
 
 @router.get("/alarms/export.xlsx")
-def alarm_export(engine: EngineDep, caller: Handler, chosen: Filter) -> Any:
+def alarm_export(engine: EngineDep, caller: Reader, chosen: Filter) -> Any:
     """Every alarm of the filtered list (not only one page), through the API's export."""
     return respond(engine, _listing(engine, caller, chosen), Paging(format="xlsx"))
 
 
 @router.get("/alarms/{alarm_id}", response_class=HTMLResponse)
-def alarm_page(request: Request, engine: EngineDep, caller: Handler, alarm_id: int) -> Response:
+def alarm_page(request: Request, engine: EngineDep, caller: Reader, alarm_id: int) -> Response:
     with reading(engine) as session:
-        grids = alarm_service.visible_grids(session, caller.user_id, caller.role)
+        grids, sites = _scope(session, caller)
         try:
-            alarm = alarm_service.describe(session, alarm_id, grids)
+            alarm = alarm_service.describe(session, alarm_id, grids, sites)
         except alarm_service.AlarmNotFound as error:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
         actor = case_service.actor_for_user(session, caller.user_id, caller.actor)
@@ -142,6 +153,7 @@ def alarm_page(request: Request, engine: EngineDep, caller: Handler, alarm_id: i
             {
                 "alarm": alarm,
                 "cases": linked,
+                "may_handle": alarm_service.may_handle(caller.role),
                 "may_clear": alarm_service.may_clear(caller.role),
                 "may_open_case": may_open_case,
                 "severity_labels": SEVERITY_LABELS,

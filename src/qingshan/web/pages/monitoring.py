@@ -1,8 +1,9 @@
 """Air, water, noise and source pages: lists of sites with their state, and one page per site.
 
 The figures come from :mod:`qingshan.services.monitoring_views`; this module only picks what
-each chart and table shows. Air, water and noise are for staff; enterprises also see sources
-(read-only: the store does not say which outlets belong to which enterprise, so they see all).
+each chart and table shows. Air, water and noise are for staff; enterprise users also see
+sources, read-only and only their company's outlets (``Site.owner_account_id``; another's
+outlet is "not found").
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from qingshan.api.deps import Caller, EngineDep
 from qingshan.services import monitoring_views as views
+from qingshan.services.sites import visible_sites
 from qingshan.standards import aqi, water
 from qingshan.store.engine import reading
 from qingshan.store.models import Site
@@ -72,9 +74,12 @@ WATERBODY_NAMES = {"river": N_("river"), "lake": N_("lake"), "reservoir": N_("re
 as the 2011 evaluation method assumes)."""
 
 
-def _site_or_404(session: Any, code: str, kind: str) -> Site:
+def _site_or_404(session: Any, code: str, kind: str, caller: Caller | None = None) -> Site:
+    """The active site ``code`` of ``kind``; 404 when there is none or (given the caller) it is
+    not one the caller may see."""
     site = views.site_by_code(session, code, kind)
-    if site is None:
+    visible = visible_sites(session, caller.user_id, caller.role) if caller else None
+    if site is None or (visible is not None and site.id not in visible):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {kind} {code}")
     return site
 
@@ -275,13 +280,15 @@ def sources_list(
     request: Request, engine: EngineDep, caller: SourceReader, now: Now
 ) -> HTMLResponse:
     with reading(engine) as session:
-        outlets = views.sites_of_kind(session, "source_outlet")
+        visible = visible_sites(session, caller.user_id, caller.role)
+        outlets = views.sites_of_kind(session, "source_outlet", visible)
         over = views.sources_now(session, [s for s in outlets if s.permit_limits], now)
         latest = views.latest_times(
             session,
             [s.id for s in outlets],
             views.parameter_ids(session, {k for s in outlets for k in s.permit_limits or {}}),
         )
+        owners = views.owner_names(session, outlets)
     rows = [
         (
             site,
@@ -291,7 +298,13 @@ def sources_list(
         )
         for site in outlets
     ]
-    return render(request, "sources_list.html", caller, {"rows": rows, "beijing": views.BEIJING})
+    context = {
+        "rows": rows,
+        "owners": owners,
+        "own_only": visible is not None,
+        "beijing": views.BEIJING,
+    }
+    return render(request, "sources_list.html", caller, context)
 
 
 @router.get("/sources/{code}", response_class=HTMLResponse)
@@ -299,8 +312,9 @@ def source_outlet(
     request: Request, engine: EngineDep, caller: SourceReader, now: Now, code: str
 ) -> HTMLResponse:
     with reading(engine) as session:
-        site = _site_or_404(session, code, "source_outlet")
+        site = _site_or_404(session, code, "source_outlet", caller)
         detail = views.source_detail(session, site, now)
+        owner = views.owner_names(session, [site]).get(site.id)
         parameters = views.parameters_by_key(session, list(site.permit_limits or {}))
     parameter_charts = []
     for key, spec in (site.permit_limits or {}).items():
@@ -318,6 +332,7 @@ def source_outlet(
         parameter_charts.append((key, name, chart))
     context = {
         "site": site,
+        "owner": owner,
         "detail": detail,
         "parameter_charts": parameter_charts,
         "beijing": views.BEIJING,
