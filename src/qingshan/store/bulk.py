@@ -5,7 +5,9 @@
   ``IN`` lists of :data:`CHUNK` values (under its limit on bound variables).
 * Inserts: PostgreSQL ``COPY … FROM STDIN`` of CSV written by polars (as
   :mod:`qingshan.store.readings` does) from :data:`COPY_MIN_ROWS` rows on; otherwise one
-  ``executemany``.
+  ``executemany``. A batch already in columns (a polars frame) goes by :func:`insert_frame`:
+  COPY on PostgreSQL, one driver-level ``executemany`` of plain tuples on SQLite (times as the
+  UTC text SQLAlchemy writes, days as ISO text), skipping SQLAlchemy's per-value processing.
 
 Rows written here bypass the ORM, so callers write their own audit summary
 (:func:`qingshan.store.audit.record`).
@@ -67,7 +69,28 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         for name in columns
         if isinstance(table.c[name].type, UtcDateTime)
     }
-    frame = pl.DataFrame(rows, schema_overrides=times, infer_schema_length=None)
+    insert_frame(
+        session, table, pl.DataFrame(rows, schema_overrides=times, infer_schema_length=None)
+    )
+
+
+def insert_frame(session: Session, table: Table, frame: pl.DataFrame) -> None:
+    """Insert the rows of ``frame`` (its columns named as ``table``'s; times timezone-aware
+    ``Datetime``, JSON already as text) in the session's transaction."""
+    if frame.is_empty():
+        return
+    columns = ", ".join(frame.columns)
+    frame = frame.with_columns(pl.col(pl.Datetime).dt.convert_time_zone("UTC"))
+    if not is_postgresql(session):
+        frame = frame.with_columns(
+            pl.col(pl.Datetime).dt.strftime(UTC_TEXT_FORMAT),
+            pl.col(pl.Date).dt.strftime("%Y-%m-%d"),
+        )
+        marks = ", ".join("?" * frame.width)
+        session.connection().exec_driver_sql(
+            f"INSERT INTO {table.name} ({columns}) VALUES ({marks})", frame.rows()
+        )
+        return
     buffer = io.BytesIO()
     frame.write_csv(
         buffer,
@@ -78,8 +101,6 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     raw: Any = session.connection().connection.driver_connection
     with (
         raw.cursor() as cursor,
-        cursor.copy(
-            f"COPY {table.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
-        ) as copy,
+        cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
     ):
         copy.write(buffer.getvalue())
