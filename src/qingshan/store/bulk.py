@@ -3,11 +3,11 @@
 * Lookups by a long list of values: PostgreSQL takes the whole list as one array parameter
   (``column = ANY(:array)``, one round trip, no SQL text the size of the list); SQLite gets
   ``IN`` lists of :data:`CHUNK` values (under its limit on bound variables).
-* Inserts: PostgreSQL ``COPY … FROM STDIN`` of CSV written by polars (as
-  :mod:`qingshan.store.readings` does) from :data:`COPY_MIN_ROWS` rows on; otherwise one
-  ``executemany``. A batch already in columns (a polars frame) goes by :func:`insert_frame`:
-  COPY on PostgreSQL, one driver-level ``executemany`` of plain tuples on SQLite (times as the
-  UTC text SQLAlchemy writes, days as ISO text), skipping SQLAlchemy's per-value processing.
+* Inserts: from :data:`COPY_MIN_ROWS` rows on, the rows go into a polars frame and
+  :func:`insert_frame` writes it: PostgreSQL ``COPY … FROM STDIN`` of CSV written by polars (as
+  :mod:`qingshan.store.readings` does), SQLite one driver-level ``executemany`` of plain tuples
+  (times as the UTC text SQLAlchemy writes, days as ISO text), skipping SQLAlchemy's per-value
+  processing; fewer rows go by SQLAlchemy's ``executemany``.
 
 Rows written here bypass the ORM, so callers write their own audit summary
 (:func:`qingshan.store.audit.record`).
@@ -25,13 +25,14 @@ import polars as pl
 from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, insert
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import TableClause
 
 from qingshan.store.types import UTC_TEXT_FORMAT, UtcDateTime
 
 CHUNK = 10_000
 """Values per ``IN`` list on SQLite."""
 COPY_MIN_ROWS = 100
-"""Fewer rows go by ``executemany`` on PostgreSQL too (building CSV costs more than it saves)."""
+"""Fewer rows go by SQLAlchemy's ``executemany`` (building a frame costs more than it saves)."""
 
 
 def is_postgresql(session: Session) -> bool:
@@ -54,27 +55,27 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     """Insert ``rows`` (dicts with the same keys) into ``table`` in the session's transaction."""
     if not rows:
         return
-    if len(rows) < COPY_MIN_ROWS or not is_postgresql(session):
+    if len(rows) < COPY_MIN_ROWS:
         session.connection().execute(insert(table), rows)
         return
     columns = list(rows[0])
-    documents = [name for name in columns if isinstance(table.c[name].type, JSON)]
-    if documents:
-        rows = [
-            row | {name: json.dumps(row[name], ensure_ascii=False) for name in documents}
-            for row in rows
-        ]
-    times = {
-        name: pl.Datetime("us", UTC)
-        for name in columns
-        if isinstance(table.c[name].type, UtcDateTime)
-    }
-    insert_frame(
-        session, table, pl.DataFrame(rows, schema_overrides=times, infer_schema_length=None)
+    documents = {name for name in columns if isinstance(table.c[name].type, JSON)}
+    times = {name for name in columns if isinstance(table.c[name].type, UtcDateTime)}
+    frame = pl.DataFrame(
+        [_column(name, [row[name] for row in rows], documents, times) for name in columns]
     )
+    insert_frame(session, table, frame)
 
 
-def insert_frame(session: Session, table: Table, frame: pl.DataFrame) -> None:
+def _column(name: str, values: list[Any], documents: set[str], times: set[str]) -> pl.Series:
+    if name in documents:
+        return pl.Series(name, [json.dumps(v, ensure_ascii=False) for v in values], pl.String)
+    if name in times:
+        return pl.Series(name, values, pl.Datetime("us", UTC))
+    return pl.Series(name, values, strict=False)
+
+
+def insert_frame(session: Session, table: TableClause, frame: pl.DataFrame) -> None:
     """Insert the rows of ``frame`` (its columns named as ``table``'s; times timezone-aware
     ``Datetime``, JSON already as text) in the session's transaction."""
     if frame.is_empty():

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import column, func, or_, select, table, update
 from sqlalchemy.orm import Session
 
 from qingshan.carbon.inclusion import (
@@ -1111,8 +1111,10 @@ def _write_actions(
     )
     accounts, points = gains["account_id"].to_list(), gains["points_centi"].to_list()
     if accounts:
+        opened = pl.Series([opening[account] for account in accounts], dtype=pl.Int64)
         _set_balances(
-            session, {a: opening[a] + gain for a, gain in zip(accounts, points, strict=True)}
+            session,
+            pl.DataFrame({"id": gains["account_id"], "balance": opened + gains["points_centi"]}),
         )
         lines = [
             journal.Line(journal.POINTS, gain, account_id=a)
@@ -1134,23 +1136,23 @@ def _write_actions(
     )
 
 
-def _set_balances(session: Session, balances: dict[int, int]) -> None:
-    """Set the points balances of the (locked) accounts: one statement on PostgreSQL, one
-    driver-level executemany on SQLite."""
-    if bulk.is_postgresql(session):
-        session.execute(
-            text(
-                "UPDATE registry_accounts AS a SET points_centi = v.balance "
-                "FROM unnest(CAST(:ids AS integer[]), CAST(:balances AS bigint[])) "
-                "AS v(id, balance) WHERE a.id = v.id"
-            ),
-            {"ids": list(balances), "balances": list(balances.values())},
-        )
-    else:
-        session.connection().exec_driver_sql(
-            "UPDATE registry_accounts SET points_centi = ? WHERE id = ?",
-            [(balance, account_id) for account_id, balance in balances.items()],
-        )
+BALANCES = table("accrual_balances", column("id"), column("balance"))
+"""Temporary table of the new balances of a batch (dropped before the transaction ends)."""
+
+
+def _set_balances(session: Session, balances: pl.DataFrame) -> None:
+    """Set the points balances (columns ``id``, ``balance``) of locked accounts: the rows go
+    into a temporary table in bulk, then one ``UPDATE … FROM`` joins it (both backends)."""
+    connection = session.connection()
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {BALANCES.name} (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL)"
+    )
+    bulk.insert_frame(session, BALANCES, balances)
+    connection.exec_driver_sql(
+        f"UPDATE registry_accounts SET points_centi = b.balance FROM {BALANCES.name} AS b "
+        "WHERE registry_accounts.id = b.id"
+    )
+    connection.exec_driver_sql(f"DROP TABLE {BALANCES.name}")
     for account in [
         obj for obj in session.identity_map.values() if isinstance(obj, RegistryAccount)
     ]:
