@@ -33,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -99,11 +100,7 @@ def post(
     problems = imbalance(lines)
     if problems:
         raise UnbalancedEntry(f"{kind}: {problems}")
-    entry_id: int = session.execute(
-        insert(JournalEntry)
-        .values(kind=kind, at=utc_now(), operation_id=operation_id)
-        .returning(JournalEntry.id)
-    ).scalar_one()
+    entry_id = _entry(session, kind, operation_id)
     bulk.insert_rows(
         session,
         JournalLine.__table__,
@@ -122,6 +119,33 @@ def post(
             for number, line in enumerate(lines, start=1)
         ],
     )
+    return entry_id
+
+
+def post_columns(session: Session, kind: str, lines: pl.DataFrame) -> int:
+    """:func:`post` for an entry of many lines given as columns (``asset``, ``quantity``,
+    ``account_id``, ``book``; the other fields of :class:`Line` NULL), in bulk: the one entry
+    of a batch of actions has a line per account, hundreds of thousands of them."""
+    sums = lines.group_by("asset").agg(pl.col("quantity").sum()).rows()
+    if problems := {asset: total for asset, total in sums if total}:
+        raise UnbalancedEntry(f"{kind}: {problems}")
+    entry_id = _entry(session, kind, None)
+    bulk.insert_frame(
+        session,
+        JournalLine.__table__,
+        lines.select("account_id", "book", "asset", "quantity").with_columns(
+            entry_id=pl.lit(entry_id, pl.Int64), line=pl.int_range(1, lines.height + 1)
+        ),
+    )
+    return entry_id
+
+
+def _entry(session: Session, kind: str, operation_id: int | None) -> int:
+    entry_id: int = session.execute(
+        insert(JournalEntry)
+        .values(kind=kind, at=utc_now(), operation_id=operation_id)
+        .returning(JournalEntry.id)
+    ).scalar_one()
     return entry_id
 
 

@@ -1109,19 +1109,23 @@ def _write_actions(
         .agg(pl.col("points_centi").sum())
         .sort("account_id")
     )
-    accounts, points = gains["account_id"].to_list(), gains["points_centi"].to_list()
-    if accounts:
-        opened = pl.Series([opening[account] for account in accounts], dtype=pl.Int64)
+    total = int(gains["points_centi"].sum())
+    if total:
+        opened = pl.Series([opening[a] for a in gains["account_id"].to_list()], dtype=pl.Int64)
         _set_balances(
             session,
             pl.DataFrame({"id": gains["account_id"], "balance": opened + gains["points_centi"]}),
         )
-        lines = [
-            journal.Line(journal.POINTS, gain, account_id=a)
-            for a, gain in zip(accounts, points, strict=True)
-        ]
-        book = journal.Line(journal.POINTS, -sum(points), book="points")
-        journal.post(session, "accrue", [book, *lines])
+        lines = pl.concat(
+            [
+                pl.DataFrame(
+                    {"account_id": [None], "book": ["points"], "quantity": [-total]},
+                    schema={"account_id": pl.Int64, "book": pl.String, "quantity": pl.Int64},
+                ),
+                gains.select("account_id", book=pl.lit(None, pl.String), quantity="points_centi"),
+            ]
+        ).with_columns(asset=pl.lit(journal.POINTS))  # the points book gives, each account gains
+        journal.post_columns(session, "accrue", lines)
     audit.record(
         session,
         actor,
@@ -1130,7 +1134,7 @@ def _write_actions(
         after={
             "recorded": rows.height,
             "accepted": int((rows["status"] == "accepted").sum()),
-            "points_centi": sum(points),
+            "points_centi": total,
             "accounts": rows["account_id"].n_unique(),
         },
     )
