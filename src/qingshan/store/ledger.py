@@ -14,9 +14,10 @@ Every function works in the caller's session, which must come from
   partition its serial range. :func:`verify` re-checks this and every other invariant.
 * **Irreversible retirement.** Retired and cancelled blocks never move or change again.
 * **Idempotency.** Every operation carries a key that is unique in the operations log
-  (``registry_operations``); a retried request finds its first result and changes nothing. Two
-  concurrent requests with the same key cannot both commit (the unique index refuses the
-  second, whose transaction rolls back entirely).
+  (``registry_operations``), every action one unique among the actions (``registry_actions``,
+  an accepted action being the record of its accrual); a retried request finds its first
+  result and changes nothing. Two concurrent requests with the same key cannot both commit
+  (the unique index refuses the second, whose transaction rolls back entirely).
 * **Points never go negative**: the account row is locked for accruals and redemptions, and a
   CHECK refuses a negative balance.
 
