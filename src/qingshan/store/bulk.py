@@ -7,7 +7,8 @@
   :func:`insert_frame` writes it: PostgreSQL ``COPY … FROM STDIN`` of CSV written by polars (as
   :mod:`qingshan.store.readings` does), SQLite one driver-level ``executemany`` of plain tuples
   (times as the UTC text SQLAlchemy writes, days as ISO text), skipping SQLAlchemy's per-value
-  processing; fewer rows go by SQLAlchemy's ``executemany``.
+  processing; fewer rows go by SQLAlchemy's ``executemany`` (a frame of fewer rows by the
+  driver's ``executemany`` on PostgreSQL too).
 
 Rows written here bypass the ORM, so callers write their own audit summary
 (:func:`qingshan.store.audit.record`).
@@ -82,12 +83,14 @@ def insert_frame(session: Session, table: TableClause, frame: pl.DataFrame) -> N
         return
     columns = ", ".join(frame.columns)
     frame = frame.with_columns(pl.col(pl.Datetime).dt.convert_time_zone("UTC"))
-    if not is_postgresql(session):
-        frame = frame.with_columns(
-            pl.col(pl.Datetime).dt.strftime(UTC_TEXT_FORMAT),
-            pl.col(pl.Date).dt.strftime("%Y-%m-%d"),
-        )
-        marks = ", ".join("?" * frame.width)
+    postgresql = is_postgresql(session)
+    if not postgresql or frame.height < COPY_MIN_ROWS:
+        if not postgresql:
+            frame = frame.with_columns(
+                pl.col(pl.Datetime).dt.strftime(UTC_TEXT_FORMAT),
+                pl.col(pl.Date).dt.strftime("%Y-%m-%d"),
+            )
+        marks = ", ".join(["%s" if postgresql else "?"] * frame.width)
         session.connection().exec_driver_sql(
             f"INSERT INTO {table.name} ({columns}) VALUES ({marks})", frame.rows()
         )

@@ -43,7 +43,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
-from sqlalchemy import column, func, or_, select, table, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from qingshan.carbon.inclusion import (
@@ -1141,23 +1141,28 @@ def _write_actions(
     )
 
 
-BALANCES = table("accrual_balances", column("id"), column("balance"))
-"""Temporary table of the new balances of a batch (dropped before the transaction ends)."""
-
-
 def _set_balances(session: Session, balances: pl.DataFrame) -> None:
-    """Set the points balances (columns ``id``, ``balance``) of locked accounts: the rows go
-    into a temporary table in bulk, then one ``UPDATE … FROM`` joins it (both backends)."""
+    """Set the points balances (columns ``id``, ``balance``) of locked accounts in one
+    statement: PostgreSQL ``UPDATE … FROM unnest(…)`` of two arrays sent as text (cheaper to
+    build than a list parameter, and the planner takes the primary key for one row as for a
+    million); SQLite one driver-level ``executemany``."""
     connection = session.connection()
-    connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {BALANCES.name} (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL)"
-    )
-    bulk.insert_frame(session, BALANCES, balances)
-    connection.exec_driver_sql(
-        f"UPDATE registry_accounts SET points_centi = b.balance FROM {BALANCES.name} AS b "
-        "WHERE registry_accounts.id = b.id"
-    )
-    connection.exec_driver_sql(f"DROP TABLE {BALANCES.name}")
+    if bulk.is_postgresql(session):
+        ids, values = (
+            "{" + balances[name].cast(pl.String).str.join(",").item() + "}"
+            for name in ("id", "balance")
+        )
+        connection.exec_driver_sql(
+            "UPDATE registry_accounts AS a SET points_centi = v.balance "
+            "FROM unnest(CAST(%s AS bigint[]), CAST(%s AS bigint[])) AS v(id, balance) "
+            "WHERE a.id = v.id",
+            (ids, values),
+        )
+    else:
+        connection.exec_driver_sql(
+            "UPDATE registry_accounts SET points_centi = ? WHERE id = ?",
+            balances.select("balance", "id").rows(),
+        )
     for account in [
         obj for obj in session.identity_map.values() if isinstance(obj, RegistryAccount)
     ]:
