@@ -10,9 +10,10 @@
   transaction each), without locks, journal or audit.
 * Low-carbon actions for ``--accounts`` accounts recorded in batches of ``--batch`` through the
   full use-case (``services.registry.record_actions``: account codes, duplicates, daily caps,
-  points, accrual operations, one journal entry per batch); issue 7: 1,000,000 actions for
-  800,000 accounts in under a minute. Baseline: the same use-case one action per call (the
-  per-row path) over ``--baseline-actions`` actions.
+  points, action rows, balances, one journal entry per batch and its seal); issue 7:
+  1,000,000 actions for 800,000 accounts in under a minute. Baseline: the same use-case one
+  action per call (the per-row path, the same code with one row) over ``--baseline-actions``
+  actions, in the same run.
 
 Every invariant and the journal's hash chain are re-checked (``verify``) after each part.
 

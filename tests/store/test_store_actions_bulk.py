@@ -2,7 +2,7 @@
 
 The same actions (random accounts, methodologies, quantities, days, repeated keys, future
 times) are recorded once one by one, each in its own transaction, for one set of accounts, and
-once as a single batch for a twin set of accounts. Outcomes (status and reason, in order),
+once in (at most) two batches for a twin set of accounts. Outcomes (status and reason, in order),
 points balances, the journal and ``verify`` must agree. A batch of ≥ 100 rows takes the COPY
 path on PostgreSQL (:mod:`qingshan.store.bulk`).
 """
@@ -13,14 +13,15 @@ import itertools
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, given, settings
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from qingshan.store import journal, ledger
 from qingshan.store.engine import reading, writing
-from qingshan.store.models import RegistryAccount
+from qingshan.store.models import LowCarbonAction, RegistryAccount
 from qingshan.store.types import utc_now
 
 ACCOUNTS = 3
@@ -80,14 +81,19 @@ def balances(engine: Engine, accounts: list[int]) -> list[int]:
         return [session.get(RegistryAccount, a).points_centi for a in accounts]  # type: ignore[union-attr]
 
 
-def assert_paths_agree(engine: Engine, claims: list[Claim], accounts: int) -> None:
+def assert_paths_agree(engine: Engine, claims: list[Claim], accounts: int, split: int = 0) -> None:
+    """One by one versus in two batches (``claims[:split]``, then the rest: keys and caps
+    carried over from the first batch)."""
     one, batch = open_twins(engine, accounts)
     single = []
     for action in inputs(claims, one, f"one{one[0]}"):
         with writing(engine, "test:bulk") as session:
             single.append(ledger.record_actions(session, [action])[0])
-    with writing(engine, "test:bulk") as session:
-        batched = ledger.record_actions(session, inputs(claims, batch, f"batch{batch[0]}"))
+    actions = inputs(claims, batch, f"batch{batch[0]}")
+    batched = []
+    for part in (actions[:split], actions[split:]):
+        with writing(engine, "test:bulk") as session:
+            batched += ledger.record_actions(session, part)
     with writing(engine, "test:bulk") as session:
         journal.seal(session)
     assert [(o.status, o.reason, o.reduction_mg, o.points_centi) for o in batched] == [
@@ -103,14 +109,14 @@ def assert_paths_agree(engine: Engine, claims: list[Claim], accounts: int) -> No
 
 
 def test_batch_and_one_at_a_time_decide_alike(engine: Engine) -> None:
-    @given(st.lists(claims, min_size=1, max_size=25))
+    @given(st.lists(claims, min_size=1, max_size=25), st.integers(0, 25))
     @settings(
         max_examples=25,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
-    def check(drawn: list[Claim]) -> None:
-        assert_paths_agree(engine, drawn, ACCOUNTS)
+    def check(drawn: list[Claim], split: int) -> None:
+        assert_paths_agree(engine, drawn, ACCOUNTS, min(split, len(drawn)))
 
     check()
 
@@ -129,3 +135,79 @@ def test_a_large_batch_takes_the_set_based_path_and_still_agrees(engine: Engine)
         for _ in range(300)
     ]
     assert_paths_agree(engine, drawn, 120)
+
+
+def record(engine: Engine, actions: list[ledger.ActionInput]) -> list[tuple[Any, ...]]:
+    with writing(engine, "test:bulk") as session:
+        outcomes = ledger.record_actions(session, actions)
+    return [(o.key, o.status, o.reason, o.points_centi) for o in outcomes]
+
+
+def bus(key: str, account: int, trips: float, when: datetime = DAYS[0]) -> ledger.ActionInput:
+    return ledger.ActionInput(key, account, "CQ-BUS", trips, when, "公交卡")
+
+
+def test_duplicates_within_a_batch_and_across_batches_change_nothing(engine: Engine) -> None:
+    """A repeated key gets the first record's outcome as ``duplicate``, within the batch or
+    in a later one (even if it now claims something else); only first records count."""
+    (resident, *_), _ = open_twins(engine, 1)
+    first = record(engine, [bus("d1", resident, 1), bus("d1", resident, 5), bus("d2", resident, 2)])
+    assert first == [
+        ("d1", "accepted", None, 110),  # 1.1 points a trip (carbon.md §3.3.1)
+        ("d1", "duplicate", None, 110),
+        ("d2", "accepted", None, 220),
+    ]
+    again = record(engine, [bus("d2", resident, 9), bus("d3", resident, 1), bus("d3", resident, 1)])
+    assert again == [
+        ("d2", "duplicate", None, 220),
+        ("d3", "accepted", None, 110),
+        ("d3", "duplicate", None, 110),
+    ]
+    assert balances(engine, [resident]) == [440]
+    with reading(engine) as session:
+        keys = session.scalars(
+            select(LowCarbonAction.idempotency_key).where(LowCarbonAction.account_id == resident)
+        ).all()
+    assert sorted(keys) == ["d1", "d2", "d3"]
+
+
+def test_a_cap_crossed_inside_a_batch_rejects_only_what_does_not_fit(engine: Engine) -> None:
+    """CQ-BUS: 10 trips a Beijing day. In the order given: 4 + 4 fit, 3 would make 11 and is
+    rejected, 2 still fits (a rejected action does not count), 1 more does not; the next
+    Beijing day starts again; another account is not affected."""
+    (a, b), _ = open_twins(engine, 2)
+    outcomes = record(
+        engine,
+        [bus("c1", a, 4), bus("c2", a, 4), bus("c3", a, 3), bus("c4", b, 10), bus("c5", a, 2),
+         bus("c6", a, 1), bus("c7", a, 1, DAYS[1])],
+    )  # fmt: skip
+    assert [status for _, status, _, _ in outcomes] == [
+        "accepted", "accepted", "rejected", "accepted", "accepted", "rejected", "accepted",
+    ]  # fmt: skip
+    assert (
+        outcomes[2][2]
+        == "over the daily cap of 10 trip for CQ-BUS on 2024-03-01 (8 already claimed)"
+    )
+    assert outcomes[5][2].endswith("(10 already claimed)")
+    assert balances(engine, [a, b]) == [11 * 110, 10 * 110]
+    later = record(engine, [bus("c8", a, 1), bus("c9", a, 1, DAYS[1])])
+    assert [status for _, status, _, _ in later] == ["rejected", "accepted"]
+    with reading(engine) as session:
+        assert ledger.verify(session) == []
+
+
+def test_the_timeline_shows_accepted_actions_with_the_running_balance(engine: Engine) -> None:
+    (resident, *_), _ = open_twins(engine, 1)
+    record(engine, [bus("t1", resident, 2), bus("t2", resident, 1, utc_now() + timedelta(days=1))])
+    with writing(engine, "test:bulk") as session:
+        ledger.redeem(session, "t-redeem", account_id=resident, points=100, note="coupon")
+    record(engine, [bus("t3", resident, 1, DAYS[1])])
+    with reading(engine) as session:
+        timeline = ledger.account_timeline(session, resident)
+    assert [(e["kind"], e["key"], e["details"]["balance_centi"]) for e in timeline] == [
+        ("accrue", "t1", 220),
+        ("redeem", "t-redeem", 120),
+        ("accrue", "t3", 230),
+    ]
+    assert timeline[0]["actor"] == "test:bulk"
+    assert timeline[0]["details"]["reduction_mg"] > 0

@@ -1,11 +1,15 @@
 """Set-based reads and writes for large batches, one code path per backend.
 
 * Lookups by a long list of values: PostgreSQL takes the whole list as one array parameter
-  (``column = ANY(:array)``, one round trip, no SQL text the size of the list); SQLite gets
-  ``IN`` lists of :data:`CHUNK` values (under its limit on bound variables).
-* Inserts: PostgreSQL ``COPY … FROM STDIN`` of CSV written by polars (as
-  :mod:`qingshan.store.readings` does) from :data:`COPY_MIN_ROWS` rows on; otherwise one
-  ``executemany``. A few rows of one shape written per request (journal lines, audit rows):
+  (``column IN (SELECT unnest(:array))``, one round trip, no SQL text the size of the list);
+  SQLite gets ``IN`` lists of :data:`CHUNK` values (under its limit on bound variables).
+* Inserts: from :data:`COPY_MIN_ROWS` rows on, the rows go into a polars frame and
+  :func:`insert_frame` writes it: PostgreSQL ``COPY … FROM STDIN`` of CSV written by polars (as
+  :mod:`qingshan.store.readings` does), SQLite one driver-level ``executemany`` of plain tuples
+  (times as the UTC text SQLAlchemy writes, days as ISO text), skipping SQLAlchemy's per-value
+  processing; fewer rows go by SQLAlchemy's ``executemany`` (a frame of fewer rows by the
+  driver's ``executemany`` on PostgreSQL too).
+  A few rows of one shape written per request (journal lines, audit rows):
   :func:`insert_values`, one ``INSERT … SELECT unnest(…)`` on PostgreSQL.
 
 Rows written here bypass the ORM, so callers write their own audit summary
@@ -21,16 +25,17 @@ from datetime import UTC
 from typing import Any
 
 import polars as pl
-from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, func, insert, select
+from sqlalchemy import JSON, ColumnElement, Table, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import TableClause
 
 from qingshan.store.types import UTC_TEXT_FORMAT, UtcDateTime
 
 CHUNK = 10_000
 """Values per ``IN`` list on SQLite."""
 COPY_MIN_ROWS = 100
-"""Fewer rows go by ``executemany`` on PostgreSQL too (building CSV costs more than it saves)."""
+"""Fewer rows go by SQLAlchemy's ``executemany`` (building a frame costs more than it saves)."""
 
 
 def is_postgresql(session: Session) -> bool:
@@ -39,11 +44,17 @@ def is_postgresql(session: Session) -> bool:
 
 def matching(session: Session, column: Any, values: Sequence[Any]) -> Iterator[ColumnElement[bool]]:
     """Conditions that together select the rows whose ``column`` is one of ``values``: one
-    array comparison on PostgreSQL, ``IN`` chunks on SQLite (run one query per condition)."""
+    array parameter on PostgreSQL, ``IN`` chunks on SQLite (run one query per condition).
+
+    PostgreSQL gets ``column IN (SELECT unnest(:array))``, a join the planner can hash, not
+    ``column = ANY(:array)``: with stale statistics (a table that grew by a batch since the
+    last analyse) the planner took a sequential scan comparing each row with the whole array,
+    and a 100,000-key lookup in 900,000 actions ran for minutes."""
     if not values:
         return
     if is_postgresql(session):
-        yield column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        array = bindparam(None, list(values), type_=ARRAY(column.type))
+        yield column.in_(select(func.unnest(array)))
         return
     for start in range(0, len(values), CHUNK):
         yield column.in_(values[start : start + CHUNK])
@@ -78,22 +89,45 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     """Insert ``rows`` (dicts with the same keys) into ``table`` in the session's transaction."""
     if not rows:
         return
-    if len(rows) < COPY_MIN_ROWS or not is_postgresql(session):
+    if len(rows) < COPY_MIN_ROWS:
         session.connection().execute(insert(table), rows)
         return
     columns = list(rows[0])
-    documents = [name for name in columns if isinstance(table.c[name].type, JSON)]
-    if documents:
-        rows = [
-            row | {name: json.dumps(row[name], ensure_ascii=False) for name in documents}
-            for row in rows
-        ]
-    times = {
-        name: pl.Datetime("us", UTC)
-        for name in columns
-        if isinstance(table.c[name].type, UtcDateTime)
-    }
-    frame = pl.DataFrame(rows, schema_overrides=times, infer_schema_length=None)
+    documents = {name for name in columns if isinstance(table.c[name].type, JSON)}
+    times = {name for name in columns if isinstance(table.c[name].type, UtcDateTime)}
+    frame = pl.DataFrame(
+        [_column(name, [row[name] for row in rows], documents, times) for name in columns]
+    )
+    insert_frame(session, table, frame)
+
+
+def _column(name: str, values: list[Any], documents: set[str], times: set[str]) -> pl.Series:
+    if name in documents:
+        return pl.Series(name, [json.dumps(v, ensure_ascii=False) for v in values], pl.String)
+    if name in times:
+        return pl.Series(name, values, pl.Datetime("us", UTC))
+    return pl.Series(name, values, strict=False)
+
+
+def insert_frame(session: Session, table: TableClause, frame: pl.DataFrame) -> None:
+    """Insert the rows of ``frame`` (its columns named as ``table``'s; times timezone-aware
+    ``Datetime``, JSON already as text) in the session's transaction."""
+    if frame.is_empty():
+        return
+    columns = ", ".join(frame.columns)
+    frame = frame.with_columns(pl.col(pl.Datetime).dt.convert_time_zone("UTC"))
+    postgresql = is_postgresql(session)
+    if not postgresql or frame.height < COPY_MIN_ROWS:
+        if not postgresql:
+            frame = frame.with_columns(
+                pl.col(pl.Datetime).dt.strftime(UTC_TEXT_FORMAT),
+                pl.col(pl.Date).dt.strftime("%Y-%m-%d"),
+            )
+        marks = ", ".join(["%s" if postgresql else "?"] * frame.width)
+        session.connection().exec_driver_sql(
+            f"INSERT INTO {table.name} ({columns}) VALUES ({marks})", frame.rows()
+        )
+        return
     buffer = io.BytesIO()
     frame.write_csv(
         buffer,
@@ -104,8 +138,6 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     raw: Any = session.connection().connection.driver_connection
     with (
         raw.cursor() as cursor,
-        cursor.copy(
-            f"COPY {table.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
-        ) as copy,
+        cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
     ):
         copy.write(buffer.getvalue())

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
@@ -142,6 +143,25 @@ def post_many(session: Session, postings: Sequence[Posting]) -> list[int]:
     few = len(rows) < bulk.COPY_MIN_ROWS  # a request's lines; a batch of accruals is COPYed
     (bulk.insert_values if few else bulk.insert_rows)(session, JournalLine.__table__, rows)
     return entry_ids
+
+
+def post_columns(session: Session, kind: str, lines: pl.DataFrame) -> int:
+    """:func:`post` for an entry of many lines given as columns (``asset``, ``quantity``,
+    ``account_id``, ``book``; the other fields of :class:`Line` NULL), in bulk: the one entry
+    of a batch of actions has a line per account, hundreds of thousands of them (as
+    :class:`Line` objects they cost more than writing them)."""
+    sums = lines.group_by("asset").agg(pl.col("quantity").sum()).rows()
+    if problems := {asset: total for asset, total in sums if total}:
+        raise UnbalancedEntry(f"{kind}: {problems}")
+    (entry_id,) = post_many(session, [Posting(kind, [])])
+    bulk.insert_frame(
+        session,
+        JournalLine.__table__,
+        lines.select("account_id", "book", "asset", "quantity").with_columns(
+            entry_id=pl.lit(entry_id, pl.Int64), line=pl.int_range(1, lines.height + 1)
+        ),
+    )
+    return entry_id
 
 
 def imbalance(lines: Iterable[Line]) -> dict[str, int]:

@@ -14,9 +14,10 @@ Every function works in the caller's session, which must come from
   partition its serial range. :func:`verify` re-checks this and every other invariant.
 * **Irreversible retirement.** Retired and cancelled blocks never move or change again.
 * **Idempotency.** Every operation carries a key that is unique in the operations log
-  (``registry_operations``); a retried request finds its first result and changes nothing. Two
-  concurrent requests with the same key cannot both commit (the unique index refuses the
-  second, whose transaction rolls back entirely).
+  (``registry_operations``), every action one unique among the actions (``registry_actions``,
+  an accepted action being the record of its accrual); a retried request finds its first
+  result and changes nothing. Two concurrent requests with the same key cannot both commit
+  (the unique index refuses the second, whose transaction rolls back entirely).
 * **Points never go negative**: the account row is locked for accruals and redemptions, and a
   CHECK refuses a negative balance.
 
@@ -41,7 +42,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, or_, select, text, update
+import numpy as np
+import polars as pl
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from qingshan.carbon.inclusion import (
@@ -49,8 +52,8 @@ from qingshan.carbon.inclusion import (
     format_serial,
     offset_cap_tonnes,
     parse_serial,
-    points_centi,
-    reduction_mg,
+    points_centis,
+    reductions_mg,
     serial_prefix,
     shipped_methodologies,
     shipped_schemes,
@@ -1022,7 +1025,7 @@ class ActionOutcome:
 
 
 def record_action(session: Session, key: str, **fields: Any) -> ActionOutcome:
-    """Record one action (see :func:`record_actions`)."""
+    """Record one action: the batch path with one row (see :func:`record_actions`)."""
     (outcome,) = record_actions(session, [ActionInput(key=key, **fields)])
     return outcome
 
@@ -1035,63 +1038,169 @@ def record_actions(session: Session, actions: Sequence[ActionInput]) -> list[Act
     (inactive methodology or no factor, dated in the future, over the daily cap of its Beijing
     day) or recognised as a duplicate of an earlier key (also within the batch), in the order
     given. The accounts are locked in id order (concurrent batches cannot deadlock) before caps
-    and balances are read; the decisions are made in memory; rows, balances, accrual operations
-    and one journal entry are then written set-based (:mod:`qingshan.store.bulk`: COPY on
-    PostgreSQL, executemany on SQLite), with one audit row for the batch.
+    and balances are read; the decisions are made in columns (:func:`_decide`); the action
+    rows (each with its unique key: the record of the accrual), the changed balances and one
+    journal entry are then written set-based (:mod:`qingshan.store.bulk`: COPY on PostgreSQL,
+    one driver-level executemany on SQLite), with one audit row for the batch.
     """
     if any(not action.key for action in actions):
         raise LedgerError("every action needs an idempotency key")
-    if any(action.quantity <= 0 for action in actions):
+    if any(not action.quantity > 0 for action in actions):
         raise LedgerError("the quantity must be positive")
-    earlier = _recorded_actions(session, list({action.key for action in actions}))
+    if any(action.occurred_at.tzinfo is None for action in actions):
+        raise LedgerError("the time of an action needs its time zone")
+    if not actions:
+        return []
+    batch = _action_frame(actions)
+    earlier = _recorded_actions(session, batch["idempotency_key"].unique().to_list())
     methodologies = {
         code: methodology_by_code(session, code)
-        for code in {action.methodology_code for action in actions}
+        for code in batch["methodology_code"].unique().to_list()
     }
-    opening = _locked_accounts(session, {action.account_id for action in actions})
-    days = [action.occurred_at.astimezone(LOCAL_TIME_ZONE).date() for action in actions]
-    claimed = _claimed(session, sorted(opening), methodologies, set(days))
-    balances = dict(opening)
-    outcomes: list[ActionOutcome] = []
-    rows: list[dict[str, Any]] = []
-    accruals: list[dict[str, Any]] = []
+    opening = _locked_accounts(session, set(batch["account_id"].unique().to_list()))
+    claimed = _claimed(
+        session, sorted(opening), methodologies, set(batch["local_day"].unique().to_list())
+    )
     now = utc_now()
-    actor = session.info["actor"]
-    for action, day in zip(actions, days, strict=True):
-        if action.key in earlier:
-            outcomes.append(replace(earlier[action.key], status="duplicate"))
-            continue
-        methodology = methodologies[action.methodology_code]
-        used = claimed.get((action.account_id, methodology.id, day), 0.0)
-        reason = _rejection(methodology, day, used, action.quantity, action.occurred_at, now)
-        mg = centi = 0
-        if reason is None:
-            assert methodology.grams_per_unit is not None
-            mg = reduction_mg(action.quantity, methodology.grams_per_unit)
-            centi = points_centi(action.quantity, methodology.points_per_unit or 0.0)
-            claimed[(action.account_id, methodology.id, day)] = used + action.quantity
-            balances[action.account_id] += centi
-            accruals.append(_accrual(actor, action, methodology.code, mg, centi, balances, now))
-        outcome = ActionOutcome(action.key, "rejected" if reason else "accepted", reason, mg, centi)
-        earlier[action.key] = outcome
-        outcomes.append(outcome)
-        rows.append(
-            {
-                "idempotency_key": action.key,
-                "account_id": action.account_id,
-                "methodology_id": methodology.id,
-                "quantity": action.quantity,
-                "occurred_at": action.occurred_at,
-                "local_day": day,
-                "evidence": action.evidence,
-                "status": outcome.status,
-                "reason": reason,
-                "reduction_mg": mg,
-                "points_centi": centi,
-                "recorded_at": now,
-            }
+    decided = _decide(batch, methodologies, set(earlier), claimed, now)
+    _write_actions(session, decided.filter(pl.col("new")), opening, now)
+    return _outcomes(decided, earlier)
+
+
+def _action_frame(actions: Sequence[ActionInput]) -> pl.DataFrame:
+    """The batch in columns, in the order given, with each action's Beijing day."""
+    occurred = pl.Series([action.occurred_at for action in actions], dtype=pl.Datetime("us", "UTC"))
+    return pl.DataFrame(
+        {
+            "idempotency_key": pl.Series([action.key for action in actions], dtype=pl.String),
+            "account_id": pl.Series([action.account_id for action in actions], dtype=pl.Int64),
+            "methodology_code": pl.Series(
+                [action.methodology_code for action in actions], dtype=pl.String
+            ),
+            "quantity": pl.Series([action.quantity for action in actions], dtype=pl.Float64),
+            "occurred_at": occurred,
+            "local_day": occurred.dt.convert_time_zone(LOCAL_TIME_ZONE.key).dt.date(),
+            "evidence": pl.Series([action.evidence for action in actions], dtype=pl.String),
+        }
+    )
+
+
+def _decide(
+    batch: pl.DataFrame,
+    methodologies: dict[str, Methodology],
+    earlier: set[str],
+    claimed: dict[tuple[int, int, date], float],
+    now: datetime,
+) -> pl.DataFrame:
+    """The batch with each action's decision: ``new`` (first of its key in the batch and not
+    recorded before), ``first`` (the row of the first action with its key), ``methodology_id``,
+    ``status`` and ``reason``, ``reduction_mg`` and ``points_centi`` (only new rows count).
+
+    The rules, in order: the methodology refuses, the time is in the future, the daily cap
+    (:func:`_cap_rejections`).
+    """
+    refusals = {code: _refusal(methodology) for code, methodology in methodologies.items()}
+    ids = {code: methodology.id for code, methodology in methodologies.items()}
+    code, key = pl.col("methodology_code"), pl.col("idempotency_key")
+    future = pl.when(pl.col("occurred_at") > now + FUTURE_TOLERANCE).then(pl.lit(FUTURE))
+    frame = batch.with_row_index("row").with_columns(
+        methodology_id=code.replace_strict(ids, return_dtype=pl.Int64),
+        new=key.is_first_distinct() & ~key.is_in(list(earlier)),
+        first=pl.col("row").first().over(key),
+        reason=code.replace_strict(refusals, return_dtype=pl.String).fill_null(future),
+    )
+    over_cap = _cap_rejections(frame, methodologies, claimed)
+    if over_cap:
+        reasons = pl.col("row").replace_strict(over_cap, default=None, return_dtype=pl.String)
+        frame = frame.with_columns(reason=pl.col("reason").fill_null(reasons))
+    frame = frame.with_columns(
+        status=pl.when(pl.col("reason").is_null())
+        .then(pl.lit("accepted"))
+        .otherwise(pl.lit("rejected"))
+    )
+    accepted = (frame["new"] & frame["reason"].is_null()).to_numpy()
+    quantities, methodology_ids = frame["quantity"].to_numpy(), frame["methodology_id"].to_numpy()
+    mg, centi = np.zeros(frame.height, np.int64), np.zeros(frame.height, np.int64)
+    for methodology in methodologies.values():
+        rows = accepted & (methodology_ids == methodology.id)
+        if rows.any():
+            assert methodology.grams_per_unit is not None  # refused otherwise
+            mg[rows] = reductions_mg(quantities[rows], methodology.grams_per_unit)
+            centi[rows] = points_centis(quantities[rows], methodology.points_per_unit or 0.0)
+    return frame.with_columns(reduction_mg=pl.Series(mg), points_centi=pl.Series(centi))
+
+
+CAP_GROUP = ["account_id", "methodology_id", "local_day"]
+CAP_MARGIN = 1e-9
+"""A cap group whose total stays below ``cap × (1 − CAP_MARGIN)`` is accepted whole: far
+beyond any rounding of a sum of floats, so only groups near the cap are summed one by one."""
+
+
+def _cap_rejections(
+    frame: pl.DataFrame,
+    methodologies: dict[str, Methodology],
+    claimed: dict[tuple[int, int, date], float],
+) -> dict[int, str]:
+    """Rows over the daily cap → reason. The actions still in play of each (account,
+    methodology, Beijing day) are summed with what the day had before; groups clearly under
+    the cap are all accepted; in the others the actions are taken one by one in the order
+    given (as if sent one at a time: a rejected action does not count against the cap)."""
+    capped = {m.id: m for m in methodologies.values() if m.daily_cap_units is not None}
+    in_play = frame.filter(
+        pl.col("new") & pl.col("reason").is_null() & pl.col("methodology_id").is_in(list(capped))
+    )
+    if in_play.is_empty():
+        return {}
+    before = pl.DataFrame(
+        [(*group, total) for group, total in claimed.items()],
+        schema={"account_id": pl.Int64, "methodology_id": pl.Int64, "local_day": pl.Date,
+                "before": pl.Float64},
+        orient="row",
+    )  # fmt: skip
+    caps = {m_id: m.daily_cap_units for m_id, m in capped.items()}
+    near = (
+        in_play.join(before, on=CAP_GROUP, how="left")
+        .with_columns(pl.col("before").fill_null(0.0))
+        .filter(
+            pl.col("before") + pl.col("quantity").sum().over(CAP_GROUP)
+            >= pl.col("methodology_id").replace_strict(caps, return_dtype=pl.Float64)
+            * (1 - CAP_MARGIN)
         )
-    _write_actions(session, rows, accruals, opening, balances)
+        .sort("row")
+    )
+    used: dict[tuple[int, int, date], float] = {}
+    rejected: dict[int, str] = {}
+    for row, account, methodology_id, day, quantity, prior in near.select(
+        "row", *CAP_GROUP, "quantity", "before"
+    ).iter_rows():
+        group = (account, methodology_id, day)
+        so_far = used.get(group, prior)
+        methodology = capped[methodology_id]
+        if so_far + quantity > caps[methodology_id]:
+            rejected[row] = (
+                f"over the daily cap of {caps[methodology_id]:g} {methodology.unit} for "
+                f"{methodology.code} on {day} ({so_far:g} already claimed)"
+            )
+        else:
+            used[group] = so_far + quantity
+    return rejected
+
+
+def _outcomes(decided: pl.DataFrame, earlier: dict[str, ActionOutcome]) -> list[ActionOutcome]:
+    """One outcome per action, in order; a duplicate repeats its first record's figures."""
+    columns = ("idempotency_key", "new", "first", "status", "reason", "reduction_mg")
+    keys, new, first, statuses, reasons, mgs = (decided[name].to_list() for name in columns)
+    centis = decided["points_centi"].to_list()
+    outcomes = []
+    for row, key in enumerate(keys):
+        if new[row]:
+            outcome = ActionOutcome(key, statuses[row], reasons[row], mgs[row], centis[row])
+        elif key in earlier:
+            outcome = replace(earlier[key], status="duplicate")
+        else:
+            at = first[row]
+            outcome = ActionOutcome(key, "duplicate", reasons[at], mgs[at], centis[at])
+        outcomes.append(outcome)
     return outcomes
 
 
@@ -1160,87 +1269,92 @@ def _claimed(
     return claimed
 
 
-def _accrual(
-    actor: str,
-    action: ActionInput,
-    methodology: str,
-    mg: int,
-    centi: int,
-    balances: dict[int, int],
-    now: datetime,
-) -> dict[str, Any]:
-    return {
-        "idempotency_key": f"accrue:{action.key}",
-        "kind": "accrue",
-        "at": now,
-        "actor": actor,
-        "counterparty_id": action.account_id,
-        "details": {
-            "action_key": action.key,
-            "methodology": methodology,
-            "points_centi": centi,
-            "reduction_mg": mg,
-            "balance_centi": balances[action.account_id],
-        },
-    }
+ACTION_COLUMNS = (
+    "idempotency_key",
+    "account_id",
+    "methodology_id",
+    "quantity",
+    "occurred_at",
+    "local_day",
+    "evidence",
+    "status",
+    "reason",
+    "reduction_mg",
+    "points_centi",
+)
 
 
 def _write_actions(
-    session: Session,
-    rows: list[dict[str, Any]],
-    accruals: list[dict[str, Any]],
-    opening: dict[int, int],
-    balances: dict[int, int],
+    session: Session, rows: pl.DataFrame, opening: dict[int, int], now: datetime
 ) -> None:
-    """Insert the new actions and accruals, set the changed balances, post one journal entry
-    for the batch (each account's gain against the points book), audit the batch."""
-    if not rows:
+    """Insert the new actions, add each account's gain to its balance, post one journal
+    entry for the batch (each account's gain against the points book), audit the batch."""
+    if rows.is_empty():
         return
-    bulk.insert_rows(session, LowCarbonAction.__table__, rows)
-    bulk.insert_rows(session, RegistryOperation.__table__, accruals)
-    gains = {
-        account_id: balance - opening[account_id]
-        for account_id, balance in balances.items()
-        if balance != opening[account_id]
-    }
-    if gains:
-        _set_balances(session, {account_id: balances[account_id] for account_id in gains})
-        lines = [journal.Line(journal.POINTS, gain, account_id=a) for a, gain in gains.items()]
-        total = sum(gains.values())
-        journal.post(
-            session, "accrue", [journal.Line(journal.POINTS, -total, book="points"), *lines]
+    actor = session.info["actor"]
+    bulk.insert_frame(
+        session,
+        LowCarbonAction.__table__,
+        rows.select(*ACTION_COLUMNS, recorded_at=pl.lit(now), actor=pl.lit(actor)),
+    )
+    gains = (
+        rows.filter(pl.col("status") == "accepted", pl.col("points_centi") > 0)
+        .group_by("account_id")
+        .agg(pl.col("points_centi").sum())
+        .sort("account_id")
+    )
+    total = int(gains["points_centi"].sum())
+    if total:
+        opened = pl.Series([opening[a] for a in gains["account_id"].to_list()], dtype=pl.Int64)
+        _set_balances(
+            session,
+            pl.DataFrame({"id": gains["account_id"], "balance": opened + gains["points_centi"]}),
         )
+        lines = pl.concat(
+            [
+                pl.DataFrame(
+                    {"account_id": [None], "book": ["points"], "quantity": [-total]},
+                    schema={"account_id": pl.Int64, "book": pl.String, "quantity": pl.Int64},
+                ),
+                gains.select("account_id", book=pl.lit(None, pl.String), quantity="points_centi"),
+            ]
+        ).with_columns(asset=pl.lit(journal.POINTS))  # the points book gives, each account gains
+        journal.post_columns(session, "accrue", lines)
     audit.record(
         session,
-        session.info["actor"],
+        actor,
         "record_actions",
         "registry_actions",
         after={
-            "recorded": len(rows),
-            "accepted": len(accruals),
-            "points_centi": sum(gains.values()),
-            "accounts": len({row["account_id"] for row in rows}),
+            "recorded": rows.height,
+            "accepted": int((rows["status"] == "accepted").sum()),
+            "points_centi": total,
+            "accounts": rows["account_id"].n_unique(),
         },
     )
 
 
-def _set_balances(session: Session, balances: dict[int, int]) -> None:
-    table = RegistryAccount.__table__
+def _set_balances(session: Session, balances: pl.DataFrame) -> None:
+    """Set the points balances (columns ``id``, ``balance``) of locked accounts in one
+    statement: PostgreSQL ``UPDATE … FROM unnest(…)`` of two arrays sent as text (cheaper to
+    build than a list parameter, and the planner takes the primary key for one row as for a
+    million); SQLite one driver-level ``executemany``."""
+    connection = session.connection()
     if bulk.is_postgresql(session):
-        session.execute(
-            text(
-                "UPDATE registry_accounts AS a SET points_centi = v.balance "
-                "FROM unnest(CAST(:ids AS integer[]), CAST(:balances AS bigint[])) "
-                "AS v(id, balance) WHERE a.id = v.id"
-            ),
-            {"ids": list(balances), "balances": list(balances.values())},
+        ids, values = (
+            "{" + balances[name].cast(pl.String).str.join(",").item() + "}"
+            for name in ("id", "balance")
+        )
+        connection.exec_driver_sql(
+            "UPDATE registry_accounts AS a SET points_centi = v.balance "
+            "FROM unnest(CAST(%s AS bigint[]), CAST(%s AS bigint[])) AS v(id, balance) "
+            "WHERE a.id = v.id",
+            (ids, values),
         )
     else:
-        session.connection().execute(
-            update(table)
-            .where(table.c.id == bindparam("account_id"))
-            .values(points_centi=bindparam("balance")),
-            [{"account_id": a, "balance": balance} for a, balance in balances.items()],
+        connection.exec_driver_sql(
+            "UPDATE registry_accounts SET points_centi = ? WHERE id = ?",
+            balances.select("balance", "id").rows(),
         )
     for account in [
         obj for obj in session.identity_map.values() if isinstance(obj, RegistryAccount)
@@ -1248,26 +1362,15 @@ def _set_balances(session: Session, balances: dict[int, int]) -> None:
         session.expire(account)
 
 
-def _rejection(
-    methodology: Methodology,
-    local_day: date,
-    claimed: float,
-    quantity: float,
-    occurred_at: datetime,
-    now: datetime,
-) -> str | None:
+FUTURE = "the action is dated in the future"
+
+
+def _refusal(methodology: Methodology) -> str | None:
+    """Why the methodology takes no actions now (None: it does)."""
     if not methodology.active or methodology.kind != "action":
         return f"methodology {methodology.code} does not accept individual actions now"
     if methodology.grams_per_unit is None:
         return f"methodology {methodology.code} has no reduction factor yet"
-    if occurred_at > now + FUTURE_TOLERANCE:
-        return "the action is dated in the future"
-    cap = methodology.daily_cap_units
-    if cap is not None and claimed + quantity > cap:
-        return (
-            f"over the daily cap of {cap:g} {methodology.unit} for {methodology.code} "
-            f"on {local_day} ({claimed:g} already claimed)"
-        )
     return None
 
 
@@ -1346,7 +1449,9 @@ def operation_dict(operation: RegistryOperation) -> dict[str, Any]:
 
 
 def account_timeline(session: Session, account_id: int) -> list[dict[str, Any]]:
-    """Every operation that moved points or credits into or out of the account, oldest first."""
+    """Every operation that moved points or credits into or out of the account, and every
+    accepted action (kind ``accrue``: the points it earned), oldest first; points events carry
+    the balance after them (``details.balance_centi``)."""
     operations = session.scalars(
         select(RegistryOperation)
         .where(
@@ -1357,7 +1462,50 @@ def account_timeline(session: Session, account_id: int) -> list[dict[str, Any]]:
         )
         .order_by(RegistryOperation.id)
     )
-    return [operation_dict(operation) for operation in operations]
+    accruals = session.execute(
+        select(LowCarbonAction, Methodology.code)
+        .join(Methodology, Methodology.id == LowCarbonAction.methodology_id)
+        .where(LowCarbonAction.account_id == account_id, LowCarbonAction.status == "accepted")
+        .order_by(LowCarbonAction.id)
+    )
+    events = sorted(
+        [(operation.at, operation_dict(operation)) for operation in operations]
+        + [(action.recorded_at, _accrual_dict(action, code)) for action, code in accruals],
+        key=lambda event: event[0],
+    )
+    balance = 0
+    for _, event in events:
+        if event["kind"] == "accrue":
+            balance += event["details"]["points_centi"]
+            event["details"]["balance_centi"] = balance
+        elif event["kind"] == "redeem":
+            balance = event["details"]["balance_centi"]
+    return [event for _, event in events]
+
+
+def _accrual_dict(action: LowCarbonAction, methodology: str) -> dict[str, Any]:
+    """An accepted action as a timeline event, shaped like :func:`operation_dict`."""
+    return {
+        "id": None,
+        "at": action.recorded_at.isoformat(),
+        "kind": "accrue",
+        "actor": action.actor,
+        "key": action.idempotency_key,
+        "from_account_id": None,
+        "to_account_id": action.account_id,
+        "issuance_id": None,
+        "block_id": None,
+        "new_block_id": None,
+        "quantity_t": None,
+        "serial": None,
+        "details": {
+            "methodology": methodology,
+            "quantity": action.quantity,
+            "occurred_at": action.occurred_at.isoformat(),
+            "reduction_mg": action.reduction_mg,
+            "points_centi": action.points_centi,
+        },
+    }
 
 
 def block_timeline(session: Session, block_id: int) -> list[dict[str, Any]]:

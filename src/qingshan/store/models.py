@@ -633,8 +633,10 @@ class Methodology(Base):
 class LowCarbonAction(Base):
     """One claimed low-carbon action, accepted (points credited) or rejected with a reason.
 
-    ``idempotency_key`` is unique: the same action sent twice is recorded once.
-    ``local_day`` is the Beijing calendar day of ``occurred_at`` (the unit of daily caps).
+    ``idempotency_key`` is unique: the same action sent twice is recorded once. An accepted
+    action is itself the record of its accrual (points, reduction, when, by whom): the account
+    timeline shows it as an ``accrue`` event; the balance change is in the batch's journal
+    entry. ``local_day`` is the Beijing calendar day of ``occurred_at`` (the unit of daily caps).
     """
 
     __tablename__ = "registry_actions"
@@ -658,6 +660,8 @@ class LowCarbonAction(Base):
     reduction_mg: Mapped[int] = mapped_column(BigInteger, default=0)
     points_centi: Mapped[int] = mapped_column(BigInteger, default=0)
     recorded_at: Mapped[datetime] = mapped_column(default=utc_now)
+    actor: Mapped[str] = mapped_column(String(100), default="")
+    """Who recorded the action (the audit actor of its batch)."""
     issuance_id: Mapped[int | None] = mapped_column(ForeignKey("registry_issuances.id"))
     """The issuance that turned this reduction into credits (each reduction counts once)."""
 

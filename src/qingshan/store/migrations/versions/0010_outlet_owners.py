@@ -1,7 +1,7 @@
 """Outlet owners: ``sites.owner_account_id`` → ``registry_accounts.id``.
 
-Revision ID: 0012
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-25
 
 A source outlet belongs to an enterprise (排污单位). The company is the registry's enterprise
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
