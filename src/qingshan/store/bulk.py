@@ -6,7 +6,8 @@
 * Inserts: PostgreSQL ``COPY … FROM STDIN`` of CSV written by polars (as
   :mod:`qingshan.store.readings` does) from :data:`COPY_MIN_ROWS` rows on; otherwise one
   ``executemany``. A few rows of one shape written per request (journal lines, audit rows):
-  :func:`insert_values`, one ``INSERT … SELECT unnest(…)`` on PostgreSQL.
+  :func:`insert_values`, one ``INSERT … SELECT unnest(…)`` on PostgreSQL; updates of a few rows
+  by id: :func:`update_values`, one ``UPDATE … FROM (SELECT unnest(…))``.
 
 Rows written here bypass the ORM, so callers write their own audit summary
 (:func:`qingshan.store.audit.record`).
@@ -21,7 +22,7 @@ from datetime import UTC
 from typing import Any
 
 import polars as pl
-from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, func, insert, select
+from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -49,28 +50,73 @@ def matching(session: Session, column: Any, values: Sequence[Any]) -> Iterator[C
         yield column.in_(values[start : start + CHUNK])
 
 
-def insert_values(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+def insert_values(
+    session: Session, table: Table, rows: list[dict[str, Any]], *, returning: Sequence[str] = ()
+) -> list[tuple[Any, ...]]:
     """Insert ``rows`` (dicts with the same keys) in one statement: on PostgreSQL ``INSERT …
     SELECT unnest(:column_1), unnest(:column_2), …`` with one array parameter per column (the
     statement text does not grow with the rows, so it is compiled and parsed once, where a
-    multi-row ``VALUES`` is parsed again each time and an ``executemany`` runs one statement
-    per row); on SQLite (in-process) one ``executemany``. The values of a column must be of one
-    Python type (psycopg sends each list as an array of one type)."""
+    multi-row ``VALUES`` is parsed again each time — psycopg caches no query text over 4 KiB —
+    and an ``executemany`` runs one statement per row); on SQLite (in-process) one
+    ``executemany``. The values of a column must be of one Python type (psycopg sends each list
+    as an array of one type). Returns the ``returning`` columns of the inserted rows, in no
+    particular order (return a unique column to match them to ``rows``)."""
+    if not rows:
+        return []
+    if not is_postgresql(session):
+        statement = insert(table)
+    else:
+        columns = list(rows[0])
+        arrays = select(
+            *(
+                func.unnest(bindparam(f"column_{name}", type_=ARRAY(table.c[name].type)))
+                for name in columns
+            )
+        )
+        statement = insert(table).from_select(columns, arrays)
+        rows = [{f"column_{name}": [row[name] for row in rows] for name in columns}]
+    if not returning:
+        session.connection().execute(statement, rows)
+        return []
+    result = session.connection().execute(
+        statement.returning(*(table.c[name] for name in returning)), rows
+    )
+    return [tuple(row) for row in result]
+
+
+def update_values(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Set columns of rows found by ``id``: ``rows`` are dicts with the same keys, ``id`` and
+    the columns to set. On PostgreSQL one ``UPDATE … FROM (SELECT unnest(:id), unnest(:c), …)``
+    with one array parameter per column (an ``executemany`` runs one statement per row); on
+    SQLite one ``executemany``."""
     if not rows:
         return
+    columns = [name for name in rows[0] if name != "id"]
     if not is_postgresql(session):
-        session.connection().execute(insert(table), rows)
-        return
-    columns = list(rows[0])
-    arrays = select(
-        *(
-            func.unnest(bindparam(f"column_{name}", type_=ARRAY(table.c[name].type)))
-            for name in columns
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values({name: bindparam(f"new_{name}") for name in columns})
         )
-    )
+        session.connection().execute(
+            statement,
+            [
+                {"row_id": row["id"]} | {f"new_{name}": row[name] for name in columns}
+                for row in rows
+            ],
+        )
+        return
+    values = select(
+        *(
+            func.unnest(bindparam(f"column_{name}", type_=ARRAY(table.c[name].type))).label(name)
+            for name in ("id", *columns)
+        )
+    ).subquery("v")
     session.connection().execute(
-        insert(table).from_select(columns, arrays),
-        {f"column_{name}": [row[name] for row in rows] for name in columns},
+        update(table)
+        .where(table.c.id == values.c.id)
+        .values({name: values.c[name] for name in columns}),
+        {f"column_{name}": [row[name] for row in rows] for name in ("id", *columns)},
     )
 
 
