@@ -15,6 +15,7 @@ Rows written here bypass the ORM, so callers write their own audit summary
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,7 @@ import polars as pl
 from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from qingshan.store.types import UTC_TEXT_FORMAT, UtcDateTime
 
@@ -63,25 +65,31 @@ def insert_values(
     particular order (return a unique column to match them to ``rows``)."""
     if not rows:
         return []
-    if not is_postgresql(session):
-        statement = insert(table)
-    else:
-        columns = list(rows[0])
+    columns = tuple(rows[0])
+    postgresql = is_postgresql(session)
+    statement = _insert_statement(table, columns, tuple(returning), postgresql)
+    if postgresql:
+        rows = [{f"column_{name}": [row[name] for row in rows] for name in columns}]
+    result = session.connection().execute(statement, rows)
+    return [tuple(row) for row in result] if returning else []
+
+
+@functools.cache
+def _insert_statement(
+    table: Table, columns: tuple[str, ...], returning: tuple[str, ...], postgresql: bool
+) -> Executable:
+    """The statement of :func:`insert_values`, built once per shape (building one costs more
+    Python than sending it)."""
+    statement = insert(table)
+    if postgresql:
         arrays = select(
             *(
                 func.unnest(bindparam(f"column_{name}", type_=ARRAY(table.c[name].type)))
                 for name in columns
             )
         )
-        statement = insert(table).from_select(columns, arrays)
-        rows = [{f"column_{name}": [row[name] for row in rows] for name in columns}]
-    if not returning:
-        session.connection().execute(statement, rows)
-        return []
-    result = session.connection().execute(
-        statement.returning(*(table.c[name] for name in returning)), rows
-    )
-    return [tuple(row) for row in result]
+        statement = statement.from_select(columns, arrays)
+    return statement.returning(*(table.c[name] for name in returning)) if returning else statement
 
 
 def update_values(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -91,32 +99,37 @@ def update_values(session: Session, table: Table, rows: list[dict[str, Any]]) ->
     SQLite one ``executemany``."""
     if not rows:
         return
-    columns = [name for name in rows[0] if name != "id"]
-    if not is_postgresql(session):
-        statement = (
+    columns = tuple(name for name in rows[0] if name != "id")
+    postgresql = is_postgresql(session)
+    statement = _update_statement(table, columns, postgresql)
+    if postgresql:
+        parameters = [{f"column_{name}": [row[name] for row in rows] for name in ("id", *columns)}]
+    else:
+        parameters = [
+            {"row_id": row["id"]} | {f"new_{name}": row[name] for name in columns} for row in rows
+        ]
+    session.connection().execute(statement, parameters)
+
+
+@functools.cache
+def _update_statement(table: Table, columns: tuple[str, ...], postgresql: bool) -> Executable:
+    """The statement of :func:`update_values`, built once per shape."""
+    if not postgresql:
+        return (
             update(table)
             .where(table.c.id == bindparam("row_id"))
             .values({name: bindparam(f"new_{name}") for name in columns})
         )
-        session.connection().execute(
-            statement,
-            [
-                {"row_id": row["id"]} | {f"new_{name}": row[name] for name in columns}
-                for row in rows
-            ],
-        )
-        return
     values = select(
         *(
             func.unnest(bindparam(f"column_{name}", type_=ARRAY(table.c[name].type))).label(name)
             for name in ("id", *columns)
         )
     ).subquery("v")
-    session.connection().execute(
+    return (
         update(table)
         .where(table.c.id == values.c.id)
-        .values({name: values.c[name] for name in columns}),
-        {f"column_{name}": [row[name] for row in rows] for name in ("id", *columns)},
+        .values({name: values.c[name] for name in columns})
     )
 
 
