@@ -501,7 +501,7 @@ def _write_blocks(session: Session, movements: Sequence[Movement]) -> list[dict[
         for name in BLOCK_CHANGES:
             set_committed_value(block, name, getattr(block, name))
     split = [movement.moved for movement in movements if inspect(movement.moved).transient]
-    return rows + _insert_objects(session, split, "issuance_id", "first_serial")
+    return _insert_objects(session, split, "issuance_id", "first_serial") + rows  # a flush's order
 
 
 def _insert_objects(
