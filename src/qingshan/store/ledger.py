@@ -41,7 +41,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, inspect, or_, select, text, update
+from sqlalchemy import bindparam, func, insert, inspect, or_, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -507,22 +507,27 @@ def _write_blocks(session: Session, movements: Sequence[Movement]) -> list[dict[
 def _insert_objects(
     session: Session, objects: Sequence[Base], *unique: str
 ) -> list[dict[str, Any]]:
-    """Insert new model objects of one class with Core, in one statement
-    (:func:`qingshan.store.bulk.insert_values`; the ``unique`` columns match the ids returned to
-    the objects), and attach them to the session as persistent rows, as a flush would; returns
-    the audit rows the flush would have written for them."""
+    """Insert new model objects of one class with Core in one statement and attach them to the
+    session as persistent rows, as a flush would; returns the audit rows the flush would have
+    written for them. With ``unique`` columns (distinct among ``objects``): one ``INSERT …
+    SELECT unnest(…) RETURNING`` (:func:`qingshan.store.bulk.insert_values`, constant text),
+    the ids matched back by those columns; without: a multi-row ``VALUES`` returning the ids in
+    the order given (the trades of a batch, which may repeat every column but the id)."""
     if not objects:
         return []
     mapper = inspect(objects[0]).mapper
     table = mapper.local_table
     columns = [attribute.key for attribute in mapper.column_attrs if attribute.key != "id"]
     rows = [{name: getattr(item, name) for name in columns} for item in objects]
-    ids = {
-        tuple(key): row_id
-        for row_id, *key in bulk.insert_values(session, table, rows, returning=("id", *unique))
-    }
-    for item in objects:
-        item.id = ids[tuple(getattr(item, name) for name in unique)]
+    if unique:
+        returned = bulk.insert_values(session, table, rows, returning=("id", *unique))
+        found = {tuple(key): row_id for row_id, *key in returned}
+        ids = [found[tuple(getattr(item, name) for name in unique)] for item in objects]
+    else:
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids = list(session.connection().execute(statement, rows).scalars())
+    for item, row_id in zip(objects, ids, strict=True):
+        item.id = row_id
     audited = audit.rows_for(session.info["actor"], inserted=objects)
     for item in objects:
         make_transient_to_detached(item)
@@ -782,7 +787,7 @@ def _record_trades(session: Session, made: list[tuple[Move, Movement]]) -> None:
         )
         for move, movement in priced
     ]
-    rows += _insert_objects(session, records, "block_id")
+    rows += _insert_objects(session, records)
     bulk.insert_values(session, AuditEntry.__table__, rows)
     for (move, movement), record in zip(priced, records, strict=True):
         movement.details.update(trade_id=record.id, price_fen_per_t=move.price_fen_per_t)
