@@ -18,7 +18,7 @@ from qingshan.services.registry import Forbidden, Principal, TransferRequest
 from qingshan.store import ledger
 from qingshan.store.engine import reading, writing
 from qingshan.store.ledger import LedgerError, NotFound
-from qingshan.store.models import RegistryOperation, User
+from qingshan.store.models import RegistryOperation, Trade, User
 
 ADMIN = Principal(actor="test:admin", role="admin")
 CLIENTS = 8
@@ -240,6 +240,35 @@ def test_a_priced_transfer_in_a_batch_records_its_trade(
     assert isinstance(plain, dict) and plain["kind"] == "transfer"
     assert isinstance(priced, dict) and priced["kind"] == "trade"
     assert priced["details"]["price_fen_per_t"] == 2408 and priced["details"]["trade_id"]
+    sound(engine)
+
+
+def test_a_block_traded_back_and_forth_in_a_batch_names_each_trade(
+    engine: Engine, world: dict[str, Any]
+) -> None:
+    """Whole-block trades A→B→A→B in one ``move_many`` (one transaction, no one-by-one retry):
+    their trade rows share block, issuance and quantity, and each operation names its own."""
+    block = issue(engine, "ENT2", 5, "issue-small", project="P002")
+    hops = [("ENT2", "ENT3", 100), ("ENT3", "ENT2", 100), ("ENT2", "ENT3", 300)]
+    with writing(engine, ADMIN.actor) as session:
+        ids = ledger.account_ids(session, ["ENT2", "ENT3"])
+        moves = [
+            ledger.Move(f"hop-{n}", block, 5, ids[source], ids[target], price)
+            for n, (source, target, price) in enumerate(hops)
+        ]
+        moved = ledger.move_many(session, moves)
+        assert all(isinstance(outcome, RegistryOperation) for outcome in moved), moved
+        outcomes = [ledger.operation_dict(outcome) for outcome in moved]  # type: ignore[arg-type]
+    with reading(engine) as session:
+        for outcome, move in zip(outcomes, moves, strict=True):
+            trade = session.get(Trade, outcome["details"]["trade_id"])
+            assert trade is not None
+            assert (trade.seller_account_id, trade.buyer_account_id, trade.price_fen_per_t) == (
+                move.from_account_id,
+                move.to_account_id,
+                move.price_fen_per_t,
+            )
+    assert holdings(engine, "ENT3") == [(outcomes[0]["serial"], 5)]
     sound(engine)
 
 

@@ -83,11 +83,10 @@ class GroupCommit(Generic[Q, R]):
             outcomes = [error] * len(batch)
         for waiter, outcome in zip(batch, outcomes, strict=True):
             waiter.outcome, waiter.finished = outcome, True
+            waiter.wake.set()  # released first: their next requests can still join the next batch
         with self._lock:
             if self._pending:
                 self._pending[0].wake.set()  # it leads the next batch
             else:
                 self._busy = False
-        for waiter in batch:
-            waiter.wake.set()
         self._after(requests)

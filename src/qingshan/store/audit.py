@@ -13,6 +13,7 @@ Auditing is not left to callers:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from itertools import chain
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE
 
 from qingshan.store import bulk
 from qingshan.store.models import AuditEntry, Base
@@ -55,8 +57,8 @@ def _changes(instance: Base) -> tuple[dict[str, Any], dict[str, Any]]:
     state = inspect(instance)
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
-    for attribute in state.mapper.column_attrs:
-        history = state.attrs[attribute.key].history
+    for attribute in state.mapper.column_attrs:  # not state.attrs: it builds them all anew
+        history = state.get_history(attribute.key, PASSIVE_NO_INITIALIZE)
         if history.has_changes():
             old = history.deleted[0] if history.deleted else None
             new = history.added[0] if history.added else None
@@ -122,18 +124,28 @@ def _require_actor(session: Session, _context: UOWTransaction, _instances: Any) 
         raise MissingActorError("writes need a session from qingshan.store.engine.writing()")
 
 
-@event.listens_for(Session, "after_flush")
-def _audit_flush(session: Session, _context: UOWTransaction) -> None:
-    actor = session.info.get("actor", "")
-    rows = [
-        _entry(actor, "insert", obj, None, _values(obj)) for obj in session.new if _audited(obj)
-    ]
-    for instance in session.dirty:
+def rows_for(
+    actor: str,
+    inserted: Iterable[object] = (),
+    updated: Iterable[object] = (),
+    deleted: Iterable[object] = (),
+) -> list[dict[str, Any]]:
+    """The audit rows a flush writes for these objects, in this order: the full row of each
+    inserted and deleted one, the changed columns of each updated one (none: no row). Callers
+    that write model rows with Core (:func:`qingshan.store.ledger.move_many`) write exactly the
+    rows the ORM would have, from the objects, before resetting their history."""
+    rows = [_entry(actor, "insert", obj, None, _values(obj)) for obj in inserted if _audited(obj)]
+    for instance in updated:
         if _audited(instance):
             before, after = _changes(instance)
             if after:
                 rows.append(_entry(actor, "update", instance, before, after))
-    rows += [
-        _entry(actor, "delete", obj, _values(obj), None) for obj in session.deleted if _audited(obj)
-    ]
+    rows += [_entry(actor, "delete", obj, _values(obj), None) for obj in deleted if _audited(obj)]
+    return rows
+
+
+@event.listens_for(Session, "after_flush")
+def _audit_flush(session: Session, _context: UOWTransaction) -> None:
+    actor = session.info.get("actor", "")
+    rows = rows_for(actor, session.new, session.dirty, session.deleted)
     bulk.insert_values(session, AuditEntry.__table__, rows)

@@ -10,7 +10,8 @@
   processing; fewer rows go by SQLAlchemy's ``executemany`` (a frame of fewer rows by the
   driver's ``executemany`` on PostgreSQL too).
   A few rows of one shape written per request (journal lines, audit rows):
-  :func:`insert_values`, one ``INSERT … SELECT unnest(…)`` on PostgreSQL.
+  :func:`insert_values`, one ``INSERT … SELECT unnest(…)`` on PostgreSQL.; updates of a few rows
+  by id: :func:`update_values`, one ``UPDATE … FROM (SELECT unnest(…))``.
 
 Rows written here bypass the ORM, so callers write their own audit summary
 (:func:`qingshan.store.audit.record`).
@@ -18,6 +19,7 @@ Rows written here bypass the ORM, so callers write their own audit summary
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from collections.abc import Iterator, Sequence
@@ -25,10 +27,10 @@ from datetime import UTC
 from typing import Any
 
 import polars as pl
-from sqlalchemy import JSON, ColumnElement, Table, bindparam, func, insert, select
+from sqlalchemy import JSON, ColumnElement, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import TableClause
+from sqlalchemy.sql.expression import Executable, TableClause
 
 from qingshan.store.types import UTC_TEXT_FORMAT, UtcDateTime
 
@@ -60,28 +62,84 @@ def matching(session: Session, column: Any, values: Sequence[Any]) -> Iterator[C
         yield column.in_(values[start : start + CHUNK])
 
 
-def insert_values(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+def insert_values(
+    session: Session, table: Table, rows: list[dict[str, Any]], *, returning: Sequence[str] = ()
+) -> list[tuple[Any, ...]]:
     """Insert ``rows`` (dicts with the same keys) in one statement: on PostgreSQL ``INSERT …
     SELECT unnest(:column_1), unnest(:column_2), …`` with one array parameter per column (the
     statement text does not grow with the rows, so it is compiled and parsed once, where a
-    multi-row ``VALUES`` is parsed again each time and an ``executemany`` runs one statement
-    per row); on SQLite (in-process) one ``executemany``. The values of a column must be of one
-    Python type (psycopg sends each list as an array of one type)."""
+    multi-row ``VALUES`` is parsed again each time — psycopg caches no query text over 4 KiB —
+    and an ``executemany`` runs one statement per row); on SQLite (in-process) one
+    ``executemany``. The values of a column must be of one Python type (psycopg sends each list
+    as an array of one type). Returns the ``returning`` columns of the inserted rows, in no
+    particular order (return a unique column to match them to ``rows``)."""
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    postgresql = is_postgresql(session)
+    statement = _insert_statement(table, columns, tuple(returning), postgresql)
+    if postgresql:
+        rows = [{f"column_{name}": [row[name] for row in rows] for name in columns}]
+    result = session.connection().execute(statement, rows)
+    return [tuple(row) for row in result] if returning else []
+
+
+@functools.cache
+def _insert_statement(
+    table: Table, columns: tuple[str, ...], returning: tuple[str, ...], postgresql: bool
+) -> Executable:
+    """The statement of :func:`insert_values`, built once per shape (building one costs more
+    Python than sending it)."""
+    statement = insert(table)
+    if postgresql:
+        arrays = select(
+            *(
+                func.unnest(bindparam(f"column_{name}", type_=ARRAY(table.c[name].type)))
+                for name in columns
+            )
+        )
+        statement = statement.from_select(columns, arrays)
+    return statement.returning(*(table.c[name] for name in returning)) if returning else statement
+
+
+def update_values(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Set columns of rows found by ``id``: ``rows`` are dicts with the same keys, ``id`` and
+    the columns to set. On PostgreSQL one ``UPDATE … FROM (SELECT unnest(:id), unnest(:c), …)``
+    with one array parameter per column (an ``executemany`` runs one statement per row); on
+    SQLite one ``executemany``."""
     if not rows:
         return
-    if not is_postgresql(session):
-        session.connection().execute(insert(table), rows)
-        return
-    columns = list(rows[0])
-    arrays = select(
-        *(
-            func.unnest(bindparam(f"column_{name}", type_=ARRAY(table.c[name].type)))
-            for name in columns
+    columns = tuple(name for name in rows[0] if name != "id")
+    postgresql = is_postgresql(session)
+    statement = _update_statement(table, columns, postgresql)
+    if postgresql:
+        parameters = [{f"column_{name}": [row[name] for row in rows] for name in ("id", *columns)}]
+    else:
+        parameters = [
+            {"row_id": row["id"]} | {f"new_{name}": row[name] for name in columns} for row in rows
+        ]
+    session.connection().execute(statement, parameters)
+
+
+@functools.cache
+def _update_statement(table: Table, columns: tuple[str, ...], postgresql: bool) -> Executable:
+    """The statement of :func:`update_values`, built once per shape."""
+    if not postgresql:
+        return (
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values({name: bindparam(f"new_{name}") for name in columns})
         )
-    )
-    session.connection().execute(
-        insert(table).from_select(columns, arrays),
-        {f"column_{name}": [row[name] for row in rows] for name in columns},
+    values = select(
+        *(
+            func.unnest(bindparam(f"column_{name}", type_=ARRAY(table.c[name].type))).label(name)
+            for name in ("id", *columns)
+        )
+    ).subquery("v")
+    return (
+        update(table)
+        .where(table.c.id == values.c.id)
+        .values({name: values.c[name] for name in columns})
     )
 
 

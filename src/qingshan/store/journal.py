@@ -209,37 +209,30 @@ def chain_hash(prev_hash: str, canonical: str) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
+ENTRY_FIELDS = ("id", "kind", "at", "operation_id", "seq", "prev_hash", "hash")
+
+
 def _entries(session: Session, *conditions: Any) -> list[dict[str, Any]]:
-    """Entries (as dicts with their lines), in the order given by ``seq`` then ``id``."""
-    entries = [
-        dict(row._mapping)
-        for row in session.execute(
-            select(
-                JournalEntry.id,
-                JournalEntry.kind,
-                JournalEntry.at,
-                JournalEntry.operation_id,
-                JournalEntry.seq,
-                JournalEntry.prev_hash,
-                JournalEntry.hash,
-            )
-            .where(*conditions)
-            .order_by(JournalEntry.seq, JournalEntry.id)
+    """Entries (as dicts with their lines), in the order given by ``seq`` then ``id``: one
+    query, the lines joined (a seal reads its entries in one round trip)."""
+    line_columns = [getattr(JournalLine, field) for field in LINE_FIELDS]
+    rows = session.execute(
+        select(
+            *(getattr(JournalEntry, field) for field in ENTRY_FIELDS),
+            JournalLine.line,
+            *line_columns,
         )
-    ]
-    if not entries:
-        return entries
-    lines: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    columns = [getattr(JournalLine, field) for field in LINE_FIELDS]
-    line_query = select(JournalLine.entry_id, *columns).order_by(
-        JournalLine.entry_id, JournalLine.line
+        .outerjoin(JournalLine, JournalLine.entry_id == JournalEntry.id)
+        .where(*conditions)
+        .order_by(JournalEntry.seq, JournalEntry.id, JournalLine.line)
     )
-    if conditions:
-        line_query = line_query.where(JournalLine.entry_id >= min(e["id"] for e in entries))
-    for entry_id, *values in session.execute(line_query):
-        lines[entry_id].append(dict(zip(LINE_FIELDS, values, strict=True)))
-    for entry in entries:
-        entry["lines"] = lines.get(entry["id"], [])
+    entries: list[dict[str, Any]] = []
+    width = len(ENTRY_FIELDS)
+    for row in rows:
+        if not entries or entries[-1]["id"] != row[0]:
+            entries.append(dict(zip(ENTRY_FIELDS, row[:width], strict=True)) | {"lines": []})
+        if row[width] is not None:
+            entries[-1]["lines"].append(dict(zip(LINE_FIELDS, row[width + 1 :], strict=True)))
     return entries
 
 
@@ -272,27 +265,30 @@ def seal(session: Session, *, wait: bool = True) -> int:
         digest = chain_hash(prev, canonical_entry(entry, entry["lines"]))
         sealed.append({"entry_id": entry["id"], "n": seq, "prev": prev, "digest": digest})
         prev = digest
-    _write_seals(session, sealed)
-    session.execute(update(JournalHead).where(JournalHead.id == 1).values(seq=seq, hash=prev))
+    _write_seals(session, sealed, seq, prev)
     return len(sealed)
 
 
-def _write_seals(session: Session, sealed: list[dict[str, Any]]) -> None:
-    """Set ``seq``, ``prev_hash`` and ``hash`` of the sealed entries: on PostgreSQL one
-    ``UPDATE … FROM unnest(…)`` (an ``executemany`` would run one statement per entry)."""
+def _write_seals(session: Session, sealed: list[dict[str, Any]], seq: int, head: str) -> None:
+    """Set ``seq``, ``prev_hash`` and ``hash`` of the sealed entries and move the head to
+    (``seq``, ``head``): on PostgreSQL one statement, ``UPDATE … FROM unnest(…)`` in a CTE
+    before the head's UPDATE (an ``executemany`` would run one statement per entry)."""
     if bulk.is_postgresql(session):
         session.execute(
             text(
-                "UPDATE registry_journal_entries AS e SET seq = v.n, prev_hash = v.prev, "
-                "hash = v.digest FROM unnest(CAST(:ids AS bigint[]), CAST(:ns AS bigint[]), "
-                "CAST(:prevs AS varchar[]), CAST(:digests AS varchar[])) "
-                "AS v(id, n, prev, digest) WHERE e.id = v.id"
+                "WITH sealed AS (UPDATE registry_journal_entries AS e SET seq = v.n, "
+                "prev_hash = v.prev, hash = v.digest FROM unnest(CAST(:ids AS bigint[]), "
+                "CAST(:ns AS bigint[]), CAST(:prevs AS varchar[]), CAST(:digests AS varchar[])) "
+                "AS v(id, n, prev, digest) WHERE e.id = v.id) "
+                "UPDATE registry_journal_head SET seq = :seq, hash = :head WHERE id = 1"
             ),
             {
                 "ids": [row["entry_id"] for row in sealed],
                 "ns": [row["n"] for row in sealed],
                 "prevs": [row["prev"] for row in sealed],
                 "digests": [row["digest"] for row in sealed],
+                "seq": seq,
+                "head": head,
             },
         )
         return
@@ -303,6 +299,7 @@ def _write_seals(session: Session, sealed: list[dict[str, Any]]) -> None:
         .values(seq=bindparam("n"), prev_hash=bindparam("prev"), hash=bindparam("digest")),
         sealed,
     )
+    session.execute(update(JournalHead).where(JournalHead.id == 1).values(seq=seq, hash=head))
 
 
 def chain_problems(session: Session) -> list[str]:
