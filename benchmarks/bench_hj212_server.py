@@ -49,7 +49,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from qingshan.protocols.hj212 import StreamDecoder
-from qingshan.services import database
+from qingshan.services import database, event_loop
 from qingshan.services.hj212_client import (
     RunSummary,
     register_simulated_devices,
@@ -98,7 +98,7 @@ def _client(
     work = uploads(devices, packets)
     out.put("ready")
     began = time.perf_counter()
-    runs = asyncio.run(
+    runs = event_loop.run(
         run_devices("127.0.0.1", port, work, window=window, rate=rate, answer_timeout=30.0)
     )
     out.put(RunSummary.of(runs, time.perf_counter() - began))
@@ -152,7 +152,7 @@ def run_backend(url: str, arguments: argparse.Namespace, label: str, workers: in
         connection.execute(text("DELETE FROM readings"))
     register_simulated_devices(engine, arguments.devices, "22", "bench:hj212")
     if workers == 1:
-        summary = asyncio.run(_serve_and_measure(engine, arguments))
+        summary = event_loop.run(_serve_and_measure(engine, arguments))
     else:
         summary = _processes_measure(url, workers, arguments)
     stored = _count_readings(engine)

@@ -42,12 +42,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 
 from qingshan.protocols import hj212, hj212_codes
+from qingshan.services import event_loop
 from qingshan.services.device_store import BatchWriter, Delivery, Event, ReadingRow, Reject
 from qingshan.store.aggregates import LOCAL_TIME_ZONE
 from qingshan.store.engine import reading
@@ -359,9 +360,8 @@ class _Connection(asyncio.Protocol):
         self.intake: ConnectionIntake | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        host, port = transport.get_extra_info("peername")[:2]
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no asyncio subclass
+        host, port = self.transport.get_extra_info("peername")[:2]
         self.intake = ConnectionIntake(f"{host}:{port}", self.server.directory)
         self.server.connections.add(self)
 
@@ -512,7 +512,7 @@ def _worker(url: str, host: str, port: int, options: dict[str, Any], ready: Any)
         ready.put(os.getpid())
 
     engine = create_store_engine(url)
-    asyncio.run(serve_forever(engine, host, port, started, reuse_port=True, **options))
+    event_loop.run(serve_forever(engine, host, port, started, reuse_port=True, **options))
     engine.dispose()
 
 
