@@ -118,7 +118,8 @@ def _run_client(port: int, arguments: argparse.Namespace) -> RunSummary:
 
 
 async def _serve_and_measure(engine: Engine, arguments: argparse.Namespace) -> RunSummary:
-    async with running_server(engine, max_delay=arguments.batch_delay) as server:
+    options = {"max_delay": arguments.batch_delay, "commits": arguments.commits}
+    async with running_server(engine, **options) as server:
         loop = asyncio.get_running_loop()
         summary = await loop.run_in_executor(None, _run_client, server.port, arguments)
         print(
@@ -131,7 +132,8 @@ async def _serve_and_measure(engine: Engine, arguments: argparse.Namespace) -> R
 
 def _processes_measure(url: str, workers: int, arguments: argparse.Namespace) -> RunSummary:
     """``serve --workers N``: the server as N processes on one port."""
-    pool = ServerProcesses(url, "127.0.0.1", 0, workers, max_delay=arguments.batch_delay)
+    options = {"max_delay": arguments.batch_delay, "commits": arguments.commits}
+    pool = ServerProcesses(url, "127.0.0.1", 0, workers, **options)
     try:
         pool.start()
         return _run_client(pool.port, arguments)
@@ -217,11 +219,15 @@ def main() -> None:
         "--workers", type=int, default=2, help="server processes, compared with one (default 2)"
     )
     parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each")
+    parser.add_argument(
+        "--commits", type=int, default=2, help="batches committing at once per server process"
+    )
     arguments = parser.parse_args()
     print(
         f"{os.cpu_count()} cores; {arguments.devices} devices × {arguments.packets} packets, "
         f"window {arguments.window}, batch delay {arguments.batch_delay} s, "
-        f"rate per device {arguments.rate or 'unlimited'}"
+        f"rate per device {arguments.rate or 'unlimited'}, {arguments.commits} commit(s) at once, "
+        f"event loop {event_loop.loop_name()}"
     )
     schema = f"bench_hj212_{uuid.uuid4().hex[:8]}"
     admin = create_engine(arguments.postgres_url)

@@ -292,8 +292,9 @@ class BatchWriter:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     break
-                try:
-                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                try:  # not wait_for: on 3.11 it can swallow a cancellation (a stop)
+                    async with asyncio.timeout(remaining):
+                        item = await self._queue.get()
                 except TimeoutError:
                     break
             else:

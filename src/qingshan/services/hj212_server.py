@@ -173,10 +173,20 @@ def _utc_time(data_time: str) -> datetime | None:
     return None if local is None else local.replace(tzinfo=_ZONE).astimezone(UTC)
 
 
+_PERIOD_TAILS = {"realtime": "", "minute": "00", "hour": "0000", "day": "000000"}
+
+
 def _on_boundary(period: str, data_time: str) -> bool:
     """Minute, hour and day data are labelled by the start of their period (表 4)."""
-    tail = {"realtime": "", "minute": "00", "hour": "0000", "day": "000000"}[period]
-    return data_time[:14].endswith(tail) and data_time[14:].strip("0") == ""
+    return data_time[:14].endswith(_PERIOD_TAILS[period]) and data_time[14:].strip("0") == ""
+
+
+@lru_cache(maxsize=65_536)
+def _period_start(period: str, data_time: str) -> datetime | None:
+    """The UTC start of the period a DataTime labels; None when it labels no period start.
+    Cached: the devices of one server send the same few DataTimes."""
+    start = _utc_time(data_time)
+    return start if start is not None and _on_boundary(period, data_time) else None
 
 
 # ------------------------------------------------------------------------------------------
@@ -219,8 +229,8 @@ def _readings_of(
     """The packet's readings, and the problems with values that cannot be stored."""
     period, value_field = READING_COMMANDS[packet.cn or ""]
     data_time = packet.data_time or ""
-    start = _utc_time(data_time)
-    if start is None or not _on_boundary(period, data_time):
+    start = _period_start(period, data_time)
+    if start is None:
         return [], [f"DataTime {data_time} is not the start of a {period} period"]
     found, flags, others = _fields(packet.values, value_field)
     problems = [f"{code}: no -{value_field}" for code in sorted(others - found.keys())]
@@ -402,10 +412,14 @@ class _Connection(asyncio.Protocol):
 class Hj212Server:
     """The listening server, its connections and the shared batch writer."""
 
-    def __init__(self, engine: Engine, *, max_packets: int = 5000, max_delay: float = 0.02) -> None:
+    def __init__(
+        self, engine: Engine, *, max_packets: int = 5000, max_delay: float = 0.02, commits: int = 2
+    ) -> None:
         self.engine = engine
         self.directory = DeviceDirectory(engine)
-        self.writer = BatchWriter(engine, ACTOR, max_packets=max_packets, max_delay=max_delay)
+        self.writer = BatchWriter(
+            engine, ACTOR, max_packets=max_packets, max_delay=max_delay, commits=commits
+        )
         self.connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
         self._writer_task: asyncio.Task[None] | None = None
