@@ -220,7 +220,7 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each")
     parser.add_argument(
-        "--commits", type=int, default=2, help="batches committing at once per server process"
+        "--commits", type=int, default=1, help="batches committing at once per server process"
     )
     arguments = parser.parse_args()
     print(

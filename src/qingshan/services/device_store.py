@@ -8,10 +8,12 @@ the channel answers the device (HJ 212 9014) in that future's callback. So an an
 follows the commit of what it answers, while the database sees a few large batches per second
 instead of one small transaction per packet (``benchmarks/bench_hj212_server.py``).
 
-Two batches may commit at once on PostgreSQL (``commits``): while one waits for the database
-(COPY, the commit's flush to disk) the next is prepared and sent, instead of queueing behind
-it. Concurrent batches are safe in the store (keys locked in key order, see
-``store/readings.py``; the same holds for several server processes). The alarm rules are
+Several batches may commit at once on PostgreSQL (``commits``, default 1): while one waits
+for the database (COPY, the commit's flush to disk) the next is prepared and sent. On the
+2-core development VM two gave no measurable gain (5,010 packets/s with one, 4,349–4,912 with
+two, same load; docs/hj212.md), hence the default. Concurrent batches are safe in the store
+(keys locked in key order, see ``store/readings.py``; the same holds for several server
+processes). The alarm rules are
 evaluated after the commit, off the commit path: one evaluation at a time, over everything
 committed since the last one began, so a slow evaluation delays alarms, never answers.
 
@@ -225,7 +227,7 @@ class BatchWriter:
         *,
         max_packets: int = 5000,
         max_delay: float = 0.02,
-        commits: int = 2,
+        commits: int = 1,
     ) -> None:
         self.engine = engine
         self.actor = actor

@@ -413,7 +413,7 @@ class Hj212Server:
     """The listening server, its connections and the shared batch writer."""
 
     def __init__(
-        self, engine: Engine, *, max_packets: int = 5000, max_delay: float = 0.02, commits: int = 2
+        self, engine: Engine, *, max_packets: int = 5000, max_delay: float = 0.02, commits: int = 1
     ) -> None:
         self.engine = engine
         self.directory = DeviceDirectory(engine)
