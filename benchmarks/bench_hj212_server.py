@@ -6,9 +6,11 @@ Run: ``PYTHONPATH=src python benchmarks/bench_hj212_server.py [--devices 500] [-
 Workload: ``--devices`` simulated ambient air stations (ST=22, 2011 real-time uploads of 9
 channels, about 375 bytes each, A bit set), each on its own TCP connection on loopback, each
 sending ``--packets`` uploads and keeping at most ``--window`` of them unanswered (a device
-sending its backlog). The server (``qingshan hj212 serve``'s code: one asyncio process, the
-batch writer committing in a worker thread) runs in this process; the devices run in a child
+sending its backlog). The server (``qingshan hj212 serve``'s code: one process on uvloop when
+installed, else asyncio, see ``services/event_loop.py``; the batch writer committing in a
+worker thread, ``--commits`` batches at once) runs in this process; the devices run in a child
 process with its own event loop, so that client and server do not share one interpreter lock.
+Every device's packets are generated (distinct QNs and DataTimes) before the clock starts.
 
 Measured:
 
@@ -29,7 +31,9 @@ saturation point; without it devices send as fast as the window allows (throughp
 
 Targets (issue 4): ≥ 10,000 packets/s durable in PostgreSQL from 500 connections, 9014 p99
 < 200 ms. Note: on a machine with few cores the client, the server and PostgreSQL compete for
-them; the output prints the core count.
+them; the output prints the core count. Last measured (docs/hj212.md, "End to end"): 2 shared
+cores, load 3.6–4.4, one process 4,349–5,010 packets/s (2,867–3,201 before the alarm rules
+left the commit path and uvloop came in), p99 0.9–1.3 s at saturation — not met.
 """
 
 from __future__ import annotations
