@@ -6,9 +6,11 @@ Run: ``PYTHONPATH=src python benchmarks/bench_hj212_server.py [--devices 500] [-
 Workload: ``--devices`` simulated ambient air stations (ST=22, 2011 real-time uploads of 9
 channels, about 375 bytes each, A bit set), each on its own TCP connection on loopback, each
 sending ``--packets`` uploads and keeping at most ``--window`` of them unanswered (a device
-sending its backlog). The server (``qingshan hj212 serve``'s code: one asyncio process, the
-batch writer committing in a worker thread) runs in this process; the devices run in a child
+sending its backlog). The server (``qingshan hj212 serve``'s code: one process on uvloop when
+installed, else asyncio, see ``services/event_loop.py``; the batch writer committing in a
+worker thread, ``--commits`` batches at once) runs in this process; the devices run in a child
 process with its own event loop, so that client and server do not share one interpreter lock.
+Every device's packets are generated (distinct QNs and DataTimes) before the clock starts.
 
 Measured:
 
@@ -29,7 +31,9 @@ saturation point; without it devices send as fast as the window allows (throughp
 
 Targets (issue 4): ≥ 10,000 packets/s durable in PostgreSQL from 500 connections, 9014 p99
 < 200 ms. Note: on a machine with few cores the client, the server and PostgreSQL compete for
-them; the output prints the core count.
+them; the output prints the core count. Last measured (docs/hj212.md, "End to end"): 2 shared
+cores, load 3.6–4.4, one process 4,349–5,010 packets/s (2,867–3,201 before the alarm rules
+left the commit path and uvloop came in), p99 0.9–1.3 s at saturation — not met.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from qingshan.protocols.hj212 import StreamDecoder
-from qingshan.services import database
+from qingshan.services import database, event_loop
 from qingshan.services.hj212_client import (
     RunSummary,
     register_simulated_devices,
@@ -98,7 +102,7 @@ def _client(
     work = uploads(devices, packets)
     out.put("ready")
     began = time.perf_counter()
-    runs = asyncio.run(
+    runs = event_loop.run(
         run_devices("127.0.0.1", port, work, window=window, rate=rate, answer_timeout=30.0)
     )
     out.put(RunSummary.of(runs, time.perf_counter() - began))
@@ -118,7 +122,8 @@ def _run_client(port: int, arguments: argparse.Namespace) -> RunSummary:
 
 
 async def _serve_and_measure(engine: Engine, arguments: argparse.Namespace) -> RunSummary:
-    async with running_server(engine, max_delay=arguments.batch_delay) as server:
+    options = {"max_delay": arguments.batch_delay, "commits": arguments.commits}
+    async with running_server(engine, **options) as server:
         loop = asyncio.get_running_loop()
         summary = await loop.run_in_executor(None, _run_client, server.port, arguments)
         print(
@@ -131,7 +136,8 @@ async def _serve_and_measure(engine: Engine, arguments: argparse.Namespace) -> R
 
 def _processes_measure(url: str, workers: int, arguments: argparse.Namespace) -> RunSummary:
     """``serve --workers N``: the server as N processes on one port."""
-    pool = ServerProcesses(url, "127.0.0.1", 0, workers, max_delay=arguments.batch_delay)
+    options = {"max_delay": arguments.batch_delay, "commits": arguments.commits}
+    pool = ServerProcesses(url, "127.0.0.1", 0, workers, **options)
     try:
         pool.start()
         return _run_client(pool.port, arguments)
@@ -152,7 +158,7 @@ def run_backend(url: str, arguments: argparse.Namespace, label: str, workers: in
         connection.execute(text("DELETE FROM readings"))
     register_simulated_devices(engine, arguments.devices, "22", "bench:hj212")
     if workers == 1:
-        summary = asyncio.run(_serve_and_measure(engine, arguments))
+        summary = event_loop.run(_serve_and_measure(engine, arguments))
     else:
         summary = _processes_measure(url, workers, arguments)
     stored = _count_readings(engine)
@@ -217,11 +223,15 @@ def main() -> None:
         "--workers", type=int, default=2, help="server processes, compared with one (default 2)"
     )
     parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each")
+    parser.add_argument(
+        "--commits", type=int, default=1, help="batches committing at once per server process"
+    )
     arguments = parser.parse_args()
     print(
         f"{os.cpu_count()} cores; {arguments.devices} devices × {arguments.packets} packets, "
         f"window {arguments.window}, batch delay {arguments.batch_delay} s, "
-        f"rate per device {arguments.rate or 'unlimited'}"
+        f"rate per device {arguments.rate or 'unlimited'}, {arguments.commits} commit(s) at once, "
+        f"event loop {event_loop.loop_name()}"
     )
     schema = f"bench_hj212_{uuid.uuid4().hex[:8]}"
     admin = create_engine(arguments.postgres_url)

@@ -3,7 +3,6 @@ liveness, and tools to look at packets (decode) and produce sample uploads."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import sys
@@ -20,7 +19,7 @@ from qingshan.commands.common import EXIT_BAD_INPUT, JsonOption, emit_json, stde
 from qingshan.commands.db import store_engine
 from qingshan.protocols.hj212 import CrcVariant, decode_packet
 from qingshan.protocols.hj212_simulator import CHANNELS, DeviceSimulator
-from qingshan.services import device_store, hj212_client, hj212_server
+from qingshan.services import device_store, event_loop, hj212_client, hj212_server
 from qingshan.services.database import cli_actor
 from qingshan.store.aggregates import LOCAL_TIME_ZONE
 
@@ -141,7 +140,7 @@ def serve_command(
     def started(server: hj212_server.Hj212Server) -> None:
         stderr.print(f"HJ 212 server listening on {host}:{server.port} (Ctrl-C to stop)")
 
-    asyncio.run(hj212_server.serve_forever(engine, host, port, started, max_delay=batch_delay))
+    event_loop.run(hj212_server.serve_forever(engine, host, port, started, max_delay=batch_delay))
     stderr.print("stopped; everything received was committed")
 
 
@@ -184,7 +183,7 @@ def simulate_command(
         for index, mn in enumerate(mns)
     }
     began = time.perf_counter()
-    runs = asyncio.run(
+    runs = event_loop.run(
         hj212_client.run_devices(host, port, uploads, window=window, rate=rate or None)
     )
     summary = hj212_client.RunSummary.of(runs, time.perf_counter() - began)

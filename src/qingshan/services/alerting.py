@@ -929,9 +929,12 @@ def evaluate_readings(
         return counts
     at = at or utc_now()
     with writing(engine, actor) as session:
+        rules = enabled_rules(session)
+        if not rules:  # nothing to judge: skip loading every site (device channels, each batch)
+            return counts
         context = load_context(session)
         batch_sites = {s for s in batch["site_id"].unique().to_list() if s in context.sites}
-        for rule in enabled_rules(session):
+        for rule in rules:
             targets = {s for s in batch_sites if in_scope(rule, context.sites[s])}
             if not targets or rule.type == "target_pace":
                 continue

@@ -8,6 +8,15 @@ the channel answers the device (HJ 212 9014) in that future's callback. So an an
 follows the commit of what it answers, while the database sees a few large batches per second
 instead of one small transaction per packet (``benchmarks/bench_hj212_server.py``).
 
+Several batches may commit at once on PostgreSQL (``commits``, default 1): while one waits
+for the database (COPY, the commit's flush to disk) the next is prepared and sent. On the
+2-core development VM two gave no measurable gain (5,010 packets/s with one, 4,349–4,912 with
+two, same load; docs/hj212.md), hence the default. Concurrent batches are safe in the store
+(keys locked in key order, see ``store/readings.py``; the same holds for several server
+processes). The alarm rules are
+evaluated after the commit, off the commit path: one evaluation at a time, over everything
+committed since the last one began, so a slow evaluation delays alarms, never answers.
+
 If a batch is refused because of its content (``ValueError`` from the readings path — one key
 with two values in the batch, an unknown site), its deliveries are committed one by one; one
 that is refused on its own becomes a reject (``store_refused``) and is not answered. A database
@@ -178,21 +187,23 @@ def _write_side_tables(
 
 def commit_deliveries(
     engine: Engine, deliveries: list[Delivery], actor: str, persisted: dict[int, datetime]
-) -> None:
+) -> list[pl.DataFrame]:
     """Store ``deliveries`` in one transaction; raise if the store refuses any of them.
 
     ``persisted`` (device id → last written ``last_seen_at``) is updated after the commit.
+    Returns the committed readings (one frame per source), for the alarm rules.
     """
     seen = _seen_updates(deliveries, persisted)
     by_source: dict[str, list[ReadingRow]] = defaultdict(list)
     for delivery in deliveries:
         by_source[delivery.source].extend(delivery.readings)
+    frames = [(source, readings_frame(rows)) for source, rows in sorted(by_source.items()) if rows]
     with writing(engine, actor) as session:
-        for source, rows in sorted(by_source.items()):
-            if rows:
-                upsert_readings(session, readings_frame(rows), source=source, actor=actor)
+        for source, frame in frames:
+            upsert_readings(session, frame, source=source, actor=actor)
         _write_side_tables(session, deliveries, seen, actor)
     persisted.update(seen)
+    return [frame for _source, frame in frames]
 
 
 @dataclass
@@ -202,10 +213,11 @@ class _Queued:
 
 
 class BatchWriter:
-    """Commits deliveries in batches in a worker thread; futures resolve after the commit.
+    """Commits deliveries in batches in worker threads; futures resolve after the commit.
 
-    One commit runs at a time; deliveries arriving meanwhile form the next batch, so under load
-    batches grow and transactions stay few. ``max_delay`` bounds how long a lone delivery waits.
+    At most ``commits`` batches commit at once; deliveries arriving meanwhile form the next
+    batch, so under load batches grow and transactions stay few. ``max_delay`` bounds how long
+    a lone delivery waits. SQLite has one writer at a time, so there ``commits`` is 1.
     """
 
     def __init__(
@@ -215,15 +227,20 @@ class BatchWriter:
         *,
         max_packets: int = 5000,
         max_delay: float = 0.02,
+        commits: int = 1,
     ) -> None:
         self.engine = engine
         self.actor = actor
         self.max_packets = max_packets
         self.max_delay = max_delay
+        self.commits = 1 if engine.dialect.name == "sqlite" else max(1, commits)
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._persisted: dict[int, datetime] = {}
-        self._committing = False
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._collecting = False
         self._running = False
+        self._to_evaluate: list[pl.DataFrame] = []
+        self._evaluating: asyncio.Task[None] | None = None
         self.batches = 0
         self.committed_packets = 0
 
@@ -236,21 +253,40 @@ class BatchWriter:
     async def run(self) -> None:
         """Commit batches until cancelled; on cancellation nothing queued is answered."""
         self._running = True
+        slots = asyncio.Semaphore(self.commits)
         try:
             while True:
+                await slots.acquire()
                 batch = await self._next_batch()
-                await self._commit(batch)
+                task = asyncio.create_task(self._commit(batch))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+                task.add_done_callback(lambda _done: slots.release())
+                self._collecting = False
         finally:
             self._running = False
+            for task in self._in_flight:
+                task.cancel()
+            if self._evaluating is not None:
+                self._evaluating.cancel()
+
+    def _busy(self) -> bool:
+        return bool(
+            not self._queue.empty()
+            or self._collecting
+            or self._in_flight
+            or self._to_evaluate
+            or (self._evaluating is not None and not self._evaluating.done())
+        )
 
     async def idle(self) -> None:
-        """Wait until everything queued so far is committed (a graceful stop)."""
-        while self._running and (not self._queue.empty() or self._committing):
+        """Wait until everything queued so far is committed and evaluated (a graceful stop)."""
+        while self._running and self._busy():
             await asyncio.sleep(self.max_delay / 2)
 
     async def _next_batch(self) -> list[_Queued]:
         batch = [await self._queue.get()]
-        self._committing = True  # from here until the commit is done, the writer is busy
+        self._collecting = True  # from here until the batch is handed on, the writer is busy
         packets = batch[0].delivery.packets
         deadline = asyncio.get_running_loop().time() + self.max_delay
         while packets < self.max_packets:
@@ -258,8 +294,9 @@ class BatchWriter:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     break
-                try:
-                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                try:  # not wait_for: on 3.11 it can swallow a cancellation (a stop)
+                    async with asyncio.timeout(remaining):
+                        item = await self._queue.get()
                 except TimeoutError:
                     break
             else:
@@ -270,11 +307,7 @@ class BatchWriter:
 
     async def _commit(self, batch: list[_Queued]) -> None:
         deliveries = [item.delivery for item in batch]
-        self._committing = True
-        try:
-            outcomes = await asyncio.to_thread(self._commit_in_thread, deliveries)
-        finally:
-            self._committing = False
+        outcomes, stored = await asyncio.to_thread(self._commit_in_thread, deliveries)
         for item, outcome in zip(batch, outcomes, strict=True):
             if item.future.done():
                 continue
@@ -284,33 +317,38 @@ class BatchWriter:
                 item.future.set_exception(outcome)
         self.batches += 1
         self.committed_packets += sum(d.packets for d in deliveries)
-        stored = [
-            row
-            for d, o in zip(deliveries, outcomes, strict=True)
-            if o is None
-            for row in d.readings
-        ]
         if stored:  # the devices are answered already; now the alarm rules (docs/alerting.md)
-            await asyncio.to_thread(
-                evaluate_after_commit, self.engine, readings_frame(stored), actor=self.actor
-            )
+            self._to_evaluate.extend(stored)
+            if self._evaluating is None or self._evaluating.done():
+                self._evaluating = asyncio.create_task(self._evaluate())
 
-    def _commit_in_thread(self, deliveries: list[Delivery]) -> list[Exception | None]:
-        """None per committed delivery, else the error that refused it."""
+    async def _evaluate(self) -> None:
+        """Evaluate the alarm rules over what was committed, until nothing is left."""
+        while self._to_evaluate:
+            frames, self._to_evaluate = self._to_evaluate, []
+            batch = pl.concat(frames) if len(frames) > 1 else frames[0]
+            await asyncio.to_thread(evaluate_after_commit, self.engine, batch, actor=self.actor)
+
+    def _commit_in_thread(
+        self, deliveries: list[Delivery]
+    ) -> tuple[list[Exception | None], list[pl.DataFrame]]:
+        """None per committed delivery, else the error that refused it; the stored readings."""
         try:
-            commit_deliveries(self.engine, deliveries, self.actor, self._persisted)
-            return [None] * len(deliveries)
+            stored = commit_deliveries(self.engine, deliveries, self.actor, self._persisted)
+            return [None] * len(deliveries), stored
         except ValueError as refusal:
             if len(deliveries) == 1:
-                return [self._keep_refused(deliveries[0], refusal)]
+                return [self._keep_refused(deliveries[0], refusal)], []
         except Exception as error:  # the database itself failed: answer nothing
             log.exception("commit of %d deliveries failed", len(deliveries))
-            return [error] * len(deliveries)
-        return [self._commit_alone(delivery) for delivery in deliveries]
+            return [error] * len(deliveries), []
+        stored = []
+        outcomes = [self._commit_alone(delivery, stored) for delivery in deliveries]
+        return outcomes, stored
 
-    def _commit_alone(self, delivery: Delivery) -> Exception | None:
+    def _commit_alone(self, delivery: Delivery, stored: list[pl.DataFrame]) -> Exception | None:
         try:
-            commit_deliveries(self.engine, [delivery], self.actor, self._persisted)
+            stored += commit_deliveries(self.engine, [delivery], self.actor, self._persisted)
         except ValueError as refusal:
             return self._keep_refused(delivery, refusal)
         except Exception as error:

@@ -42,12 +42,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 
 from qingshan.protocols import hj212, hj212_codes
+from qingshan.services import event_loop
 from qingshan.services.device_store import BatchWriter, Delivery, Event, ReadingRow, Reject
 from qingshan.store.aggregates import LOCAL_TIME_ZONE
 from qingshan.store.engine import reading
@@ -172,10 +173,20 @@ def _utc_time(data_time: str) -> datetime | None:
     return None if local is None else local.replace(tzinfo=_ZONE).astimezone(UTC)
 
 
+_PERIOD_TAILS = {"realtime": "", "minute": "00", "hour": "0000", "day": "000000"}
+
+
 def _on_boundary(period: str, data_time: str) -> bool:
     """Minute, hour and day data are labelled by the start of their period (表 4)."""
-    tail = {"realtime": "", "minute": "00", "hour": "0000", "day": "000000"}[period]
-    return data_time[:14].endswith(tail) and data_time[14:].strip("0") == ""
+    return data_time[:14].endswith(_PERIOD_TAILS[period]) and data_time[14:].strip("0") == ""
+
+
+@lru_cache(maxsize=65_536)
+def _period_start(period: str, data_time: str) -> datetime | None:
+    """The UTC start of the period a DataTime labels; None when it labels no period start.
+    Cached: the devices of one server send the same few DataTimes."""
+    start = _utc_time(data_time)
+    return start if start is not None and _on_boundary(period, data_time) else None
 
 
 # ------------------------------------------------------------------------------------------
@@ -218,8 +229,8 @@ def _readings_of(
     """The packet's readings, and the problems with values that cannot be stored."""
     period, value_field = READING_COMMANDS[packet.cn or ""]
     data_time = packet.data_time or ""
-    start = _utc_time(data_time)
-    if start is None or not _on_boundary(period, data_time):
+    start = _period_start(period, data_time)
+    if start is None:
         return [], [f"DataTime {data_time} is not the start of a {period} period"]
     found, flags, others = _fields(packet.values, value_field)
     problems = [f"{code}: no -{value_field}" for code in sorted(others - found.keys())]
@@ -359,9 +370,8 @@ class _Connection(asyncio.Protocol):
         self.intake: ConnectionIntake | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        host, port = transport.get_extra_info("peername")[:2]
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no asyncio subclass
+        host, port = self.transport.get_extra_info("peername")[:2]
         self.intake = ConnectionIntake(f"{host}:{port}", self.server.directory)
         self.server.connections.add(self)
 
@@ -402,10 +412,14 @@ class _Connection(asyncio.Protocol):
 class Hj212Server:
     """The listening server, its connections and the shared batch writer."""
 
-    def __init__(self, engine: Engine, *, max_packets: int = 5000, max_delay: float = 0.02) -> None:
+    def __init__(
+        self, engine: Engine, *, max_packets: int = 5000, max_delay: float = 0.02, commits: int = 1
+    ) -> None:
         self.engine = engine
         self.directory = DeviceDirectory(engine)
-        self.writer = BatchWriter(engine, ACTOR, max_packets=max_packets, max_delay=max_delay)
+        self.writer = BatchWriter(
+            engine, ACTOR, max_packets=max_packets, max_delay=max_delay, commits=commits
+        )
         self.connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
         self._writer_task: asyncio.Task[None] | None = None
@@ -512,7 +526,7 @@ def _worker(url: str, host: str, port: int, options: dict[str, Any], ready: Any)
         ready.put(os.getpid())
 
     engine = create_store_engine(url)
-    asyncio.run(serve_forever(engine, host, port, started, reuse_port=True, **options))
+    event_loop.run(serve_forever(engine, host, port, started, reuse_port=True, **options))
     engine.dispose()
 
 
