@@ -38,6 +38,13 @@ CHUNK = 10_000
 """Values per ``IN`` list on SQLite."""
 COPY_MIN_ROWS = 100
 """Fewer rows go by SQLAlchemy's ``executemany`` (building a frame costs more than it saves)."""
+ANALYZE_MIN_ROWS = 10_000
+"""After a COPY of this many rows PostgreSQL re-analyses the table in the same transaction.
+Autovacuum analyses a table only some time after it grew, so the statistics of a table that a
+batch just filled still describe it as it was (often empty); the next batch's lookups were
+then planned as nested loops over sequential scans (and a connection's prepared statements
+kept such plans) and one lookup ran for minutes. ``ANALYZE`` samples at most 30,000 rows (a
+fraction of a second), counts the transaction's own new rows, and invalidates cached plans."""
 
 
 def is_postgresql(session: Session) -> bool:
@@ -199,3 +206,5 @@ def insert_frame(session: Session, table: TableClause, frame: pl.DataFrame) -> N
         cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
     ):
         copy.write(buffer.getvalue())
+    if frame.height >= ANALYZE_MIN_ROWS:
+        session.connection().exec_driver_sql(f"ANALYZE {table.name}")
