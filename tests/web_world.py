@@ -107,6 +107,22 @@ def credits_for_firm(engine: Engine, quantity: int = 100) -> dict[str, Any]:
     }
 
 
+def surrender_for_firm(
+    engine: Engine, block_id: int, quantity: int, verified_emissions_t: int
+) -> dict[str, Any]:
+    """``E-FIRM`` records verified emissions for 2025 under CN-ETS (offset cap 5 %) and
+    surrenders ``quantity`` t of ``block_id`` against them; the surrender's answer."""
+    admin = Principal(actor="test:admin", role="admin")
+    obligation = registry.add_obligation(
+        engine, admin, account_code="E-FIRM", scheme="CN-ETS", year=2025,
+        verified_emissions_t=verified_emissions_t,
+    )  # fmt: skip
+    return registry.surrender(
+        engine, admin, key="s-1", block_id=block_id, quantity=quantity,
+        from_account="E-FIRM", obligation_id=obligation["id"],
+    )  # fmt: skip
+
+
 def market_for_firms(engine: Engine) -> dict[str, Any]:
     """A seller and a buyer: ``E-FIRM`` of user ``firm`` (which must exist) holds 100 t
     (:func:`credits_for_firm`); the new enterprise user ``rival`` owns ``E-RIVAL``, into which

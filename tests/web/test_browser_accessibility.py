@@ -13,9 +13,8 @@ import pytest
 from sqlalchemy import Engine
 
 from browser import LiveSite, open_page, sign_in, world_site
-from qingshan.services import registry
 from web.pages_world import add_alarms_and_reviewer, open_sample_case
-from web_world import PASSWORD, market_for_firms, trade_between_firms
+from web_world import PASSWORD, market_for_firms, surrender_for_firm, trade_between_firms
 
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 PUBLIC_PAGES = [
@@ -56,15 +55,7 @@ def prepare(engine: Engine) -> None:
     (as the paths above name)."""
     credits = market_for_firms(engine)
     trade_between_firms(engine, credits["issuance_id"])
-    admin = registry.Principal("test:admin", "admin")
-    obligation = registry.add_obligation(
-        engine, admin, account_code="E-FIRM", scheme="CN-ETS", year=2025,
-        verified_emissions_t=2_000,
-    )  # fmt: skip
-    registry.surrender(
-        engine, admin, key="s-1", block_id=credits["block_id"], quantity=30,
-        from_account="E-FIRM", obligation_id=obligation["id"],
-    )  # fmt: skip
+    surrender_for_firm(engine, credits["block_id"], 30, 2_000)
     open_sample_case(engine, add_alarms_and_reviewer(engine))
 
 

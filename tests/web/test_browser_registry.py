@@ -10,23 +10,13 @@ import pytest
 from sqlalchemy import Engine
 
 from browser import LiveSite, open_page, sign_in, world_site
-from qingshan.services import registry
-from web_world import PASSWORD, credits_for_firm
+from web_world import PASSWORD, credits_for_firm, surrender_for_firm
 
 
 def credits_and_a_surrender(engine: Engine) -> None:
     """E-FIRM holds 100 t (:func:`credits_for_firm`) and surrenders 30 t against verified
     emissions of 2,000 t for 2025 under CN-ETS (offset cap 100 t)."""
-    credits = credits_for_firm(engine)
-    admin = registry.Principal("test:admin", "admin")
-    obligation = registry.add_obligation(
-        engine, admin, account_code="E-FIRM", scheme="CN-ETS", year=2025,
-        verified_emissions_t=2_000,
-    )  # fmt: skip
-    registry.surrender(
-        engine, admin, key="s-1", block_id=credits["block_id"], quantity=30,
-        from_account="E-FIRM", obligation_id=obligation["id"],
-    )  # fmt: skip
+    surrender_for_firm(engine, credits_for_firm(engine)["block_id"], 30, 2_000)
 
 
 @pytest.fixture(scope="module")

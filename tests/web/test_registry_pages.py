@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from qingshan.services import registry
 from qingshan.store.engine import writing
 from qingshan.store.identity import add_user
-from web_world import PASSWORD, credits_for_firm
+from web_world import PASSWORD, credits_for_firm, surrender_for_firm
 
 
 @pytest.fixture
@@ -77,15 +77,7 @@ def test_an_owner_retires_and_the_public_verifies_the_certificate(
 def test_an_enterprise_s_surrender_certificate_states_the_obligation_and_verifies(
     firm_block: dict[str, Any], site: TestClient, engine: Engine
 ) -> None:
-    admin = registry.Principal("test:admin", "admin")
-    obligation = registry.add_obligation(
-        engine, admin, account_code="E-FIRM", scheme="CN-ETS", year=2025,
-        verified_emissions_t=1_200,
-    )  # fmt: skip
-    surrendered = registry.surrender(
-        engine, admin, key="s-1", block_id=firm_block["block_id"], quantity=60,
-        from_account="E-FIRM", obligation_id=obligation["id"],
-    )  # fmt: skip
+    surrendered = surrender_for_firm(engine, firm_block["block_id"], 60, 1_200)
     number = surrendered["certificate"]
     firm = client_of(site, "firm")
     account = firm.get("/registry/accounts/E-FIRM").text
