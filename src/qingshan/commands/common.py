@@ -64,6 +64,21 @@ def reporting_input_errors(as_json: bool) -> Iterator[None]:
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
+@contextmanager
+def reporting_refusals(as_json: bool) -> Iterator[None]:
+    """Turn a refusal (a :class:`ValueError`, such as the registry's ``LedgerError``: an unknown
+    name, a rule that forbids the change; its transaction wrote nothing) into its message, or
+    ``{"ok": false, "error": …}`` with ``--json``, and exit code 2."""
+    try:
+        yield
+    except ValueError as error:
+        if as_json:
+            emit_json({"ok": False, "error": str(error)})
+        else:
+            stderr.print(f"[bold red]{error}[/]", markup=True, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
 class Steps:
     """A Rich progress bar over row counts, shown only for long jobs and never with --json."""
 

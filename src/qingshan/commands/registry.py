@@ -23,12 +23,13 @@ from qingshan.commands.common import (
     OutputOption,
     emit_json,
     reporting_input_errors,
+    reporting_refusals,
     stderr,
 )
 from qingshan.commands.db import store_engine
 from qingshan.services import certificates, registry
 from qingshan.services.database import cli_actor
-from qingshan.services.registry import LedgerError, Principal
+from qingshan.services.registry import Principal
 from qingshan.services.report_document import write_atomically
 from qingshan.services.tables import write_table
 from qingshan.store.engine import reading
@@ -39,7 +40,6 @@ actions_app = typer.Typer(help="Low-carbon actions (carbon points).")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(actions_app, name="actions")
 
-EXIT_REFUSED = 2
 KeyOption = Annotated[
     str | None, typer.Option("--key", help="Idempotency key (repeat it to retry safely).")
 ]
@@ -53,14 +53,8 @@ def _admin() -> Principal:
 
 def _run(as_json: bool, work: Any) -> dict[str, Any]:
     """Run a registry write; a refusal is printed (or emitted as JSON) with exit code 2."""
-    try:
+    with reporting_refusals(as_json):
         result: dict[str, Any] = work()
-    except (LedgerError, ValueError) as error:
-        if as_json:
-            emit_json({"ok": False, "error": str(error)})
-        else:
-            stderr.print(f"[bold red]{error}[/]", markup=True, highlight=False)
-        raise typer.Exit(EXIT_REFUSED) from None
     return result
 
 
@@ -441,12 +435,8 @@ def certificate_command(
     as_json: JsonOption = False,
 ) -> None:
     """Write a retirement's certificate (PDF with its SHA-256, verification link and QR code)."""
-    with reading(store_engine()) as session:
-        try:
-            found = certificates.certificate_for(session, retirement)
-        except LedgerError as error:
-            stderr.print(f"[bold red]{error}[/]", markup=True, highlight=False)
-            raise typer.Exit(EXIT_REFUSED) from None
+    with reading(store_engine()) as session, reporting_refusals(as_json):
+        found = certificates.certificate_for(session, retirement)
     write_atomically(output, certificates.certificate_pdf(found, base_url))
     record = found.record()
     if as_json:

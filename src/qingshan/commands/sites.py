@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from qingshan.commands.common import EXIT_BAD_INPUT, emit_json, reporting_input_errors, stderr
+from qingshan.commands.common import (
+    EXIT_BAD_INPUT,
+    emit_json,
+    reporting_input_errors,
+    reporting_refusals,
+    stderr,
+)
 from qingshan.commands.db import store_engine
 from qingshan.services.database import cli_actor
 from qingshan.services.sites import import_grid_boundaries, import_sites, set_outlet_owner
@@ -64,14 +70,8 @@ def owner_command(
     if (account is None) != clear:
         stderr.print("[bold red]give an ACCOUNT or --clear[/]")
         raise typer.Exit(EXIT_BAD_INPUT)
-    try:
+    with reporting_refusals(as_json):
         set_outlet_owner(store_engine(), site, account, cli_actor())
-    except ValueError as error:
-        if as_json:
-            emit_json({"ok": False, "error": str(error)})
-        else:
-            stderr.print(f"[bold red]{error}[/]")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
     if as_json:
         emit_json({"ok": True, "site": site, "owner": account})
     else:

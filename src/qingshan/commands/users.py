@@ -7,7 +7,12 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from qingshan.commands.common import EXIT_BAD_INPUT, JsonOption, emit_json, stderr
+from qingshan.commands.common import (
+    JsonOption,
+    emit_json,
+    reporting_refusals,
+    stderr,
+)
 from qingshan.commands.db import store_engine
 from qingshan.services.database import cli_actor
 from qingshan.store import identity
@@ -97,15 +102,8 @@ def grids_command(
 ) -> None:
     """Set the grids USERNAME answers for: a grid officer sees, acknowledges and works on the
     alarms and cases of these grids only."""
-    try:
-        with writing(store_engine(), cli_actor()) as session:
-            codes = identity.set_user_grids(session, username, grids)
-    except ValueError as error:
-        if as_json:
-            emit_json({"ok": False, "error": str(error)})
-        else:
-            stderr.print(f"[bold red]{error}[/]")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    with reporting_refusals(as_json), writing(store_engine(), cli_actor()) as session:
+        codes = identity.set_user_grids(session, username, grids)
     if as_json:
         emit_json({"ok": True, "username": username, "grids": codes})
     else:
